@@ -1,0 +1,1 @@
+//! hongbao-proto: typed models, XML and outcomes (being built).

@@ -1,0 +1,1 @@
+//! Cross-crate tests of hongbao live in `tests/tests/*.rs`.
