@@ -1,0 +1,864 @@
+//! [`Client`]: typed calls, outcomes, retries, resolution.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hongbao_proto::{
+    Amount, BillNo, BuildError, Endpoint, ErrorCode, Expected, GroupRedPacket, Merchant,
+    MiniProgramRedPacket, NonceStr, Outcome, PayEmployee, PayEmployeeQuery, PayEmployeeQueryReply,
+    ProductState, RawXml, RedPacket, RedPacketQuery, RedPacketQueryReply, Reply, Request,
+    ResultCode, SignKeyRequest, TradeNo, Transfer, TransferQuery, TransferQueryReply, Unknown,
+    UnknownReason, WorkwxRedPacket, WorkwxRedPacketQuery, WorkwxRedPacketQueryReply,
+};
+use hongbao_sign::ApiKey;
+use hongbao_sign::{Signer, WorkwxSigner};
+use hongbao_transport::{ErrorKind, HttpRequest, HttpResponse, Transport, TransportError};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::config::ClientBuilder;
+use crate::error::{ClientError, ConfigError};
+use crate::locks::{BillGuard, BillLocks};
+use crate::prepared::Prepared;
+use crate::rate::{RateLimiter, RateRequest};
+use crate::retry::{RetryDecision, RetryKind, RetryPolicy};
+
+/// The WeChat Pay marketing-transfers client.
+///
+/// Cheap to clone (an `Arc` inside); clones share the transport, the rate
+/// limiter and the per-bill locks. `Debug` never shows a secret.
+///
+/// Every money-moving call returns `Ok(Outcome)`:
+/// [`Outcome::Paid`], [`Outcome::NotPaid`] (definite) or
+/// [`Outcome::Unknown`] (the money may or may not have moved: keep the bill
+/// number, resolve it later). `Err` only when nothing can have been paid.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) merchant: Merchant,
+    pub(crate) signer: Signer,
+    pub(crate) workwx_default: Option<WorkwxSigner>,
+    pub(crate) workwx_agents: HashMap<String, WorkwxSigner>,
+    pub(crate) base_url: String,
+    pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) attempt_timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) rate_limiter: Arc<dyn RateLimiter>,
+    pub(crate) bills: BillLocks,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        let mut agents: Vec<&String> = inner.workwx_agents.keys().collect();
+        agents.sort();
+        f.debug_struct("Client")
+            .field("mch_id", &inner.merchant.mch_id)
+            .field("appid", &inner.merchant.appid)
+            .field("api_key", &"<redacted>")
+            .field(
+                "workwx_secret",
+                &if inner.workwx_default.is_some() {
+                    "<redacted>"
+                } else {
+                    "<unset>"
+                },
+            )
+            .field("workwx_secret_agents", &agents)
+            .field("base_url", &inner.base_url)
+            .field("transport", &inner.transport)
+            .field("attempt_timeout", &inner.attempt_timeout)
+            .field("retry", &inner.retry)
+            .field("rate_limiter", &inner.rate_limiter)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a query: what it says about the original payment, and the
+/// typed reply when the body parsed.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct QueryReply<T> {
+    /// What the reply means for the payment queried: `Paid` (sent, received,
+    /// refunded, succeeded), `NotPaid` (status `FAILED`) or `Unknown`
+    /// (in progress, not found, the query failed, unreadable reply).
+    pub outcome: Outcome,
+    /// The typed reply, when the body parsed (also on failures).
+    pub reply: Option<T>,
+}
+
+/// What one exchange produced, before the retry decision.
+enum Attempt {
+    Definite(Outcome),
+    Unknown(Unknown, Option<ErrorCode>),
+}
+
+impl Client {
+    /// A builder; see [`ClientBuilder`].
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    pub(crate) fn from_inner(inner: Inner) -> Self {
+        Client {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The merchant id.
+    pub fn mch_id(&self) -> &str {
+        &self.inner.merchant.mch_id
+    }
+
+    /// The app id.
+    pub fn appid(&self) -> &str {
+        &self.inner.merchant.appid
+    }
+
+    /// The base URL (without trailing `/`).
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
+    fn workwx_signer(&self, agentid: Option<&str>) -> Option<&WorkwxSigner> {
+        agentid
+            .and_then(|agent| self.inner.workwx_agents.get(agent))
+            .or(self.inner.workwx_default.as_ref())
+    }
+
+    fn build_signed<R: Request>(
+        &self,
+        req: &R,
+    ) -> Result<hongbao_proto::SignedRequest, ClientError> {
+        let spec = R::ENDPOINT.spec();
+        let workwx = match spec.workwx {
+            Some(_) => Some(self.workwx_signer(req.agentid()).ok_or_else(|| {
+                ConfigError::MissingWorkwxSecret {
+                    agentid: req.agentid().map(str::to_owned),
+                }
+            })?),
+            None => None,
+        };
+        let nonce = NonceStr::from_random_bytes(rand::random());
+        hongbao_proto::build(
+            req,
+            &self.inner.merchant,
+            &nonce,
+            &self.inner.signer,
+            workwx,
+        )
+        .map_err(|e| match e {
+            BuildError::Invalid(violations) => ClientError::Invalid(violations),
+            BuildError::MissingWorkwxSecret => {
+                ClientError::Config(ConfigError::MissingWorkwxSecret {
+                    agentid: req.agentid().map(str::to_owned),
+                })
+            }
+            other => ClientError::Build(other.to_string()),
+        })
+    }
+
+    /// Validates, fills `nonce_str`, `workwx_sign` and `sign`, and returns the
+    /// signed body without sending anything.
+    ///
+    /// Store the result (it is serializable) before the first send if you need
+    /// crash safety, then send it with [`execute`](Self::execute) — as often
+    /// as needed: the body never changes. Only money-moving requests can be
+    /// prepared.
+    pub fn prepare<R: Request>(&self, req: &R) -> Result<Prepared, ClientError> {
+        let spec = R::ENDPOINT.spec();
+        if !spec.moves_money {
+            return Err(ClientError::unsupported("prepare", R::ENDPOINT));
+        }
+        let signed = self.build_signed(req)?;
+        let bill = signed
+            .bill
+            .clone()
+            .ok_or_else(|| ClientError::Build("the request has no bill number".to_owned()))?;
+        let payee = spec.openid_field.and_then(|name| {
+            req.fields()
+                .into_iter()
+                .find(|(field, _)| *field == name)
+                .map(|(_, value)| value.into_owned())
+        });
+        let body = String::from_utf8(signed.body)
+            .map_err(|_| ClientError::Build("the built body is not UTF-8".to_owned()))?;
+        Ok(Prepared::new(
+            R::ENDPOINT,
+            self.inner.merchant.mch_id.clone(),
+            bill,
+            signed.nonce,
+            signed.sign.as_str().to_owned(),
+            payee,
+            body,
+        ))
+    }
+
+    /// Sends any money-moving request: [`prepare`](Self::prepare) then
+    /// [`execute`](Self::execute).
+    pub async fn send<R: Request>(&self, req: &R) -> Result<Outcome, ClientError> {
+        let prepared = self.prepare(req)?;
+        self.execute(&prepared).await
+    }
+
+    /// Sends a prepared request (its identical bytes), retrying unknown
+    /// outcomes per the [`RetryPolicy`] by resending the same bytes, then
+    /// querying.
+    ///
+    /// `Err` only when nothing can have been paid **by this call**: the
+    /// request is rejected before sending (another merchant, corrupted body),
+    /// the rate limiter fails, or the transport reports `NotSent` on the first
+    /// attempt. When re-executing a request whose earlier execution ended
+    /// `Unknown`, an `Err` leaves the bill exactly as unknown as before.
+    pub async fn execute(&self, prepared: &Prepared) -> Result<Outcome, ClientError> {
+        let endpoint = prepared.endpoint();
+        let sent = self.check_prepared(prepared)?;
+        let span = tracing::info_span!(
+            "hongbao.send",
+            endpoint = endpoint.name(),
+            bill = prepared.bill(),
+            attempts = tracing::field::Empty,
+            queries = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        async move {
+            if let ProductState::Offline { since } = endpoint.spec().product_state {
+                tracing::warn!(
+                    endpoint = endpoint.name(),
+                    since,
+                    "this product was taken offline; the request is expected to fail"
+                );
+            }
+            let started = Instant::now();
+            let mut attempts = 0;
+            let result = self
+                .execute_locked(prepared, &sent, started, &mut attempts)
+                .await;
+            tracing::Span::current().record("attempts", attempts);
+            record_result(&result, started);
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn check_prepared(&self, prepared: &Prepared) -> Result<RawXml, ClientError> {
+        let endpoint = prepared.endpoint();
+        let spec = endpoint.spec();
+        if !spec.moves_money {
+            return Err(ClientError::unsupported("execute", endpoint));
+        }
+        if prepared.mch_id() != self.inner.merchant.mch_id {
+            return Err(ClientError::PreparedMismatch {
+                reason: format!(
+                    "prepared for merchant {} but this client is merchant {}",
+                    prepared.mch_id(),
+                    self.inner.merchant.mch_id
+                ),
+            });
+        }
+        let raw = hongbao_proto::RawXml::parse(prepared.body().as_bytes()).map_err(|e| {
+            ClientError::PreparedMismatch {
+                reason: format!("the body is not a valid request document: {e}"),
+            }
+        })?;
+        let checks = [
+            (spec.bill_field, prepared.bill()),
+            (Some(spec.mch_id_field), prepared.mch_id()),
+            (Some("nonce_str"), prepared.nonce()),
+            (Some("sign"), prepared.sign()),
+        ];
+        for (field, expected) in checks {
+            if let Some(field) = field {
+                if raw.get(field) != Some(expected) {
+                    return Err(ClientError::PreparedMismatch {
+                        reason: format!("the body's `{field}` does not match the prepared request"),
+                    });
+                }
+            }
+        }
+        Ok(raw)
+    }
+
+    async fn execute_locked(
+        &self,
+        prepared: &Prepared,
+        sent: &RawXml,
+        started: Instant,
+        attempts: &mut u32,
+    ) -> Result<Outcome, ClientError> {
+        let endpoint = prepared.endpoint();
+        let bill = prepared.bill();
+        let spec = endpoint.spec();
+        let field = |name: Option<&str>| name.and_then(|n| sent.get_non_empty(n));
+        let expected = Expected {
+            bill,
+            mch_id: field(Some(spec.mch_id_field)),
+            appid: field(spec.appid_field),
+            amount: field(spec.amount_field)
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(Amount::from_fen),
+            openid: field(spec.openid_field),
+        };
+        let mut guard = self.lock_bill(endpoint, bill).await;
+        let policy = &self.inner.retry;
+        let mut attempt: u32 = 0;
+        let mut maybe_sent = false;
+        loop {
+            attempt += 1;
+            *attempts = attempt;
+            let permit = RateRequest::new(
+                &self.inner.merchant.mch_id,
+                endpoint,
+                bill,
+                prepared.payee(),
+                attempt,
+            );
+            let unknown = match self.inner.rate_limiter.acquire(&permit).await {
+                Err(e) if !maybe_sent => return Err(ClientError::RateLimit(e)),
+                Err(e) => (
+                    Unknown {
+                        bill: bill.to_owned(),
+                        reason: UnknownReason::Transport(format!("not resent: {e}")),
+                    },
+                    None,
+                ),
+                Ok(()) => {
+                    guard.space().await;
+                    match self.exchange(endpoint, prepared.body().to_owned()).await {
+                        Err(e) if !e.may_have_been_sent() && !maybe_sent => {
+                            tracing::info!(error = %e, "request not sent");
+                            return Err(ClientError::NotSent {
+                                endpoint: endpoint.name(),
+                                source: e,
+                            });
+                        }
+                        Err(e) => {
+                            maybe_sent |= e.may_have_been_sent();
+                            (
+                                Unknown {
+                                    bill: bill.to_owned(),
+                                    reason: UnknownReason::Transport(e.to_string()),
+                                },
+                                None,
+                            )
+                        }
+                        Ok(response) => {
+                            maybe_sent = true;
+                            match self.interpret(endpoint, &expected, &response) {
+                                Attempt::Definite(outcome) => return Ok(outcome),
+                                Attempt::Unknown(unknown, code) => (unknown, code),
+                            }
+                        }
+                    }
+                }
+            };
+            let (unknown, code) = unknown;
+            let kind = RetryKind::of(&unknown.reason, code.as_ref());
+            let decision = policy.decide(attempt, kind, started.elapsed(), rand::random());
+            tracing::info!(
+                attempt,
+                kind = kind.as_str(),
+                reason = ?unknown.reason,
+                decision = ?decision,
+                "unknown outcome"
+            );
+            match decision {
+                RetryDecision::Resend { after } => tokio::time::sleep(after).await,
+                RetryDecision::Query { after } => {
+                    let Some(query) = spec.query else {
+                        return Ok(Outcome::Unknown(unknown));
+                    };
+                    tokio::time::sleep(after).await;
+                    return Ok(self
+                        .query_loop(&mut guard, query, bill, None, policy.queries, Some(unknown))
+                        .await);
+                }
+                RetryDecision::GiveUp => return Ok(Outcome::Unknown(unknown)),
+            }
+        }
+    }
+
+    /// Locks the bill number for the whole call (namespace: the query
+    /// endpoint, so the normal, group and mini-program red packets that share
+    /// `gethbinfo` share bill numbers).
+    async fn lock_bill(&self, endpoint: Endpoint, bill: &str) -> BillGuard {
+        let namespace = endpoint.spec().query.unwrap_or(endpoint);
+        self.inner
+            .bills
+            .lock(&format!("{}:{bill}", namespace.name()))
+            .await
+    }
+
+    /// One HTTP exchange, bounded by the attempt timeout.
+    async fn exchange(
+        &self,
+        endpoint: Endpoint,
+        body: String,
+    ) -> Result<HttpResponse, TransportError> {
+        let spec = endpoint.spec();
+        let request = HttpRequest::new(format!("{}{}", self.inner.base_url, spec.path), body)
+            .with_client_cert_required(spec.needs_client_cert);
+        let timeout = self.inner.attempt_timeout;
+        match tokio::time::timeout(timeout, self.inner.transport.send(request)).await {
+            Ok(result) => result,
+            Err(_) => Err(TransportError::maybe_sent(
+                ErrorKind::Timeout,
+                format!("no reply within {} ms", timeout.as_millis()),
+            )),
+        }
+    }
+
+    fn interpret(
+        &self,
+        endpoint: Endpoint,
+        expected: &Expected<'_>,
+        response: &HttpResponse,
+    ) -> Attempt {
+        let interpretation = hongbao_proto::interpret_expecting(
+            endpoint,
+            expected,
+            response.status,
+            &response.body,
+            &self.inner.signer,
+        );
+        match interpretation.outcome {
+            Outcome::Unknown(unknown) => Attempt::Unknown(unknown, interpretation.code),
+            definite => Attempt::Definite(definite),
+        }
+    }
+
+    /// Queries `bill` up to `max_queries` times (at least once) or until
+    /// `deadline`, returning the first definite outcome, else an unknown one.
+    async fn query_loop(
+        &self,
+        guard: &mut BillGuard,
+        query: Endpoint,
+        bill: &str,
+        deadline: Option<Instant>,
+        max_queries: u32,
+        send_unknown: Option<Unknown>,
+    ) -> Outcome {
+        // A failed query does not replace the send's reason; without a send,
+        // the latest query's reason is the answer.
+        let keep_send_reason = send_unknown.is_some();
+        let mut last = send_unknown.unwrap_or_else(|| Unknown {
+            bill: bill.to_owned(),
+            reason: UnknownReason::NoResult,
+        });
+        let mut queries: u32 = 0;
+        loop {
+            queries += 1;
+            tracing::Span::current().record("queries", queries);
+            guard.space().await;
+            let unknown = match self.build_query(query, bill) {
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot build the query");
+                    return Outcome::Unknown(last);
+                }
+                Ok(body) => match self.exchange(query, body).await {
+                    Err(e) => Unknown {
+                        bill: bill.to_owned(),
+                        reason: UnknownReason::Transport(e.to_string()),
+                    },
+                    Ok(response) => {
+                        match self.interpret(query, &self.query_expected(bill), &response) {
+                            Attempt::Definite(outcome) => {
+                                tracing::info!(
+                                    query = query.name(),
+                                    queries,
+                                    "query settled the outcome"
+                                );
+                                return outcome;
+                            }
+                            Attempt::Unknown(unknown, _) => unknown,
+                        }
+                    }
+                },
+            };
+            tracing::info!(query = query.name(), queries, reason = ?unknown.reason, "query left the outcome unknown");
+            // A query that learnt something about the payment replaces the
+            // send's reason; a failed query does not.
+            if !keep_send_reason
+                || matches!(
+                    unknown.reason,
+                    UnknownReason::InProgress { .. } | UnknownReason::NotFound
+                )
+            {
+                last = unknown;
+            }
+            let wait = self.inner.retry.query_backoff(queries, rand::random());
+            let next = Instant::now() + wait;
+            let out_of_budget = match deadline {
+                Some(deadline) => next > deadline,
+                None => queries >= max_queries,
+            };
+            if out_of_budget {
+                return Outcome::Unknown(last);
+            }
+            tokio::time::sleep_until(next).await;
+        }
+    }
+
+    fn query_expected<'a>(&'a self, bill: &'a str) -> Expected<'a> {
+        Expected {
+            bill,
+            mch_id: Some(&self.inner.merchant.mch_id),
+            ..Expected::default()
+        }
+    }
+
+    /// Builds the signed body of the query for `bill` on `query` (a query endpoint).
+    fn build_query(&self, query: Endpoint, bill: &str) -> Result<String, ClientError> {
+        let invalid = |v: hongbao_proto::Violation| ClientError::Invalid(v.into());
+        let signed = match query {
+            Endpoint::QueryRedPacket => self.build_signed(&RedPacketQuery {
+                mch_billno: BillNo::new(bill).map_err(invalid)?,
+            })?,
+            Endpoint::QueryWorkwxRedPacket => self.build_signed(&WorkwxRedPacketQuery {
+                mch_billno: BillNo::new(bill).map_err(invalid)?,
+            })?,
+            Endpoint::QueryPayEmployee => self.build_signed(&PayEmployeeQuery {
+                partner_trade_no: TradeNo::new(bill).map_err(invalid)?,
+            })?,
+            Endpoint::QueryTransfer => self.build_signed(&TransferQuery {
+                partner_trade_no: TradeNo::new(bill).map_err(invalid)?,
+            })?,
+            other => return Err(ClientError::unsupported("query", other)),
+        };
+        String::from_utf8(signed.body)
+            .map_err(|_| ClientError::Build("the built body is not UTF-8".to_owned()))
+    }
+
+    /// Sends one query request (no automatic retry) and returns what it says
+    /// about the original payment, with the typed reply when it parsed.
+    ///
+    /// `Err` when nothing was sent (invalid request, `NotSent`); any other
+    /// failure gives `Ok` with an unknown outcome. Waits for any call on the
+    /// same bill number in this client to finish first (never a send and a
+    /// query for one bill at the same time).
+    pub async fn query<R: Request>(&self, req: &R) -> Result<QueryReply<R::Reply>, ClientError> {
+        let endpoint = R::ENDPOINT;
+        if !endpoint.is_query() {
+            return Err(ClientError::unsupported("query", endpoint));
+        }
+        let signed = self.build_signed(req)?;
+        let bill = signed.bill.clone().unwrap_or_default();
+        let body = String::from_utf8(signed.body)
+            .map_err(|_| ClientError::Build("the built body is not UTF-8".to_owned()))?;
+        let span = tracing::info_span!(
+            "hongbao.query",
+            endpoint = endpoint.name(),
+            bill = bill.as_str(),
+            attempts = 1,
+            outcome = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        async move {
+            let started = Instant::now();
+            let mut guard = self.lock_bill(endpoint, &bill).await;
+            guard.space().await;
+            let result = match self.exchange(endpoint, body).await {
+                Err(e) if !e.may_have_been_sent() => Err(ClientError::NotSent {
+                    endpoint: endpoint.name(),
+                    source: e,
+                }),
+                Err(e) => Ok(QueryReply {
+                    outcome: Outcome::Unknown(Unknown {
+                        bill: bill.clone(),
+                        reason: UnknownReason::Transport(e.to_string()),
+                    }),
+                    reply: None,
+                }),
+                Ok(response) => {
+                    let interpretation = hongbao_proto::interpret_expecting(
+                        endpoint,
+                        &self.query_expected(&bill),
+                        response.status,
+                        &response.body,
+                        &self.inner.signer,
+                    );
+                    let reply = interpretation
+                        .raw
+                        .as_ref()
+                        .and_then(|raw| R::Reply::from_raw(raw).ok());
+                    Ok(QueryReply {
+                        outcome: interpretation.outcome,
+                        reply,
+                    })
+                }
+            };
+            record_result(
+                &result
+                    .as_ref()
+                    .map(|r| r.outcome.clone())
+                    .map_err(Clone::clone),
+                started,
+            );
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Sends a normal cash red packet (`sendredpack`).
+    pub async fn send_red_packet(&self, req: &RedPacket) -> Result<Outcome, ClientError> {
+        self.send(req).await
+    }
+
+    /// Sends a group ("fission") red packet (`sendgroupredpack`).
+    ///
+    /// The product was taken offline on 2024-06-05: a warning is logged and
+    /// the request is expected to fail; kept for merchants with a special
+    /// arrangement and for the sandbox.
+    pub async fn send_group_red_packet(
+        &self,
+        req: &GroupRedPacket,
+    ) -> Result<Outcome, ClientError> {
+        self.send(req).await
+    }
+
+    /// Sends a mini-program red packet (`sendminiprogramhb`); on success the
+    /// receipt's `package` is what the mini program passes to `wx.sendBizRedPacket`.
+    pub async fn send_mini_program_red_packet(
+        &self,
+        req: &MiniProgramRedPacket,
+    ) -> Result<Outcome, ClientError> {
+        self.send(req).await
+    }
+
+    /// Queries a normal, group or mini-program red packet (`gethbinfo`).
+    pub async fn query_red_packet(
+        &self,
+        req: &RedPacketQuery,
+    ) -> Result<QueryReply<RedPacketQueryReply>, ClientError> {
+        self.query(req).await
+    }
+
+    /// Sends a WeCom red packet (`sendworkwxredpack`): `workwx_sign` is made
+    /// with the secret of the request's `agentid` (or the default WeCom
+    /// secret), and the reply's `sign` must verify.
+    pub async fn send_workwx_red_packet(
+        &self,
+        req: &WorkwxRedPacket,
+    ) -> Result<Outcome, ClientError> {
+        self.send(req).await
+    }
+
+    /// Queries a WeCom red packet (`queryworkwxredpack`; the reply's `sign` must verify).
+    pub async fn query_workwx_red_packet(
+        &self,
+        req: &WorkwxRedPacketQuery,
+    ) -> Result<QueryReply<WorkwxRedPacketQueryReply>, ClientError> {
+        self.query(req).await
+    }
+
+    /// Pays an employee from WeCom (`paywwsptrans2pocket`). Every `FAIL`
+    /// reply is an unknown outcome until a query confirms it; payments to
+    /// one openid are spaced by the rate limiter (15 s by default).
+    pub async fn pay_employee(&self, req: &PayEmployee) -> Result<Outcome, ClientError> {
+        self.send(req).await
+    }
+
+    /// Queries a payment to an employee (`querywwsptrans2pocket`).
+    pub async fn query_pay_employee(
+        &self,
+        req: &PayEmployeeQuery,
+    ) -> Result<QueryReply<PayEmployeeQueryReply>, ClientError> {
+        self.query(req).await
+    }
+
+    /// Transfers to a user's WeChat change (`promotion/transfers`).
+    pub async fn transfer(&self, req: &Transfer) -> Result<Outcome, ClientError> {
+        self.send(req).await
+    }
+
+    /// Queries a transfer (`gettransferinfo`).
+    pub async fn query_transfer(
+        &self,
+        req: &TransferQuery,
+    ) -> Result<QueryReply<TransferQueryReply>, ClientError> {
+        self.query(req).await
+    }
+
+    /// Asks for the sandbox signing key (`sandboxnew/pay/getsignkey`, signed
+    /// with this client's API key; no client certificate needed). Build a
+    /// second client with the returned key (and the sandbox base URL) to
+    /// talk to the sandbox.
+    ///
+    /// This call moves no money, so every failure is an `Err`
+    /// ([`ClientError::Failed`] when a reply was missing or unusable).
+    pub async fn get_sign_key(&self, req: &SignKeyRequest) -> Result<ApiKey, ClientError> {
+        let endpoint = SignKeyRequest::ENDPOINT;
+        let signed = self.build_signed(req)?;
+        let body = String::from_utf8(signed.body)
+            .map_err(|_| ClientError::Build("the built body is not UTF-8".to_owned()))?;
+        let span = tracing::info_span!("hongbao.get_sign_key", endpoint = endpoint.name());
+        let call = async move {
+            let failed = |reason: String| ClientError::Failed {
+                endpoint: endpoint.name(),
+                reason,
+            };
+            let response = self.exchange(endpoint, body).await.map_err(|e| {
+                if e.may_have_been_sent() {
+                    failed(e.to_string())
+                } else {
+                    ClientError::NotSent {
+                        endpoint: endpoint.name(),
+                        source: e,
+                    }
+                }
+            })?;
+            if response.status != 200 {
+                return Err(failed(format!("HTTP status {}", response.status)));
+            }
+            let raw = RawXml::parse(&response.body).map_err(|e| failed(e.to_string()))?;
+            let reply =
+                hongbao_proto::SignKeyReply::from_raw(&raw).map_err(|e| failed(e.to_string()))?;
+            if reply.return_code != ResultCode::Success {
+                return Err(failed(format!(
+                    "return_code is not SUCCESS: {}",
+                    reply.return_msg.as_deref().unwrap_or("(no return_msg)")
+                )));
+            }
+            let key = reply
+                .sandbox_signkey
+                .ok_or_else(|| failed("the reply has no usable sandbox_signkey".to_owned()))?;
+            tracing::info!("sandbox signing key received");
+            Ok(key)
+        };
+        async move {
+            let result = call.await;
+            if let Err(e) = &result {
+                tracing::info!(error = %e, "sandbox signing key call failed");
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Queries `bill` until the outcome is definite or `deadline` passes
+    /// (at least one query is made), mapping statuses as the proto crate does
+    /// (SENDING/PROCESSING → unknown, FAILED → not paid, SENT/RECEIVED/REFUND…
+    /// → paid, NOT_FOUND → unknown).
+    ///
+    /// `endpoint` is the send endpoint or its query endpoint. Queries are
+    /// spaced by the retry policy's backoff (at least 1 s). `Err` only for an
+    /// invalid bill number or an endpoint without a query; every failure of
+    /// the query itself leaves the outcome `Unknown`.
+    pub async fn resolve(
+        &self,
+        endpoint: Endpoint,
+        bill: &str,
+        deadline: impl Into<Instant>,
+    ) -> Result<Outcome, ClientError> {
+        let deadline = deadline.into();
+        let query = query_endpoint(endpoint)
+            .ok_or_else(|| ClientError::unsupported("resolve", endpoint))?;
+        // Validates the bill number before anything is sent.
+        self.build_query(query, bill)?;
+        let span = tracing::info_span!(
+            "hongbao.resolve",
+            endpoint = query.name(),
+            bill,
+            queries = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        async move {
+            let started = Instant::now();
+            let mut guard = self.lock_bill(query, bill).await;
+            let outcome = self
+                .query_loop(&mut guard, query, bill, Some(deadline), u32::MAX, None)
+                .await;
+            let result = Ok(outcome);
+            record_result(&result, started);
+            result
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// The query endpoint for a send endpoint, or the endpoint itself if it is a query.
+fn query_endpoint(endpoint: Endpoint) -> Option<Endpoint> {
+    let spec = endpoint.spec();
+    match spec.query {
+        Some(query) => Some(query),
+        None if !spec.moves_money && spec.bill_field.is_some() => Some(endpoint),
+        None => None,
+    }
+}
+
+fn record_result(result: &Result<Outcome, ClientError>, started: Instant) {
+    let span = tracing::Span::current();
+    let latency = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    span.record("latency_ms", latency);
+    match result {
+        Ok(Outcome::Paid(_)) => {
+            span.record("outcome", "paid");
+            tracing::info!(outcome = "paid", latency_ms = latency, "call finished");
+        }
+        Ok(Outcome::NotPaid(not_paid)) => {
+            span.record("outcome", "not_paid");
+            tracing::info!(
+                outcome = "not_paid",
+                code = not_paid.code.as_str(),
+                latency_ms = latency,
+                "call finished"
+            );
+        }
+        Ok(Outcome::Unknown(unknown)) => {
+            span.record("outcome", "unknown");
+            tracing::warn!(
+                outcome = "unknown",
+                reason = ?unknown.reason,
+                latency_ms = latency,
+                "call finished; the outcome is unknown: keep the bill number and resolve it later"
+            );
+        }
+        Err(e) => {
+            span.record("outcome", "error");
+            tracing::info!(outcome = "error", error = %e, latency_ms = latency, "call failed; nothing was paid");
+        }
+    }
+}
+
+impl RetryKind {
+    /// Classifies an unknown outcome for the retry policy.
+    pub fn of(reason: &UnknownReason, code: Option<&ErrorCode>) -> RetryKind {
+        match reason {
+            UnknownReason::Transport(_) => RetryKind::Transport,
+            UnknownReason::HttpStatus(_) => RetryKind::HttpStatus,
+            UnknownReason::Unparseable(_)
+            | UnknownReason::BadSignature(_)
+            | UnknownReason::NoResult => RetryKind::BadReply,
+            UnknownReason::ReturnFail { .. } => RetryKind::ReturnFail,
+            UnknownReason::FailWithoutCode { .. } => RetryKind::SystemError,
+            UnknownReason::InProgress { .. } => RetryKind::InProgress,
+            UnknownReason::EchoMismatch { .. } => RetryKind::Conflict,
+            UnknownReason::ErrorCode { code, .. } => match code {
+                ErrorCode::SystemError | ErrorCode::Unknown(_) => RetryKind::SystemError,
+                ErrorCode::Processing => RetryKind::InProgress,
+                ErrorCode::FatalError => RetryKind::Conflict,
+                _ => RetryKind::Other,
+            },
+            _ => match code {
+                Some(ErrorCode::SystemError) => RetryKind::SystemError,
+                _ => RetryKind::Other,
+            },
+        }
+    }
+}

@@ -1,0 +1,460 @@
+//! Automatic retries (identical body, ≥ 1 s apart), query after the budget,
+//! resolve, and one request at a time per bill. Paused clock throughout.
+#![cfg(feature = "test-util")]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::*;
+use hongbao::mock::MockTransport;
+use hongbao::transport::{
+    ErrorKind, HttpRequest, HttpResponse, Transport, TransportError, async_trait,
+};
+use hongbao::{
+    ClientError, Endpoint, ErrorCode, MIN_SPACING, Outcome, RateLimits, RetryPolicy, UnknownReason,
+};
+use tokio::time::Instant;
+
+fn maybe_sent() -> TransportError {
+    TransportError::maybe_sent(ErrorKind::Io, "connection reset by peer")
+}
+
+#[tokio::test(start_paused = true)]
+async fn maybe_sent_then_success_resends_the_identical_body() {
+    let mock = MockTransport::new();
+    let times = Times::default();
+    let t = times.clone();
+    mock.push_fn(move |_| {
+        t.mark();
+        Err(maybe_sent())
+    });
+    let t = times.clone();
+    mock.push_fn(move |r| {
+        t.mark();
+        Ok(send_success(r, false))
+    });
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    assert!(outcome.is_paid(), "{outcome:?}");
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].body, requests[1].body, "byte-identical resend");
+    assert_eq!(requests[0].url, requests[1].url);
+    let gap = times.gaps()[0];
+    assert!(gap >= MIN_SPACING, "{gap:?}");
+    assert!(
+        gap <= Duration::from_millis(1500),
+        "first backoff is 1 s + ≤50 % jitter: {gap:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn exhausted_resends_then_query_settles_it() {
+    let mock = MockTransport::new();
+    let times = Times::default();
+    for _ in 0..4 {
+        let t = times.clone();
+        mock.push_fn(move |_| {
+            t.mark();
+            Err(maybe_sent())
+        });
+    }
+    let t = times.clone();
+    mock.push_fn(move |_| {
+        t.mark();
+        Ok(HttpResponse::new(
+            200,
+            query_status("mch_billno", BILL, "RECEIVED", false),
+        ))
+    });
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    let Outcome::Paid(receipt) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(receipt.bill, BILL);
+    assert_eq!(receipt.status, Some(hongbao::proto::PayoutStatus::Received));
+
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 5, "1 send + 3 resends + 1 query");
+    for resend in &requests[1..4] {
+        assert_eq!(resend.body, requests[0].body);
+    }
+    let query = &requests[4];
+    assert_eq!(query.path(), "/mmpaymkttransfers/gethbinfo");
+    assert_eq!(query.field("mch_billno").as_deref(), Some(BILL));
+    assert_eq!(query.field("bill_type").as_deref(), Some("MCHT"));
+    assert_eq!(query.field("appid").as_deref(), Some(APPID));
+
+    // Backoff 1 s, 2 s, 4 s (each plus ≤ 50 % jitter), then the query ≥ 1 s later.
+    let gaps = times.gaps();
+    let floors = [1, 2, 4, 1];
+    for (gap, floor) in gaps.iter().zip(floors) {
+        let floor = Duration::from_secs(floor);
+        assert!(*gap >= floor && *gap <= floor.mul_f64(1.5), "{gaps:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn still_unknown_after_queries_returns_unknown_with_the_same_bill() {
+    let mock = MockTransport::new();
+    for _ in 0..4 {
+        mock.fail_after_send();
+    }
+    let not_found = xml(&[
+        ("return_code", "SUCCESS"),
+        ("result_code", "FAIL"),
+        ("err_code", "NOT_FOUND"),
+    ]);
+    mock.push_reply(200, not_found.clone())
+        .push_reply(200, not_found);
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    let Outcome::Unknown(unknown) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(unknown.bill, BILL);
+    assert_eq!(unknown.reason, UnknownReason::NotFound);
+    assert_eq!(mock.calls(), 6, "4 sends + the policy's 2 queries");
+    // Nothing but the original bill number was ever used.
+    for request in mock.requests() {
+        assert_eq!(request.field("mch_billno").as_deref(), Some(BILL));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_query_keeps_the_send_reason() {
+    let mock = MockTransport::new();
+    mock.push_reply(200, fail_reply("SYSTEMERROR"));
+    mock.push_reply(500, "");
+    let policy = RetryPolicy {
+        max_resends: 0,
+        queries: 1,
+        ..RetryPolicy::default()
+    };
+    let client = builder(&mock).retry(policy).build().unwrap();
+    let outcome = client.send_red_packet(&red_packet(BILL)).await.unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Unknown(u) if matches!(u.reason, UnknownReason::ErrorCode { code: ErrorCode::SystemError, .. })),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn query_saying_failed_is_not_paid() {
+    let mock = MockTransport::new();
+    mock.push_reply(200, fail_reply("SYSTEMERROR"));
+    mock.push_reply(200, fail_reply("SYSTEMERROR"));
+    mock.push_reply(200, fail_reply("SYSTEMERROR"));
+    mock.push_reply(200, fail_reply("SYSTEMERROR"));
+    mock.push_reply(200, query_status("mch_billno", BILL, "FAILED", true));
+    let outcome = client(&mock)
+        .send_workwx_red_packet(&workwx_red_packet(BILL, None))
+        .await
+        .unwrap();
+    let Outcome::NotPaid(not_paid) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(not_paid.code, ErrorCode::SendFailed);
+    assert_eq!(
+        mock.requests()[4].path(),
+        "/mmpaymkttransfers/queryworkwxredpack"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn processing_and_return_fail_go_straight_to_query() {
+    for first in [
+        fail_reply("PROCESSING"),
+        xml(&[("return_code", "FAIL"), ("return_msg", "签名错误")]),
+        fail_reply("FATAL_ERROR"),
+    ] {
+        let mock = MockTransport::new();
+        mock.push_reply(200, first);
+        mock.push_reply(200, query_status("mch_billno", BILL, "SENT", false));
+        let outcome = client(&mock)
+            .send_red_packet(&red_packet(BILL))
+            .await
+            .unwrap();
+        assert!(outcome.is_paid(), "{outcome:?}");
+        let requests = mock.requests();
+        assert_eq!(requests.len(), 2);
+        assert_eq!(requests[1].path(), "/mmpaymkttransfers/gethbinfo");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn not_sent_after_a_maybe_sent_attempt_stays_unknown() {
+    // The first attempt may have paid: a later NotSent must not become an Err.
+    let mock = MockTransport::new();
+    mock.fail_after_send().fail_before_send();
+    mock.push_fn(|r| Ok(send_success(r, false)));
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    assert!(outcome.is_paid(), "{outcome:?}");
+    assert_eq!(mock.calls(), 3);
+
+    let mock = MockTransport::new();
+    mock.fail_after_send();
+    for _ in 0..10 {
+        mock.fail_before_send();
+    }
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    assert!(outcome.is_unknown(), "{outcome:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_elapsed_limits_the_resends() {
+    let mock = MockTransport::new();
+    for _ in 0..3 {
+        mock.fail_after_send();
+    }
+    mock.push_reply(200, query_status("mch_billno", BILL, "SENDING", false));
+    let policy = RetryPolicy {
+        max_resends: 10,
+        jitter: 0.0,
+        max_elapsed: Duration::from_secs(4),
+        queries: 1,
+        ..RetryPolicy::default()
+    };
+    let client = builder(&mock).retry(policy).build().unwrap();
+    let outcome = client.send_red_packet(&red_packet(BILL)).await.unwrap();
+    // Attempts at 0 s, 1 s, 3 s; the next (at 7 s) would exceed 4 s: query.
+    assert!(
+        matches!(&outcome, Outcome::Unknown(u) if matches!(&u.reason, UnknownReason::InProgress { status } if status == "SENDING")),
+        "{outcome:?}"
+    );
+    assert_eq!(mock.calls(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn prepared_requests_can_be_executed_again_later() {
+    let mock = MockTransport::new();
+    let client = builder(&mock).retry(RetryPolicy::none()).build().unwrap();
+    let prepared = client.prepare(&red_packet(BILL)).unwrap();
+    assert_eq!(mock.calls(), 0, "prepare sends nothing");
+    // A journal stores it…
+    let stored = serde_json::to_string(&prepared).unwrap();
+    mock.fail_after_send();
+    assert!(client.execute(&prepared).await.unwrap().is_unknown());
+    // …and after a restart the identical bytes go out again.
+    let restored: hongbao::Prepared = serde_json::from_str(&stored).unwrap();
+    assert_eq!(restored, prepared);
+    mock.push_fn(|r| Ok(send_success(r, false)));
+    let started = Instant::now();
+    assert!(client.execute(&restored).await.unwrap().is_paid());
+    assert!(
+        started.elapsed() >= MIN_SPACING,
+        "same bill, same client: ≥ 1 s apart"
+    );
+    let requests = mock.requests();
+    assert_eq!(requests[0].body, requests[1].body);
+    assert_eq!(requests[0].body_str(), Some(prepared.body()));
+    assert_eq!(requests[0].field("sign").as_deref(), Some(prepared.sign()));
+    assert_eq!(
+        requests[0].field("nonce_str").as_deref(),
+        Some(prepared.nonce())
+    );
+}
+
+#[tokio::test]
+async fn prepared_for_another_merchant_or_tampered_is_rejected() {
+    let mock = MockTransport::new();
+    let client = single_shot(&mock);
+    let prepared = client.prepare(&red_packet(BILL)).unwrap();
+
+    let other = builder(&mock).mch_id("10000099").build().unwrap();
+    let err = other.execute(&prepared).await.unwrap_err();
+    assert!(
+        matches!(err, ClientError::PreparedMismatch { .. }),
+        "{err:?}"
+    );
+
+    let mut json: serde_json::Value = serde_json::to_value(&prepared).unwrap();
+    json["bill"] = serde_json::Value::String("10000098201411110000000000".into());
+    let tampered: hongbao::Prepared = serde_json::from_value(json).unwrap();
+    let err = client.execute(&tampered).await.unwrap_err();
+    assert!(
+        matches!(err, ClientError::PreparedMismatch { .. }),
+        "{err:?}"
+    );
+
+    let mut json: serde_json::Value = serde_json::to_value(&prepared).unwrap();
+    json["endpoint"] = serde_json::Value::String("nosuchendpoint".into());
+    assert!(serde_json::from_value::<hongbao::Prepared>(json).is_err());
+
+    // Queries cannot be prepared.
+    let query = hongbao::RedPacketQuery {
+        mch_billno: hongbao::BillNo::new(BILL).unwrap(),
+    };
+    assert!(matches!(
+        client.prepare(&query),
+        Err(ClientError::Unsupported { .. })
+    ));
+    assert_eq!(mock.calls(), 0);
+}
+
+/// A transport that takes 5 s per request and tracks concurrency.
+#[derive(Debug, Default)]
+struct Slow {
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+#[async_trait]
+impl Transport for Slow {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        Ok(send_success(&request, false))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn never_two_requests_in_flight_for_one_bill() {
+    let slow = Arc::new(Slow::default());
+    let client = hongbao::Client::builder()
+        .mch_id(MCH_ID)
+        .appid(APPID)
+        .api_key(hongbao::ApiKey::new(API_KEY).unwrap())
+        .transport(slow.clone())
+        .rate_limits(RateLimits::unlimited())
+        .build()
+        .unwrap();
+    let prepared = client.prepare(&red_packet(BILL)).unwrap();
+    let other = client.clone();
+    let (a, b) = tokio::join!(client.execute(&prepared), other.execute(&prepared));
+    assert!(a.unwrap().is_paid() && b.unwrap().is_paid());
+    assert_eq!(slow.max_in_flight.load(Ordering::SeqCst), 1);
+
+    // Different bills do run concurrently.
+    let started = Instant::now();
+    let (b1, b2) = (red_packet("B1"), red_packet("B2"));
+    let (a, b) = tokio::join!(client.send_red_packet(&b1), client.send_red_packet(&b2));
+    assert!(a.unwrap().is_paid() && b.unwrap().is_paid());
+    assert_eq!(slow.max_in_flight.load(Ordering::SeqCst), 2);
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn resolve_queries_until_definite() {
+    let mock = MockTransport::new();
+    let times = Times::default();
+    for status in ["SENDING", "SENDING", "RECEIVED"] {
+        let t = times.clone();
+        mock.push_fn(move |_| {
+            t.mark();
+            Ok(HttpResponse::new(
+                200,
+                query_status("mch_billno", BILL, status, false),
+            ))
+        });
+    }
+    let client = client(&mock);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // The send endpoint maps to its query endpoint.
+    let outcome = client
+        .resolve(Endpoint::SendRedPacket, BILL, deadline)
+        .await
+        .unwrap();
+    assert!(outcome.is_paid(), "{outcome:?}");
+    assert_eq!(mock.requests()[0].path(), "/mmpaymkttransfers/gethbinfo");
+    assert!(
+        times.gaps().iter().all(|g| *g >= MIN_SPACING),
+        "{:?}",
+        times.gaps()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn resolve_stops_at_the_deadline_with_unknown() {
+    let mock = MockTransport::from_fn(|_| {
+        Ok(HttpResponse::new(
+            200,
+            query_status("partner_trade_no", TRADE_NO, "PROCESSING", false),
+        ))
+    });
+    let client = client(&mock);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(10);
+    let outcome = client
+        .resolve(Endpoint::QueryTransfer, TRADE_NO, deadline)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Unknown(u) if u.bill == TRADE_NO && matches!(&u.reason, UnknownReason::InProgress { .. })),
+        "{outcome:?}"
+    );
+    assert!(Instant::now() <= deadline);
+    assert!(mock.calls() >= 2 && mock.calls() <= 4, "{}", mock.calls());
+    assert_eq!(
+        mock.requests()[0].path(),
+        "/mmpaymkttransfers/gettransferinfo"
+    );
+
+    // A deadline in the past still makes one query.
+    let outcome = client
+        .resolve(Endpoint::Transfer, TRADE_NO, Instant::now())
+        .await
+        .unwrap();
+    assert!(outcome.is_unknown());
+}
+
+#[tokio::test(start_paused = true)]
+async fn resolve_rejects_bad_input_without_sending() {
+    let mock = MockTransport::new();
+    let client = client(&mock);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let err = client
+        .resolve(Endpoint::SendRedPacket, "bad bill!", deadline)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Invalid(_)), "{err:?}");
+    let err = client
+        .resolve(Endpoint::GetSignKey, BILL, deadline)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Unsupported { .. }), "{err:?}");
+    assert_eq!(mock.calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn resolve_survives_transport_failures() {
+    let mock = MockTransport::new();
+    mock.fail_before_send().fail_after_send();
+    mock.push_reply(
+        200,
+        query_status("partner_trade_no", TRADE_NO, "SUCCESS", false),
+    );
+    let client = client(&mock);
+    let outcome = client
+        .resolve(
+            Endpoint::PayEmployee,
+            TRADE_NO,
+            Instant::now() + Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    assert!(outcome.is_paid(), "{outcome:?}");
+    assert_eq!(
+        mock.requests()[0].path(),
+        "/mmpaymkttransfers/promotion/querywwsptrans2pocket"
+    );
+}
