@@ -1,0 +1,421 @@
+//! Time: the [`Clock`] the sandbox reads, and Beijing-time formatting.
+//!
+//! Every time the sandbox shows (reply fields, the ledger, the admin API) is
+//! Beijing time (UTC+8), and every daily counter is keyed by the Beijing
+//! date. The clock is injectable: [`SystemClock`] for real runs,
+//! [`ManualClock`] for tests, which moves only when told to. Whatever the
+//! base clock, the sandbox adds an adjustable offset on top of it, so the
+//! admin API (`POST /_sandbox/clock`) can move time on any clock.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Beijing time's offset from UTC, in seconds (UTC+8, no daylight saving).
+pub const BEIJING_OFFSET_SECS: i64 = 8 * 3600;
+
+/// An instant, as milliseconds since the Unix epoch (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The instant `millis` milliseconds after the Unix epoch.
+    pub const fn from_unix_millis(millis: i64) -> Self {
+        Timestamp(millis)
+    }
+
+    /// The instant `secs` seconds after the Unix epoch.
+    pub const fn from_unix_secs(secs: i64) -> Self {
+        Timestamp(secs.saturating_mul(1000))
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub const fn unix_millis(self) -> i64 {
+        self.0
+    }
+
+    /// Whole seconds since the Unix epoch (rounded down).
+    pub const fn unix_secs(self) -> i64 {
+        self.0.div_euclid(1000)
+    }
+
+    /// This instant moved by `millis` (negative moves back), saturating.
+    #[must_use]
+    pub const fn add_millis(self, millis: i64) -> Self {
+        Timestamp(self.0.saturating_add(millis))
+    }
+
+    /// This instant moved by `secs` seconds, saturating.
+    #[must_use]
+    pub const fn add_secs(self, secs: i64) -> Self {
+        self.add_millis(secs.saturating_mul(1000))
+    }
+
+    /// The Beijing calendar date and time of day of this instant.
+    pub fn beijing(self) -> CivilTime {
+        CivilTime::from_local_secs(self.unix_secs().saturating_add(BEIJING_OFFSET_SECS))
+    }
+
+    /// The Beijing calendar date of this instant (the key of daily counters).
+    pub fn beijing_date(self) -> BeijingDate {
+        let c = self.beijing();
+        BeijingDate {
+            year: c.year,
+            month: c.month,
+            day: c.day,
+        }
+    }
+
+    /// `yyyy-MM-dd HH:mm:ss` in Beijing time, the format of WeChat's replies.
+    pub fn beijing_string(self) -> String {
+        let c = self.beijing();
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            c.year, c.month, c.day, c.hour, c.minute, c.second
+        )
+    }
+
+    /// RFC 3339 with the Beijing offset: `2024-02-10T20:00:00+08:00`.
+    pub fn rfc3339_beijing(self) -> String {
+        let c = self.beijing();
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+08:00",
+            c.year, c.month, c.day, c.hour, c.minute, c.second
+        )
+    }
+
+    /// `yyyyMMdd` of the Beijing date, as used inside WeChat's order ids.
+    pub fn beijing_yyyymmdd(self) -> String {
+        let c = self.beijing();
+        format!("{:04}{:02}{:02}", c.year, c.month, c.day)
+    }
+
+    /// Parses an RFC 3339 time with an explicit offset, such as
+    /// `2024-02-10T20:00:00+08:00`, `2024-02-10 20:00:00+08:00` or
+    /// `2024-02-10T12:00:00Z`. Fractions of a second are not accepted.
+    pub fn parse_rfc3339(text: &str) -> Result<Timestamp, TimeParseError> {
+        let bad = || TimeParseError {
+            input: text.chars().take(64).collect(),
+        };
+        let b = text.as_bytes();
+        if b.len() < 20 {
+            return Err(bad());
+        }
+        let num = |range: std::ops::Range<usize>| -> Result<i64, TimeParseError> {
+            let part = text.get(range).ok_or_else(bad)?;
+            if part.is_empty() || !part.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(bad());
+            }
+            part.parse::<i64>().map_err(|_| bad())
+        };
+        if b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ' || b[10] == b't') {
+            return Err(bad());
+        }
+        if b[13] != b':' || b[16] != b':' {
+            return Err(bad());
+        }
+        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        let offset_secs = match &text[19..] {
+            "Z" | "z" => 0,
+            rest if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) => {
+                if rest.as_bytes()[3] != b':' {
+                    return Err(bad());
+                }
+                let h = num(20..22)?;
+                let m = num(23..25)?;
+                if h > 23 || m > 59 {
+                    return Err(bad());
+                }
+                let sign = if rest.starts_with('-') { -1 } else { 1 };
+                sign * (h * 3600 + m * 60)
+            }
+            _ => return Err(bad()),
+        };
+        if !(1..=12).contains(&month)
+            || day < 1
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 59
+        {
+            return Err(bad());
+        }
+        let days = days_from_civil(year, month, day);
+        let local = days * 86_400 + hour * 3600 + minute * 60 + second;
+        Ok(Timestamp::from_unix_secs(local - offset_secs))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rfc3339_beijing())
+    }
+}
+
+/// A time string that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{input:?} is not an RFC 3339 time with an offset, such as 2024-02-10T20:00:00+08:00")]
+pub struct TimeParseError {
+    /// The input (at most 64 characters of it).
+    pub input: String,
+}
+
+/// A calendar date in Beijing time: the key of every daily counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BeijingDate {
+    /// Year, e.g. 2024.
+    pub year: i64,
+    /// Month, 1–12.
+    pub month: i64,
+    /// Day of the month, 1–31.
+    pub day: i64,
+}
+
+/// Date and time of day in some local time (fields of [`Timestamp::beijing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CivilTime {
+    /// Year.
+    pub year: i64,
+    /// Month, 1–12.
+    pub month: i64,
+    /// Day of the month, 1–31.
+    pub day: i64,
+    /// Hour, 0–23.
+    pub hour: i64,
+    /// Minute, 0–59.
+    pub minute: i64,
+    /// Second, 0–59.
+    pub second: i64,
+}
+
+impl CivilTime {
+    fn from_local_secs(secs: i64) -> Self {
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        CivilTime {
+            year,
+            month,
+            day,
+            hour: rem / 3600,
+            minute: rem % 3600 / 60,
+            second: rem % 60,
+        }
+    }
+}
+
+fn is_leap(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(year) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+// Howard Hinnant's days-from-civil / civil-from-days algorithms (proleptic
+// Gregorian calendar, day 0 = 1970-01-01).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A source of the current time.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current instant.
+    fn now(&self) -> Timestamp;
+}
+
+/// The operating system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Timestamp::from_unix_millis(millis)
+    }
+}
+
+/// A clock that stands still until it is moved: for tests.
+///
+/// Cloning shares the same time.
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    millis: Arc<AtomicI64>,
+}
+
+impl ManualClock {
+    /// A clock stopped at `start`.
+    pub fn new(start: Timestamp) -> Self {
+        ManualClock {
+            millis: Arc::new(AtomicI64::new(start.unix_millis())),
+        }
+    }
+
+    /// A clock stopped at a fixed, ordinary working-day instant:
+    /// 2024-02-10 10:00:00 Beijing time.
+    pub fn at_default_start() -> Self {
+        // 2024-02-10T02:00:00Z
+        ManualClock::new(Timestamp::from_unix_secs(1_707_530_400))
+    }
+
+    /// Moves the clock forward by `secs` seconds (backwards if negative).
+    pub fn advance_secs(&self, secs: i64) {
+        self.millis
+            .fetch_add(secs.saturating_mul(1000), Ordering::SeqCst);
+    }
+
+    /// Moves the clock forward by `millis` milliseconds.
+    pub fn advance_millis(&self, millis: i64) {
+        self.millis.fetch_add(millis, Ordering::SeqCst);
+    }
+
+    /// Sets the clock to `at`.
+    pub fn set(&self, at: Timestamp) {
+        self.millis.store(at.unix_millis(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix_millis(self.millis.load(Ordering::SeqCst))
+    }
+}
+
+/// The clock the sandbox reads: a base [`Clock`] plus an offset that the
+/// admin API and [`SandboxHandle`](crate::SandboxHandle) can move.
+#[derive(Debug, Clone)]
+pub struct SandboxClock {
+    base: Arc<dyn Clock>,
+    offset_millis: Arc<AtomicI64>,
+}
+
+impl SandboxClock {
+    /// Wraps `base` with a zero offset.
+    pub fn new(base: Arc<dyn Clock>) -> Self {
+        SandboxClock {
+            base,
+            offset_millis: Arc::new(AtomicI64::new(0)),
+        }
+    }
+
+    /// The sandbox's current time: the base clock plus the offset.
+    pub fn now(&self) -> Timestamp {
+        self.base
+            .now()
+            .add_millis(self.offset_millis.load(Ordering::SeqCst))
+    }
+
+    /// Moves the sandbox's time forward by `secs` (backwards if negative).
+    pub fn advance_secs(&self, secs: i64) {
+        self.offset_millis
+            .fetch_add(secs.saturating_mul(1000), Ordering::SeqCst);
+    }
+
+    /// Makes the sandbox's current time `at` (the base clock keeps running).
+    pub fn set(&self, at: Timestamp) {
+        let offset = at
+            .unix_millis()
+            .saturating_sub(self.base.now().unix_millis());
+        self.offset_millis.store(offset, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_beijing_time() {
+        // 2024-02-10T02:00:00Z is 10:00 in Beijing.
+        let t = Timestamp::from_unix_secs(1_707_530_400);
+        assert_eq!(t.beijing_string(), "2024-02-10 10:00:00");
+        assert_eq!(t.rfc3339_beijing(), "2024-02-10T10:00:00+08:00");
+        assert_eq!(t.beijing_yyyymmdd(), "20240210");
+        // 16:30 UTC is already the next day in Beijing.
+        let late = Timestamp::from_unix_secs(1_707_582_600);
+        assert_eq!(late.beijing_string(), "2024-02-11 00:30:00");
+        assert_eq!(
+            late.beijing_date(),
+            BeijingDate {
+                year: 2024,
+                month: 2,
+                day: 11
+            }
+        );
+    }
+
+    #[test]
+    fn parses_rfc3339_round_trip() -> Result<(), TimeParseError> {
+        let t = Timestamp::parse_rfc3339("2024-02-29T23:59:59+08:00")?;
+        assert_eq!(t.rfc3339_beijing(), "2024-02-29T23:59:59+08:00");
+        let z = Timestamp::parse_rfc3339("2024-02-29T15:59:59Z")?;
+        assert_eq!(t, z);
+        let spaced = Timestamp::parse_rfc3339("2024-02-29 23:59:59+08:00")?;
+        assert_eq!(t, spaced);
+        for bad in [
+            "",
+            "2024-02-30T00:00:00+08:00",
+            "2023-02-29T00:00:00+08:00",
+            "2024-02-10T24:00:00+08:00",
+            "2024-02-10T10:00:00",
+            "2024-02-10T10:00:00+0800",
+            "2024-02-10T10:00:00.5+08:00",
+            "２024-02-10T10:00:00+08:00",
+        ] {
+            assert!(Timestamp::parse_rfc3339(bad).is_err(), "{bad}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn civil_round_trip_over_centuries() {
+        for days in (-800_000..800_000).step_by(997) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+
+    #[test]
+    fn sandbox_clock_moves_on_any_base() {
+        let manual = ManualClock::at_default_start();
+        let clock = SandboxClock::new(Arc::new(manual.clone()));
+        let start = clock.now();
+        clock.advance_secs(60);
+        assert_eq!(clock.now(), start.add_secs(60));
+        manual.advance_secs(1);
+        assert_eq!(clock.now(), start.add_secs(61));
+        let target = start.add_secs(86_400);
+        clock.set(target);
+        assert_eq!(clock.now(), target);
+    }
+}

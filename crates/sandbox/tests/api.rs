@@ -1,0 +1,974 @@
+//! The sandbox over plain HTTP: WeChat's checks and codes, business rules,
+//! idempotency, status progression on the manual clock, faults, the admin
+//! API and robustness.
+
+mod common;
+
+use common::*;
+use hongbao_sandbox::{FaultConfig, FaultKind, Limits, ManualClock, Progression, Timestamp};
+use reqwest::Method;
+
+#[tokio::test]
+async fn protocol_checks_come_in_wechat_order() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let sandbox = plain(&clock).start().await?;
+    let client = http_client(&sandbox, false);
+    let url = format!("{}/mmpaymkttransfers/sendredpack", sandbox.url());
+
+    // Not POST.
+    let response = client.get(&url).send().await?;
+    let reply = parse_reply(response.status().as_u16(), &response.bytes().await?);
+    assert_eq!(reply.get("return_code"), Some("FAIL"));
+    assert_eq!(reply.code(), "HTTP_METHOD_ERROR");
+
+    // Empty body, broken XML, a DTD.
+    let path = "/mmpaymkttransfers/sendredpack";
+    for body in [
+        &b""[..],
+        b"<xml><mch_id>1</mch_id>",
+        b"<!DOCTYPE xml [<!ENTITY x \"y\">]><xml><a>&x;</a></xml>",
+        b"not xml at all",
+    ] {
+        let reply = post_raw(&client, &sandbox, path, body.to_vec()).await;
+        assert_eq!(
+            reply.code(),
+            "XML_ERROR",
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+        assert_eq!(reply.get("return_code"), Some("FAIL"));
+    }
+
+    // A wrong key: SIGN_ERROR even when fields are also missing (sign first).
+    let bad_key = "00000000000000000000000000000000";
+    let req = red_packet("10000098202402100000000001", OPENID, 1_000).without("act_name");
+    let reply = post_raw(&client, &sandbox, path, req.body_with(bad_key, "x")).await;
+    assert_eq!(reply.code(), "SIGN_ERROR");
+    // sign_type is refused on this MD5-only family.
+    let req = red_packet("10000098202402100000000001", OPENID, 1_000).set("sign_type", "MD5");
+    assert_eq!(call(&client, &sandbox, &req).await.code(), "SIGN_ERROR");
+    // A tampered body: the sign no longer matches.
+    let body = red_packet("10000098202402100000000001", OPENID, 1_000).body();
+    let tampered = String::from_utf8(body)?.replace("<total_amount>1000<", "<total_amount>9000<");
+    let reply = post_raw(&client, &sandbox, path, tampered.into_bytes()).await;
+    assert_eq!(reply.code(), "SIGN_ERROR");
+
+    // Wrong WeCom secret: WORKWX_SIGN_ERROR on pay-to-employee, SIGN_ERROR on WeCom red packets.
+    let other_secret = "OtherSecret000000000000000000000";
+    let req = pay_employee("PE0001", OPENID, 1_000);
+    let reply = post_raw(
+        &client,
+        &sandbox,
+        req.path,
+        req.body_with(common_key(), other_secret),
+    )
+    .await;
+    assert_eq!(reply.code(), "WORKWX_SIGN_ERROR");
+    let req = workwx_red_packet("10000098202402100000000002", OPENID, 1_000);
+    let reply = post_raw(
+        &client,
+        &sandbox,
+        req.path,
+        req.body_with(common_key(), other_secret),
+    )
+    .await;
+    assert_eq!(reply.code(), "SIGN_ERROR");
+    assert!(
+        reply
+            .get("err_code_des")
+            .is_some_and(|d| d.contains("企业微信"))
+    );
+
+    // Correctly signed but a required field is missing: PARAM_ERROR naming it.
+    let req = red_packet("10000098202402100000000003", OPENID, 1_000).without("act_name");
+    let reply = call(&client, &sandbox, &req).await;
+    assert_eq!(reply.code(), "PARAM_ERROR");
+    assert_eq!(reply.get("return_code"), Some("SUCCESS"));
+    assert!(
+        reply
+            .get("err_code_des")
+            .is_some_and(|d| d.contains("act_name")),
+        "{reply:?}"
+    );
+    let req = red_packet("10000098202402100000000003", OPENID, 1_000).set("total_num", "2");
+    assert_eq!(call(&client, &sandbox, &req).await.code(), "PARAM_ERROR");
+
+    // Wrong merchant, wrong app id.
+    let req = red_packet("10000098202402100000000004", OPENID, 1_000).set("mch_id", "19999999");
+    assert_eq!(call(&client, &sandbox, &req).await.code(), "PARAM_ERROR");
+    let req = red_packet("10000098202402100000000004", OPENID, 1_000)
+        .set("wxappid", "wx0000000000000000");
+    assert_eq!(call(&client, &sandbox, &req).await.code(), "PARAM_ERROR");
+    let req = pay_employee("PE0002", OPENID, 1_000).set("appid", "ww0000000000000000");
+    assert_eq!(
+        call(&client, &sandbox, &req).await.code(),
+        "WORKWX_MCHID_ERROR"
+    );
+
+    // None of that moved money.
+    assert!(sandbox.ledger().payments.is_empty());
+
+    // Unknown path: 404.
+    let response = client
+        .post(format!("{}/mmpaymkttransfers/nope", sandbox.url()))
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 404);
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+fn common_key() -> &'static str {
+    hongbao_sandbox::DEFAULT_API_KEY
+}
+
+#[tokio::test]
+async fn huge_bodies_and_slow_clients_do_not_hurt_the_server() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let sandbox = plain(&clock).max_body_bytes(16 * 1024).start().await?;
+    let client = http_client(&sandbox, false);
+    // A slow client: half a request head, then silence.
+    let mut slow = tokio::net::TcpStream::connect(sandbox.local_addr()).await?;
+    tokio::io::AsyncWriteExt::write_all(
+        &mut slow,
+        b"POST /mmpaymkttransfers/sendredpack HTTP/1.1\r\nHost: x\r\n",
+    )
+    .await?;
+    // A huge body: 413 with XML_ERROR.
+    let huge = format!("<xml><remark>{}</remark></xml>", "a".repeat(100_000));
+    let reply = post_raw(
+        &client,
+        &sandbox,
+        "/mmpaymkttransfers/sendredpack",
+        huge.into_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.code(), "XML_ERROR");
+    // Deeply nested garbage.
+    let deep = format!("<xml>{}{}</xml>", "<a>".repeat(500), "</a>".repeat(500));
+    let reply = post_raw(
+        &client,
+        &sandbox,
+        "/mmpaymkttransfers/sendredpack",
+        deep.into_bytes(),
+    )
+    .await;
+    assert_eq!(reply.code(), "XML_ERROR");
+    // Invalid UTF-8.
+    let reply = post_raw(
+        &client,
+        &sandbox,
+        "/mmpaymkttransfers/sendredpack",
+        b"<xml><a>\xff\xfe</a></xml>".to_vec(),
+    )
+    .await;
+    assert_eq!(reply.code(), "XML_ERROR");
+    // The server still works, while the slow client hangs on.
+    let reply = call(
+        &client,
+        &sandbox,
+        &red_packet("10000098202402100000000001", OPENID, 1_000),
+    )
+    .await;
+    assert_eq!(reply.code(), "SUCCESS");
+    drop(slow);
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn red_packet_limits_give_their_codes() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let limits = Limits {
+        red_packet_user_daily_count: 2,
+        red_packet_user_daily_fen: 5_000,
+        red_packet_merchant_daily_fen: 9_000,
+        ..Limits::default()
+    };
+    let sandbox = plain(&clock)
+        .limits(limits)
+        .balance_fen(100_000)
+        .start()
+        .await?;
+    let client = http_client(&sandbox, false);
+    let send = |bill: &str, openid: &str, fen: u64| red_packet(bill, openid, fen);
+
+    // Amount range and scene_id.
+    assert_eq!(
+        call(&client, &sandbox, &send("B01", "oA", 99)).await.code(),
+        "MONEY_LIMIT"
+    );
+    assert_eq!(
+        call(&client, &sandbox, &send("B02", "oA", 20_001))
+            .await
+            .code(),
+        "MONEY_LIMIT"
+    );
+    assert_eq!(
+        call(
+            &client,
+            &sandbox,
+            &send("B03", "oA", 500_000).set("scene_id", "PRODUCT_2")
+        )
+        .await
+        .code(),
+        "MONEY_LIMIT"
+    );
+    // Per user per day: count, then amount.
+    assert_eq!(
+        call(&client, &sandbox, &send("B04", "oA", 100))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    assert_eq!(
+        call(&client, &sandbox, &send("B05", "oA", 100))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    assert_eq!(
+        call(&client, &sandbox, &send("B06", "oA", 100))
+            .await
+            .code(),
+        "SENDNUM_LIMIT"
+    );
+    assert_eq!(
+        call(&client, &sandbox, &send("B07", "oB", 4_000))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    assert_eq!(
+        call(&client, &sandbox, &send("B08", "oB", 1_001))
+            .await
+            .code(),
+        "RCVDAMOUNT_LIMIT"
+    );
+    // Merchant per day: 4_200 sent so far, cap 9_000.
+    assert_eq!(
+        call(&client, &sandbox, &send("B09", "oC", 4_000))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    assert_eq!(
+        call(&client, &sandbox, &send("B10", "oD", 1_000))
+            .await
+            .code(),
+        "SENDAMOUNT_LIMIT"
+    );
+    // The next Beijing day resets every daily counter; the same bill
+    // number that hit a limit can be retried (KEEP).
+    clock.advance_secs(86_400);
+    assert_eq!(
+        call(&client, &sandbox, &send("B06", "oA", 100))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    // With scene_id, 300 yuan is fine (user cap 50 yuan aside: use a fresh sandbox rule).
+    sandbox.set_balance_fen(50);
+    assert_eq!(
+        call(&client, &sandbox, &send("B11", "oE", 100))
+            .await
+            .code(),
+        "NOTENOUGH"
+    );
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn rate_and_time_window_limits() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let limits = Limits {
+        red_packet_per_minute: 2,
+        red_packet_night_ban: true,
+        ..Limits::default()
+    };
+    let sandbox = plain(&clock).limits(limits).start().await?;
+    let client = http_client(&sandbox, false);
+    assert_eq!(
+        call(&client, &sandbox, &red_packet("R1", "oA", 100))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    assert_eq!(
+        call(&client, &sandbox, &red_packet("R2", "oB", 100))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    assert_eq!(
+        call(&client, &sandbox, &red_packet("R3", "oC", 100))
+            .await
+            .code(),
+        "FREQ_LIMIT"
+    );
+    clock.advance_secs(61);
+    assert_eq!(
+        call(&client, &sandbox, &red_packet("R3", "oC", 100))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    // 03:00 Beijing time: TIME_LIMITED.
+    sandbox.set_clock(Timestamp::parse_rfc3339("2024-02-11T03:00:00+08:00")?);
+    assert_eq!(
+        call(&client, &sandbox, &red_packet("R4", "oD", 100))
+            .await
+            .code(),
+        "TIME_LIMITED"
+    );
+    sandbox.set_clock(Timestamp::parse_rfc3339("2024-02-11T08:00:00+08:00")?);
+    assert_eq!(
+        call(&client, &sandbox, &red_packet("R4", "oD", 100))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    // A large packet with scene_id passes.
+    let big = red_packet("R5", "oE", 30_000).set("scene_id", "PRODUCT_2");
+    assert_eq!(call(&client, &sandbox, &big).await.code(), "SUCCESS");
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn payout_limits_give_their_codes() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let limits = Limits {
+        employee_user_daily_count: 2,
+        transfer_user_daily_count: 1,
+        ..Limits::default()
+    };
+    let sandbox = plain(&clock).limits(limits).start().await?;
+    let client = http_client(&sandbox, false);
+    // Pay to employee: minimum, single maximum, 15-second spacing, daily count.
+    assert_eq!(
+        call(&client, &sandbox, &pay_employee("P1", "oA", 99))
+            .await
+            .code(),
+        "AMOUNT_LIMIT"
+    );
+    assert_eq!(
+        call(&client, &sandbox, &pay_employee("P1", "oA", 20_001))
+            .await
+            .code(),
+        "AMOUNT_LIMIT"
+    );
+    assert_eq!(
+        call(&client, &sandbox, &pay_employee("P1", "oA", 10_000))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    assert_eq!(
+        call(&client, &sandbox, &pay_employee("P2", "oA", 5_000))
+            .await
+            .code(),
+        "FREQ_LIMIT"
+    );
+    clock.advance_secs(15);
+    assert_eq!(
+        call(&client, &sandbox, &pay_employee("P2", "oA", 5_000))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    clock.advance_secs(15);
+    assert_eq!(
+        call(&client, &sandbox, &pay_employee("P3", "oA", 100))
+            .await
+            .code(),
+        "SENDNUM_LIMIT"
+    );
+    // Daily amount per employee: 150 yuan paid of 200.
+    assert_eq!(
+        call(&client, &sandbox, &pay_employee("P4", "oB", 15_000))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    clock.advance_secs(15);
+    assert_eq!(
+        call(&client, &sandbox, &pay_employee("P5", "oB", 5_001))
+            .await
+            .code(),
+        "MONEY_LIMIT"
+    );
+    // Transfers: minimum and daily count.
+    assert_eq!(
+        call(&client, &sandbox, &transfer("T1", "oA", 99))
+            .await
+            .code(),
+        "AMOUNT_LIMIT"
+    );
+    assert_eq!(
+        call(&client, &sandbox, &transfer("T1", "oA", 100))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    clock.advance_secs(15);
+    assert_eq!(
+        call(&client, &sandbox, &transfer("T2", "oA", 100))
+            .await
+            .code(),
+        "SENDNUM_LIMIT"
+    );
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn idempotency_by_bill_number() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let sandbox = plain(&clock).failing_openid("oBlocked").start().await?;
+    let client = http_client(&sandbox, false);
+    let bill = "10000098202402100000000001";
+    let first = call(&client, &sandbox, &red_packet(bill, OPENID, 1_000)).await;
+    assert_eq!(first.code(), "SUCCESS");
+    let id = first.get("send_listid").map(str::to_owned);
+    assert!(id.as_ref().is_some_and(|id| id.len() == 28));
+
+    // Same bill, same parameters (a new nonce and another client IP): the
+    // original result, no second payment.
+    let again = red_packet(bill, OPENID, 1_000)
+        .set("nonce_str", "AnotherNonce123")
+        .set("client_ip", "10.0.0.9");
+    let second = call(&client, &sandbox, &again).await;
+    assert_eq!(second.code(), "SUCCESS");
+    assert_eq!(second.get("send_listid").map(str::to_owned), id);
+    let ledger = sandbox.ledger();
+    assert_eq!(ledger.payments.len(), 1);
+    assert_eq!(ledger.payments[0].times_requested, 2);
+    assert_eq!(ledger.balance_fen, 10_000_000 - 1_000);
+
+    // Another openid → FATAL_ERROR; another amount → PARAM_ERROR; another
+    // text → FATAL_ERROR. Nothing more is paid.
+    assert_eq!(
+        call(&client, &sandbox, &red_packet(bill, "oSomeoneElse", 1_000))
+            .await
+            .code(),
+        "FATAL_ERROR"
+    );
+    let reply = call(&client, &sandbox, &red_packet(bill, OPENID, 2_000)).await;
+    assert_eq!(reply.code(), "PARAM_ERROR");
+    assert!(
+        reply
+            .get("err_code_des")
+            .is_some_and(|d| d.contains("原始单"))
+    );
+    let changed = red_packet(bill, OPENID, 1_000).set("wishing", "另一个祝福");
+    assert_eq!(
+        call(&client, &sandbox, &changed).await.code(),
+        "FATAL_ERROR"
+    );
+    let ledger = sandbox.ledger();
+    assert_eq!(ledger.payments.len(), 1);
+    assert_eq!(ledger.payments[0].times_requested, 5);
+    assert_eq!(ledger.balance_fen, 10_000_000 - 1_000);
+
+    // Bill numbers are per product line: the same number on a transfer is new.
+    assert_eq!(
+        call(&client, &sandbox, &transfer(bill, OPENID, 1_000))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+
+    // A definite failure sticks to its bill number, and queries say FAILED.
+    let failed = "10000098202402100000000002";
+    assert_eq!(
+        call(&client, &sandbox, &red_packet(failed, "oBlocked", 1_000))
+            .await
+            .code(),
+        "SEND_FAILED"
+    );
+    assert_eq!(
+        call(&client, &sandbox, &red_packet(failed, "oBlocked", 1_000))
+            .await
+            .code(),
+        "SEND_FAILED"
+    );
+    let query = call(&client, &sandbox, &query_red_packet(failed)).await;
+    assert_eq!(query.code(), "SUCCESS");
+    assert_eq!(query.get("status"), Some("FAILED"));
+    assert_eq!(
+        call(&client, &sandbox, &transfer("T9", "oBlocked", 1_000))
+            .await
+            .code(),
+        "V2_ACCOUNT_SIMPLE_BAN"
+    );
+    // A limit is not a definite failure: the same number works once lifted.
+    sandbox.set_balance_fen(10);
+    assert_eq!(
+        call(&client, &sandbox, &red_packet("B3", OPENID, 1_000))
+            .await
+            .code(),
+        "NOTENOUGH"
+    );
+    sandbox.set_balance_fen(1_000_000);
+    assert_eq!(
+        call(&client, &sandbox, &red_packet("B3", OPENID, 1_000))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn red_packets_are_received_on_the_clock() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let sandbox = plain(&clock)
+        .progression(Progression {
+            receive_after_secs: Some(120),
+            ..Progression::default()
+        })
+        .start()
+        .await?;
+    let client = http_client(&sandbox, false);
+    let bill = "10000098202402100000000001";
+    assert_eq!(
+        call(&client, &sandbox, &red_packet(bill, OPENID, 1_000))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    let query = call(&client, &sandbox, &query_red_packet(bill)).await;
+    assert_eq!(query.get("status"), Some("SENT"));
+    assert_eq!(query.get("send_time"), Some("2024-02-10 10:00:00"));
+    assert_eq!(query.get("hb_type"), Some("NORMAL"));
+    assert!(query.records.is_empty());
+    clock.advance_secs(119);
+    assert_eq!(
+        call(&client, &sandbox, &query_red_packet(bill))
+            .await
+            .get("status"),
+        Some("SENT")
+    );
+    clock.advance_secs(1);
+    let query = call(&client, &sandbox, &query_red_packet(bill)).await;
+    assert_eq!(query.get("status"), Some("RECEIVED"));
+    assert_eq!(query.records.len(), 1);
+    let record: std::collections::BTreeMap<_, _> = query.records[0].iter().cloned().collect();
+    assert_eq!(record.get("openid").map(String::as_str), Some(OPENID));
+    assert_eq!(record.get("amount").map(String::as_str), Some("1000"));
+    assert_eq!(
+        record.get("rcv_time").map(String::as_str),
+        Some("2024-02-10 10:02:00")
+    );
+
+    // WeCom packets report the receiver flat, in a signed reply.
+    assert_eq!(
+        call(&client, &sandbox, &workwx_red_packet("W1", OPENID, 1_000))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    clock.advance_secs(120);
+    let query = call(&client, &sandbox, &query_workwx_red_packet("W1")).await;
+    assert_eq!(query.get("status"), Some("RECEIVED"));
+    assert_eq!(query.get("rcv_time"), Some("2024-02-10 10:04:00"));
+    assert!(query.sign_verifies());
+
+    // A group packet is shared out among total_num receivers, seed user first.
+    let group = group_red_packet("G1", OPENID, 3_001, 3);
+    assert_eq!(call(&client, &sandbox, &group).await.code(), "SUCCESS");
+    clock.advance_secs(120);
+    let query = call(&client, &sandbox, &query_red_packet("G1")).await;
+    assert_eq!(query.get("status"), Some("RECEIVED"));
+    let amounts: Vec<&str> = query
+        .records
+        .iter()
+        .filter_map(|r| {
+            r.iter()
+                .find(|(n, _)| n == "amount")
+                .map(|(_, v)| v.as_str())
+        })
+        .collect();
+    assert_eq!(amounts, ["1001", "1000", "1000"]);
+    assert_eq!(
+        query.records[0][0],
+        ("openid".to_owned(), OPENID.to_owned())
+    );
+
+    // Queries see 30 days back.
+    clock.advance_secs(30 * 86_400);
+    let query = call(&client, &sandbox, &query_red_packet(bill)).await;
+    assert_eq!(query.code(), "NOT_FOUND");
+
+    // Not found (never a failure).
+    let query = call(&client, &sandbox, &query_red_packet("NoSuchBill")).await;
+    assert_eq!(query.code(), "NOT_FOUND");
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn unopened_red_packets_are_refunded_after_24_hours() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let sandbox = plain(&clock)
+        .progression(Progression {
+            receive_after_secs: None,
+            ..Progression::default()
+        })
+        .start()
+        .await?;
+    let client = http_client(&sandbox, false);
+    let bill = "10000098202402100000000001";
+    assert_eq!(
+        call(&client, &sandbox, &group_red_packet(bill, OPENID, 3_000, 3))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    assert_eq!(sandbox.ledger().balance_fen, 10_000_000 - 3_000);
+    clock.advance_secs(86_400);
+    let query = call(&client, &sandbox, &query_red_packet(bill)).await;
+    assert_eq!(query.get("status"), Some("RFUND_ING"));
+    assert_eq!(query.get("hb_type"), Some("GROUP"));
+    assert_eq!(query.get("total_num"), Some("3"));
+    clock.advance_secs(3_600);
+    let query = call(&client, &sandbox, &query_red_packet(bill)).await;
+    assert_eq!(query.get("status"), Some("REFUND"));
+    assert_eq!(query.get("refund_amount"), Some("3000"));
+    assert_eq!(query.get("refund_time"), Some("2024-02-11 11:00:00"));
+    let ledger = sandbox.ledger();
+    assert_eq!(ledger.balance_fen, 10_000_000);
+    assert_eq!(ledger.payments[0].status, "REFUND");
+    assert_eq!(ledger.payments[0].updated, "2024-02-11T11:00:00+08:00");
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+/// What the client saw: a code, or "DROP" for a closed connection, or
+/// "MALFORMED" for a body that does not parse.
+async fn outcome(
+    client: &reqwest::Client,
+    sandbox: &hongbao_sandbox::SandboxHandle,
+    req: &Req,
+) -> String {
+    let response = match client
+        .post(format!("{}{}", sandbox.url(), req.path))
+        .body(req.body())
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) if e.is_timeout() => return "TIMEOUT".into(),
+        Err(_) => return "DROP".into(),
+    };
+    let status = response.status().as_u16();
+    let bytes = match response.bytes().await {
+        Ok(b) => b,
+        Err(e) if e.is_timeout() => return "TIMEOUT".into(),
+        Err(_) => return "DROP".into(),
+    };
+    match hongbao_proto::RawXml::parse(&bytes) {
+        Ok(_) => parse_reply(status, &bytes).code().to_owned(),
+        Err(_) => "MALFORMED".into(),
+    }
+}
+
+#[tokio::test]
+async fn each_fault_kind() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let sandbox = plain(&clock).limits(relaxed_limits()).start().await?;
+    let client = http_client(&sandbox, false);
+    let quick = http_client_with_timeout(&sandbox, false, std::time::Duration::from_millis(100));
+
+    let cases = [
+        (FaultKind::SystemerrorBeforeCommit, "SYSTEMERROR", false),
+        (FaultKind::SystemerrorAfterCommit, "SYSTEMERROR", true),
+        (FaultKind::ProcessingAfterCommit, "PROCESSING", true),
+        (FaultKind::DropAfterCommit, "DROP", true),
+        (FaultKind::MalformedReply, "MALFORMED", true),
+        (FaultKind::UnknownFields, "SUCCESS", true),
+        (FaultKind::UnknownErrorCode, "268458547", true),
+        (FaultKind::DelayAfterCommit, "TIMEOUT", true),
+    ];
+    for (i, (kind, seen, commits)) in cases.into_iter().enumerate() {
+        let mut faults = FaultConfig::always(kind);
+        faults.delay_ms = 250;
+        sandbox.set_faults(faults)?;
+        let bill = format!("F{i:02}");
+        let c = if kind == FaultKind::DelayAfterCommit {
+            &quick
+        } else {
+            &client
+        };
+        let req = transfer(&bill, &format!("oUser{i}"), 1_000);
+        assert_eq!(outcome(c, &sandbox, &req).await, seen, "{kind}");
+        let ledger = sandbox.ledger();
+        let recorded = ledger.payments.iter().any(|p| p.bill == bill);
+        assert_eq!(recorded, commits, "{kind}");
+        // The retry with faults off tells the truth (once an in-progress
+        // payment has finished), and never pays twice.
+        sandbox.set_faults(FaultConfig::none())?;
+        if kind == FaultKind::ProcessingAfterCommit {
+            assert_eq!(call(&client, &sandbox, &req).await.code(), "PROCESSING");
+            clock.advance_secs(60);
+        }
+        assert_eq!(
+            call(&client, &sandbox, &req).await.code(),
+            "SUCCESS",
+            "{kind}"
+        );
+        let count = sandbox
+            .ledger()
+            .payments
+            .iter()
+            .filter(|p| p.bill == bill)
+            .count();
+        assert_eq!(count, 1, "{kind}");
+    }
+    // PROCESSING: the payment is in progress until processing_secs pass.
+    sandbox.set_faults(FaultConfig::always(FaultKind::ProcessingAfterCommit))?;
+    assert_eq!(
+        call(&client, &sandbox, &red_packet("P1", OPENID, 1_000))
+            .await
+            .code(),
+        "PROCESSING"
+    );
+    sandbox.set_faults(FaultConfig::none())?;
+    assert_eq!(
+        call(&client, &sandbox, &query_red_packet("P1"))
+            .await
+            .get("status"),
+        Some("SENDING")
+    );
+    assert_eq!(
+        call(&client, &sandbox, &red_packet("P1", OPENID, 1_000))
+            .await
+            .code(),
+        "PROCESSING"
+    );
+    clock.advance_secs(60);
+    assert_eq!(
+        call(&client, &sandbox, &query_red_packet("P1"))
+            .await
+            .get("status"),
+        Some("SENT")
+    );
+    // Unknown fields on a signed endpoint: still signed correctly.
+    sandbox.set_faults(FaultConfig::always(FaultKind::UnknownFields))?;
+    let reply = call(&client, &sandbox, &workwx_red_packet("W1", OPENID, 1_000)).await;
+    assert_eq!(reply.code(), "SUCCESS");
+    assert!(reply.get("sandbox_future_field").is_some());
+    assert!(reply.sign_verifies());
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn faults_are_reproducible_from_the_seed() -> TestResult {
+    let mut faults = FaultConfig::none();
+    faults.drop_after_commit = 0.25;
+    faults.unknown_error_code = 0.25;
+    faults.systemerror_before_commit = 0.2;
+    let mut runs = Vec::new();
+    for seed in [7, 7, 8] {
+        let clock = ManualClock::at_default_start();
+        let sandbox = plain(&clock)
+            .limits(Limits::unlimited())
+            .faults(faults.clone())
+            .seed(seed)
+            .start()
+            .await?;
+        let client = http_client(&sandbox, false);
+        let mut seen = Vec::new();
+        for i in 0..24 {
+            seen.push(
+                outcome(
+                    &client,
+                    &sandbox,
+                    &transfer(&format!("S{i}"), &format!("o{i}"), 100),
+                )
+                .await,
+            );
+        }
+        sandbox.shutdown().await;
+        runs.push(seen);
+    }
+    assert_eq!(runs[0], runs[1]);
+    assert_ne!(runs[0], runs[2]);
+    for kind in ["DROP", "268458547", "SYSTEMERROR", "SUCCESS"] {
+        assert!(
+            runs[0].iter().any(|s| s == kind),
+            "{kind} never drawn: {:?}",
+            runs[0]
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn admin_api() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let sandbox = plain(&clock).start().await?;
+    let client = http_client(&sandbox, false);
+    let (status, health) = admin(&client, &sandbox, Method::GET, "health", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["now"], "2024-02-10T10:00:00+08:00");
+
+    assert_eq!(
+        call(&client, &sandbox, &red_packet("A1", OPENID, 1_000))
+            .await
+            .code(),
+        "SUCCESS"
+    );
+    let (_, ledger) = admin(&client, &sandbox, Method::GET, "ledger", None).await;
+    let payment = &ledger["payments"][0];
+    assert_eq!(payment["endpoint"], "sendredpack");
+    assert_eq!(payment["bill"], "A1");
+    assert_eq!(payment["openid"], OPENID);
+    assert_eq!(payment["amount_fen"], 1_000);
+    assert_eq!(payment["status"], "SENT");
+    assert_eq!(payment["times_requested"], 1);
+    assert_eq!(payment["created"], "2024-02-10T10:00:00+08:00");
+    assert_eq!(ledger["balance_fen"], 10_000_000 - 1_000);
+
+    // Faults: partial update, seed, validation.
+    let (status, faults) = admin(
+        &client,
+        &sandbox,
+        Method::POST,
+        "faults",
+        Some(r#"{"drop_after_commit":0.5,"seed":9}"#),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(faults["faults"]["drop_after_commit"], 0.5);
+    assert_eq!(faults["seed"], 9);
+    for bad in [
+        r#"{"drop_after_commit":1.5}"#,
+        r#"{"nonsense":1}"#,
+        "not json",
+        r#"{"malformed_reply":0.9}"#,
+    ] {
+        let (status, body) = admin(&client, &sandbox, Method::POST, "faults", Some(bad)).await;
+        assert_eq!(status, 400, "{bad}");
+        assert!(body["error"].is_string());
+    }
+    assert_eq!(sandbox.faults().drop_after_commit, 0.5);
+
+    // Clock.
+    let (_, now) = admin(
+        &client,
+        &sandbox,
+        Method::POST,
+        "clock",
+        Some(r#"{"advance_secs":120}"#),
+    )
+    .await;
+    assert_eq!(now["now"], "2024-02-10T10:02:00+08:00");
+    let (_, now) = admin(
+        &client,
+        &sandbox,
+        Method::POST,
+        "clock",
+        Some(r#"{"set":"2024-03-01T09:30:00+08:00"}"#),
+    )
+    .await;
+    assert_eq!(now["now"], "2024-03-01T09:30:00+08:00");
+    for bad in [
+        r#"{"advance_secs":9223372036854775807}"#,
+        r#"{"set":"yesterday"}"#,
+        r#"{}"#,
+        r#"{"advance_secs":1,"set":"2024-03-01T09:30:00+08:00"}"#,
+        r#"{"advance_secs":"x"}"#,
+    ] {
+        let (status, _) = admin(&client, &sandbox, Method::POST, "clock", Some(bad)).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    // The packet was opened while the clock moved.
+    let (_, ledger) = admin(&client, &sandbox, Method::GET, "ledger", None).await;
+    assert_eq!(ledger["payments"][0]["status"], "RECEIVED");
+
+    // Balance.
+    let (_, balance) = admin(
+        &client,
+        &sandbox,
+        Method::POST,
+        "balance",
+        Some(r#"{"balance_fen":500}"#),
+    )
+    .await;
+    assert_eq!(balance["balance_fen"], 500);
+    let (_, balance) = admin(
+        &client,
+        &sandbox,
+        Method::POST,
+        "balance",
+        Some(r#"{"add_fen":250}"#),
+    )
+    .await;
+    assert_eq!(balance["balance_fen"], 750);
+    let (status, _) = admin(
+        &client,
+        &sandbox,
+        Method::POST,
+        "balance",
+        Some(r#"{"balance_fen":-1}"#),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Reset.
+    let (status, _) = admin(&client, &sandbox, Method::POST, "reset", None).await;
+    assert_eq!(status, 200);
+    let snapshot = sandbox.ledger();
+    assert!(snapshot.payments.is_empty());
+    assert_eq!(snapshot.balance_fen, 10_000_000);
+    assert!(!sandbox.faults().any());
+
+    // Unknown paths and wrong methods.
+    let (status, body) = admin(&client, &sandbox, Method::GET, "nope", None).await;
+    assert_eq!(status, 404);
+    assert!(body["error"].is_string());
+    let (status, _) = admin(&client, &sandbox, Method::GET, "reset", None).await;
+    assert_eq!(status, 405);
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn wecom_secrets_per_agent() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let app_secret = "AgentSecret0000000000000000000001";
+    let sandbox = plain(&clock)
+        .without_default_workwx_secret()
+        .workwx_secret_for_agent("1000002", hongbao_sign::WorkwxSecret::new(app_secret)?)
+        .start()
+        .await?;
+    let client = http_client(&sandbox, false);
+    let key = hongbao_sandbox::DEFAULT_API_KEY;
+    // Signed with the app's own secret: paid.
+    let req = pay_employee("PA1", OPENID, 1_000).set("agentid", "1000002");
+    let reply = post_raw(&client, &sandbox, req.path, req.body_with(key, app_secret)).await;
+    assert_eq!(reply.code(), "SUCCESS");
+    // The default test secret is not configured here.
+    let req = pay_employee("PA2", "oOther", 1_000).set("agentid", "1000002");
+    let reply = post_raw(&client, &sandbox, req.path, req.body()).await;
+    assert_eq!(reply.code(), "WORKWX_SIGN_ERROR");
+    // No agentid and no default secret: nobody can sign.
+    let req = pay_employee("PA3", "oOther", 1_000);
+    let reply = post_raw(&client, &sandbox, req.path, req.body_with(key, app_secret)).await;
+    assert_eq!(reply.code(), "WORKWX_SIGN_ERROR");
+    // WeCom red packets in the app's name use the same secret.
+    let req = workwx_red_packet("WA1", OPENID, 1_000);
+    let reply = post_raw(&client, &sandbox, req.path, req.body_with(key, app_secret)).await;
+    assert_eq!(reply.code(), "SUCCESS");
+    assert!(reply.sign_verifies());
+    assert_eq!(sandbox.ledger().payments.len(), 2);
+    sandbox.shutdown().await;
+    Ok(())
+}
