@@ -1,0 +1,691 @@
+//! Running the commands: configuration, the client (real or embedded
+//! sandbox), output and exit codes.
+
+use crate::batch::{self, PlanResult, PlanSettings, Progress, RunOptions, describe_unknown};
+use crate::cli::{
+    BatchCommand, Cli, Command, JournalArgs, QueryArgs, RunArgs, SendArgs, SignArgs, WorkwxArg,
+};
+use crate::config::{Config, ConfigError, Texts};
+use crate::exit;
+use crate::journal::{AttemptRecord, Journal, JournalError, RowState, SqliteJournal, Summary};
+use crate::payout::{Kind, PayoutInput};
+use crate::report;
+use crate::sign_debug::{self, SignMode};
+use hongbao::{Client, ClientIdentity, Outcome, RateLimits, Timeouts};
+use hongbao_sandbox::{Sandbox, SandboxHandle};
+use hongbao_sign::Algorithm;
+use std::io::{IsTerminal, Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Why a command could not run (exit code 4, or 2 for bad input).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// Configuration or secrets.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The journal.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The batch.
+    #[error(transparent)]
+    Batch(#[from] batch::BatchError),
+    /// Building the client.
+    #[error("client: {0}")]
+    Client(String),
+    /// The embedded sandbox.
+    #[error("embedded sandbox: {0}")]
+    Sandbox(String),
+    /// Invalid input (exit code 2).
+    #[error("{0}")]
+    Invalid(String),
+    /// Output could not be written.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// A report.
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
+}
+
+impl AppError {
+    /// The exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Invalid(_) => exit::INVALID,
+            AppError::Batch(batch::BatchError::Input(_)) => exit::INVALID,
+            _ => exit::ERROR,
+        }
+    }
+}
+
+/// A client and, when embedded, the sandbox it talks to (kept alive).
+#[derive(Debug)]
+pub struct Session {
+    /// The client.
+    pub client: Client,
+    /// Effective configuration (merchant, texts).
+    pub config: Config,
+    /// The embedded sandbox, if one was started.
+    pub sandbox: Option<SandboxHandle>,
+}
+
+/// Defaults used with the embedded sandbox and no config file.
+pub fn sandbox_defaults() -> Config {
+    Config {
+        mch_id: hongbao_sandbox::DEFAULT_MCH_ID.to_owned(),
+        appid: hongbao_sandbox::DEFAULT_APPID.to_owned(),
+        send_name: Some("hongbao sandbox".into()),
+        act_name: Some("Quickstart".into()),
+        wishing: Some("Thank you!".into()),
+        remark: Some("Paid through the embedded sandbox".into()),
+        sender_name: Some("hongbao".into()),
+        desc: Some("Sandbox payout".into()),
+        rate_per_minute: Some(0),
+        ..Config::default()
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Option<Config>, AppError> {
+    match &cli.config {
+        Some(path) => Ok(Some(Config::load(path)?)),
+        None => Ok(None),
+    }
+}
+
+fn rate_limits(per_minute: u32) -> RateLimits {
+    if per_minute == 0 {
+        RateLimits::unlimited()
+    } else {
+        RateLimits {
+            sends_per_minute: per_minute,
+            burst: (per_minute / 60).clamp(1, 30),
+            ..RateLimits::default()
+        }
+    }
+}
+
+fn timeouts(config: &Config) -> Timeouts {
+    match config.timeout_ms {
+        Some(ms) => Timeouts {
+            request: Duration::from_millis(ms),
+            ..Timeouts::default()
+        },
+        None => Timeouts::default(),
+    }
+}
+
+fn retry_policy(config: &Config) -> hongbao::RetryPolicy {
+    let mut policy = hongbao::RetryPolicy::default();
+    if let Some(n) = config.max_resends {
+        policy.max_resends = n;
+    }
+    if let Some(n) = config.queries {
+        policy.queries = n;
+    }
+    policy
+}
+
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, AppError> {
+    std::fs::read(path).map_err(|source| {
+        ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        }
+        .into()
+    })
+}
+
+/// Builds the client: from the config, or against an embedded sandbox when
+/// `--sandbox` is given or there is no config at all.
+pub async fn connect(cli: &Cli, rate_override: Option<u32>) -> Result<Session, AppError> {
+    let config = load_config(cli)?;
+    if cli.sandbox || config.is_none() {
+        let mut config = config.unwrap_or_else(sandbox_defaults);
+        let defaults = sandbox_defaults();
+        if config.rate_per_minute.is_none() {
+            config.rate_per_minute = defaults.rate_per_minute;
+        }
+        let handle = Sandbox::builder()
+            .mch_id(&config.mch_id)
+            .appid(&config.appid)
+            .start()
+            .await
+            .map_err(|e| AppError::Sandbox(e.to_string()))?;
+        let identity = ClientIdentity::from_pem(
+            handle.client_cert_pem().as_bytes(),
+            handle.client_key_pem().as_bytes(),
+        )
+        .map_err(|e| AppError::Sandbox(e.to_string()))?;
+        let workwx = hongbao_sign::WorkwxSecret::new(hongbao_sandbox::DEFAULT_WORKWX_SECRET)
+            .map_err(|e| AppError::Sandbox(e.to_string()))?;
+        eprintln!(
+            "using the embedded sandbox at {} (no account needed, no real money moves)",
+            handle.url()
+        );
+        let client = Client::builder()
+            .mch_id(&config.mch_id)
+            .appid(&config.appid)
+            .api_key(handle.api_key().clone())
+            .workwx_secret(workwx)
+            .identity(identity)
+            .extra_ca_pem(handle.ca_cert_pem().as_bytes().to_vec())
+            .base_url(handle.url())
+            .timeouts(timeouts(&config))
+            .retry(retry_policy(&config))
+            .rate_limits(rate_limits(
+                rate_override.unwrap_or(config.rate_per_minute()),
+            ))
+            .build()
+            .map_err(|e| AppError::Client(e.to_string()))?;
+        return Ok(Session {
+            client,
+            config,
+            sandbox: Some(handle),
+        });
+    }
+    let Some(config) = config else {
+        return Err(AppError::Invalid("no configuration".into()));
+    };
+    let mut builder = Client::builder()
+        .mch_id(&config.mch_id)
+        .appid(&config.appid)
+        .api_key(config.api_key()?)
+        .timeouts(timeouts(&config))
+        .retry(retry_policy(&config))
+        .rate_limits(rate_limits(
+            rate_override.unwrap_or(config.rate_per_minute()),
+        ));
+    if let Some(secret) = config.workwx_secret()? {
+        builder = builder.workwx_secret(secret);
+    }
+    if let Some(url) = &config.base_url {
+        builder = builder.base_url(url);
+    }
+    if let Some(ca) = &config.ca_cert {
+        builder = builder.extra_ca_pem(read_file(ca)?);
+    }
+    let identity = match (&config.client_cert, &config.client_key, &config.client_p12) {
+        (Some(cert), Some(key), _) => Some(
+            ClientIdentity::from_pem(&read_file(cert)?, &read_file(key)?)
+                .map_err(|e| AppError::Client(e.to_string()))?,
+        ),
+        (_, _, Some(p12)) => {
+            let password = match &config.client_p12_password_file {
+                Some(file) => {
+                    let text =
+                        std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+                            path: file.display().to_string(),
+                            source,
+                        })?;
+                    text.trim_end_matches(['\r', '\n']).to_owned()
+                }
+                None => config.mch_id.clone(),
+            };
+            Some(
+                ClientIdentity::from_pkcs12(&read_file(p12)?, &password)
+                    .map_err(|e| AppError::Client(e.to_string()))?,
+            )
+        }
+        _ => None,
+    };
+    if let Some(identity) = identity {
+        builder = builder.identity(identity);
+    }
+    let client = builder
+        .build()
+        .map_err(|e| AppError::Client(e.to_string()))?;
+    Ok(Session {
+        client,
+        config,
+        sandbox: None,
+    })
+}
+
+fn texts_of(args: &crate::cli::TextArgs) -> Texts {
+    Texts {
+        send_name: args.send_name.clone(),
+        act_name: args.act_name.clone(),
+        wishing: args.wishing.clone(),
+        remark: args.remark.clone(),
+        sender_name: args.sender_name.clone(),
+        agentid: args.agentid.clone(),
+        desc: args.desc.clone(),
+        scene_id: args.scene_id.clone(),
+        total_num: None,
+    }
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub async fn run(cli: Cli) -> u8 {
+    let result = match &cli.command {
+        Command::Sandbox(args) => match hongbao_sandbox::run_from_args(args.clone()).await {
+            Ok(()) => Ok(exit::OK),
+            Err(e) => Err(AppError::Sandbox(e.to_string())),
+        },
+        Command::Sign(args) => sign(&cli, args),
+        Command::Send(args) => send(&cli, args).await,
+        Command::Query(args) => query(&cli, args).await,
+        Command::Batch(BatchCommand::Run(args)) => batch_run(&cli, args).await,
+        Command::Batch(BatchCommand::Status(args)) => batch_status(args),
+        Command::Batch(BatchCommand::Reconcile(args)) => batch_reconcile(&cli, args).await,
+        Command::Batch(BatchCommand::Report(args)) => batch_report(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            err.exit_code()
+        }
+    }
+}
+
+fn sign(cli: &Cli, args: &SignArgs) -> Result<u8, AppError> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    let fields = sign_debug::parse_input(&input).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let config = load_config(cli)?;
+    let key_file = config.as_ref().and_then(|c| c.api_key_file.clone());
+    let secret_file = config.as_ref().and_then(|c| c.workwx_secret_file.clone());
+    let api_key = crate::config::load_secret(
+        crate::config::API_KEY_ENV,
+        key_file.as_deref(),
+        hongbao_sign::ApiKey::new,
+    )?;
+    let workwx = crate::config::load_secret(
+        crate::config::WORKWX_SECRET_ENV,
+        secret_file.as_deref(),
+        hongbao_sign::WorkwxSecret::new,
+    )?;
+    let mode = match args.workwx {
+        Some(WorkwxArg::RedPacket) => SignMode::Workwx(hongbao_sign::WorkwxKind::RedPacket),
+        Some(WorkwxArg::PayEmployee) => SignMode::Workwx(hongbao_sign::WorkwxKind::PayEmployee),
+        None if args.hmac => SignMode::Main(Algorithm::HmacSha256),
+        None => SignMode::Main(Algorithm::Md5),
+    };
+    let report = sign_debug::debug(&fields, mode, api_key.as_ref(), workwx.as_ref()).map_err(
+        |e| match e {
+            sign_debug::SignDebugError::MissingSecret(_) => {
+                AppError::Config(ConfigError::MissingApiKey)
+            }
+            other => AppError::Invalid(other.to_string()),
+        },
+    )?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", report.to_json())?;
+    } else {
+        write!(out, "{}", report.to_text())?;
+    }
+    Ok(if report.matches == Some(false) {
+        exit::NOT_PAID
+    } else {
+        exit::OK
+    })
+}
+
+fn outcome_json(outcome: &Outcome) -> serde_json::Value {
+    match outcome {
+        Outcome::Paid(r) => serde_json::json!({
+            "outcome": "paid", "bill": r.bill, "wechat_id": r.wechat_id,
+            "amount": r.amount.map(|a| a.to_string()),
+        }),
+        Outcome::NotPaid(n) => serde_json::json!({
+            "outcome": "not_paid", "bill": n.bill, "code": n.code.as_str(), "message": n.message,
+        }),
+        Outcome::Unknown(u) => serde_json::json!({
+            "outcome": "unknown", "bill": u.bill, "reason": describe_unknown(&u.reason),
+        }),
+    }
+}
+
+fn print_outcome(cli: &Cli, kind: Kind, outcome: &Outcome, json: bool) -> Result<u8, AppError> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", outcome_json(outcome))?;
+    }
+    let code = match outcome {
+        Outcome::Paid(r) => {
+            if !json {
+                writeln!(
+                    out,
+                    "paid: bill {} wechat id {}",
+                    r.bill,
+                    r.wechat_id.as_deref().unwrap_or("-")
+                )?;
+            }
+            exit::OK
+        }
+        Outcome::NotPaid(n) => {
+            if !json {
+                writeln!(
+                    out,
+                    "not paid: bill {} code {}{}\nwhat to do: no money moved under this bill number; fix the cause, then pay again with a NEW bill number",
+                    n.bill,
+                    n.code.as_str(),
+                    n.message
+                        .as_deref()
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default()
+                )?;
+            }
+            exit::NOT_PAID
+        }
+        Outcome::Unknown(u) => {
+            if !json {
+                let config = cli
+                    .config
+                    .as_ref()
+                    .map(|p| format!("--config {} ", p.display()))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "unknown: bill {} ({})\nthe money may or may not have moved: do NOT pay again with a new bill number.\nresolve it with: hongbao {config}query {} {}\n(to retry, repeat the same send command with --bill {}: same bill number, same parameters)",
+                    u.bill,
+                    describe_unknown(&u.reason),
+                    kind.as_str(),
+                    u.bill,
+                    u.bill
+                )?;
+            }
+            exit::UNKNOWN
+        }
+    };
+    Ok(code)
+}
+
+async fn send(cli: &Cli, args: &SendArgs) -> Result<u8, AppError> {
+    let session = connect(cli, None).await?;
+    let bill = match &args.bill {
+        Some(bill) => bill.clone(),
+        None => {
+            let date = batch::beijing_today()?;
+            let seq = rand::random_range(0..=batch::MAX_ROWS_PER_PREFIX);
+            batch::generate_bill(
+                args.kind,
+                &session.config.mch_id,
+                date,
+                rand::random_range(0..10_000),
+                seq,
+            )?
+        }
+    };
+    let texts = texts_of(&args.texts);
+    let defaults = session.config.texts();
+    let input = PayoutInput {
+        line: 0,
+        openid: &args.to,
+        amount: &args.amount,
+        bill: &bill,
+        name: args.name.as_deref(),
+        texts: &texts,
+        defaults: &defaults,
+        client_ip: session.config.client_ip(),
+    };
+    let request = crate::payout::build(args.kind, &input).map_err(|issues| {
+        AppError::Invalid(
+            issues
+                .iter()
+                .map(|i| format!("--{}: {}", i.field.replace('_', "-"), i.rule))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    let prepared =
+        batch::prepare(&session.client, &request).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let outcome = match session.client.execute(&prepared).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("error: {e} (nothing was paid)");
+            return Ok(exit::ERROR);
+        }
+    };
+    let code = print_outcome(cli, args.kind, &outcome, args.json)?;
+    if let Some(sandbox) = session.sandbox {
+        sandbox.shutdown().await;
+    }
+    Ok(code)
+}
+
+async fn query(cli: &Cli, args: &QueryArgs) -> Result<u8, AppError> {
+    let session = connect(cli, None).await?;
+    let outcome = session
+        .client
+        .resolve(
+            args.kind.endpoint(),
+            &args.bill,
+            tokio::time::Instant::now(),
+        )
+        .await
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
+    print_outcome(cli, args.kind, &outcome, args.json)
+}
+
+/// Progress on a terminal (indicatif) or as plain log lines.
+pub struct ConsoleProgress {
+    bar: Option<indicatif::ProgressBar>,
+    phase: String,
+    total: u64,
+    done: u64,
+    last_line: std::time::Instant,
+}
+
+impl std::fmt::Debug for ConsoleProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleProgress")
+            .field("phase", &self.phase)
+            .finish()
+    }
+}
+
+impl ConsoleProgress {
+    /// A progress bar when stderr is a terminal (and `bar` allows), log lines otherwise.
+    pub fn new(bar: bool) -> Self {
+        ConsoleProgress {
+            bar: (bar && std::io::stderr().is_terminal()).then(indicatif::ProgressBar::hidden),
+            phase: String::new(),
+            total: 0,
+            done: 0,
+            last_line: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Progress for ConsoleProgress {
+    fn start(&mut self, phase: &str, total: u64) {
+        self.phase = phase.to_owned();
+        self.total = total;
+        self.done = 0;
+        if total == 0 {
+            return;
+        }
+        match &self.bar {
+            Some(_) => {
+                let bar = indicatif::ProgressBar::new(total);
+                if let Ok(style) = indicatif::ProgressStyle::with_template(
+                    "{msg:>10} [{bar:40}] {pos}/{len} rows  {per_sec}  eta {eta}",
+                ) {
+                    bar.set_style(style.progress_chars("=> "));
+                }
+                bar.set_message(phase.to_owned());
+                self.bar = Some(bar);
+            }
+            None => eprintln!("{phase}: {total} rows"),
+        }
+    }
+
+    fn advance(&mut self, done: u64, _last: &AttemptRecord) {
+        self.done += done;
+        match &self.bar {
+            Some(bar) => bar.inc(done),
+            None => {
+                if self.done == self.total || self.last_line.elapsed() >= Duration::from_secs(2) {
+                    eprintln!("{}: {}/{} rows", self.phase, self.done, self.total);
+                    self.last_line = std::time::Instant::now();
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn exit_code_of(summary: &Summary, interrupted: bool) -> u8 {
+    if summary.get(RowState::Unknown).0 + summary.get(RowState::Sending).0 > 0 {
+        exit::UNKNOWN
+    } else if interrupted {
+        exit::INTERRUPTED
+    } else if summary.get(RowState::NotPaid).0 > 0 {
+        exit::NOT_PAID
+    } else {
+        exit::OK
+    }
+}
+
+fn print_issues(issues: &[crate::input::RowIssue]) {
+    for issue in issues {
+        eprintln!("invalid: {issue}");
+    }
+}
+
+async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
+    let mut journal = SqliteJournal::open(&args.journal)?;
+    let session = connect(cli, args.rate_per_minute).await?;
+    let settings = PlanSettings {
+        kind: args.kind,
+        mch_id: session.config.mch_id.clone(),
+        appid: session.config.appid.clone(),
+        defaults: session.config.texts(),
+        client_ip: session.config.client_ip().to_owned(),
+        skip_invalid: args.skip_invalid,
+    };
+    match batch::plan(&mut journal, &args.file, &settings)? {
+        PlanResult::Invalid(issues) => {
+            print_issues(&issues);
+            eprintln!(
+                "{} invalid row(s): nothing was sent (fix the file, or pass --skip-invalid to pay only the valid rows)",
+                issues.len()
+            );
+            return Ok(exit::INVALID);
+        }
+        PlanResult::Planned { rows, skipped } => {
+            print_issues(&skipped);
+            eprintln!(
+                "planned {rows} row(s) into {}{}",
+                args.journal.display(),
+                if skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} invalid row(s) skipped", skipped.len())
+                }
+            );
+        }
+        PlanResult::Resumed => eprintln!("resuming the batch in {}", args.journal.display()),
+    }
+    if args.dry_run {
+        let summary = journal.summary()?;
+        println!("dry run: nothing sent");
+        print_summary(&summary, args.json)?;
+        return Ok(exit::OK);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "interrupted: finishing the requests in flight, then stopping (rerun to resume)"
+            );
+            flag.store(true, Ordering::SeqCst);
+        }
+    });
+    let mut progress = ConsoleProgress::new(!args.no_progress);
+    let options = RunOptions {
+        concurrency: usize::from(args.concurrency),
+        reissue_not_paid: args.reissue_not_paid,
+        mch_id: session.config.mch_id.clone(),
+        kind: args.kind,
+    };
+    let report = batch::run(&mut journal, &session.client, &options, stop, &mut progress).await?;
+    ctrl_c.abort();
+    print_summary(&report.summary, args.json)?;
+    let code = exit_code_of(&report.summary, report.interrupted);
+    if code == exit::UNKNOWN {
+        eprintln!(
+            "some outcomes are unknown: rerun the same command to resolve them (never pay them again by hand)"
+        );
+    }
+    if let Some(sandbox) = session.sandbox {
+        sandbox.shutdown().await;
+    }
+    Ok(code)
+}
+
+fn print_summary(summary: &Summary, json: bool) -> Result<(), AppError> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", report::summary_json(summary))?;
+    } else {
+        write!(out, "{}", report::summary_table(summary))?;
+    }
+    Ok(())
+}
+
+fn open_existing(args: &JournalArgs) -> Result<SqliteJournal, AppError> {
+    let journal = SqliteJournal::open_existing(&args.journal)?;
+    if journal.header()?.is_none() {
+        return Err(JournalError::Empty.into());
+    }
+    Ok(journal)
+}
+
+fn batch_status(args: &JournalArgs) -> Result<u8, AppError> {
+    let journal = open_existing(args)?;
+    let summary = journal.summary()?;
+    print_summary(&summary, args.json)?;
+    Ok(exit_code_of(&summary, false))
+}
+
+async fn batch_reconcile(cli: &Cli, args: &JournalArgs) -> Result<u8, AppError> {
+    let mut journal = open_existing(args)?;
+    let session = connect(cli, None).await?;
+    if let Some(header) = journal.header()? {
+        if header.mch_id != session.config.mch_id {
+            return Err(JournalError::Mismatch {
+                field: "merchant id",
+                journal: header.mch_id,
+                this_run: session.config.mch_id.clone(),
+            }
+            .into());
+        }
+    }
+    let mut progress = ConsoleProgress::new(true);
+    let found = batch::reconcile(&mut journal, &session.client, 8, &mut progress).await?;
+    for line in &found.disagreements {
+        eprintln!("disagreement: {line}");
+    }
+    eprintln!("queried {} row(s)", found.queried);
+    print_summary(&found.summary, args.json)?;
+    Ok(exit_code_of(&found.summary, false))
+}
+
+fn batch_report(args: &JournalArgs) -> Result<u8, AppError> {
+    let journal = open_existing(args)?;
+    if let Some(path) = &args.csv {
+        let file = std::fs::File::create(path)?;
+        report::write_csv(&journal, std::io::BufWriter::new(file))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if args.json || args.csv.is_none() {
+        if args.json {
+            report::write_json(&journal, std::io::stdout().lock())?;
+        } else {
+            report::write_csv(&journal, std::io::stdout().lock())?;
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,401 @@
+//! The batch journal: every row of a batch, its bill number, the exact signed
+//! request body, its state and every attempt, written durably.
+//!
+//! Row states: `planned → sending → paid | not_paid | unknown`. The bill
+//! number is written when the row is planned; the signed body and the
+//! `sending` state are committed together before the request leaves, so a
+//! crash at any moment leaves a row either untouched (`planned`) or marked as
+//! possibly sent (`sending`), which a rerun resolves by query first.
+//!
+//! [`Journal`] is the storage interface (several app servers sharing one
+//! merchant could later share a database behind it); [`SqliteJournal`] is the
+//! only backend.
+
+mod sqlite;
+
+pub use sqlite::SqliteJournal;
+
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+/// The state of one journal row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowState {
+    /// Bill number and parameters fixed; nothing sent yet.
+    Planned,
+    /// The signed body is stored and the request may have left: the outcome
+    /// is not known until the reply (or a query) is recorded.
+    Sending,
+    /// WeChat confirmed the payment.
+    Paid,
+    /// WeChat gave a definite failure: no money moved under this bill number.
+    NotPaid,
+    /// The outcome is ambiguous: it may or may not have been paid.
+    Unknown,
+}
+
+impl RowState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [RowState; 5] = [
+        RowState::Planned,
+        RowState::Sending,
+        RowState::Paid,
+        RowState::NotPaid,
+        RowState::Unknown,
+    ];
+
+    /// The name stored in the journal and printed in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowState::Planned => "planned",
+            RowState::Sending => "sending",
+            RowState::Paid => "paid",
+            RowState::NotPaid => "not_paid",
+            RowState::Unknown => "unknown",
+        }
+    }
+
+    /// Whether a batch run leaves this row alone (its outcome is final).
+    pub fn is_final(self) -> bool {
+        matches!(self, RowState::Paid | RowState::NotPaid)
+    }
+}
+
+impl fmt::Display for RowState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RowState {
+    type Err = JournalError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RowState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| JournalError::Corrupt(format!("unknown row state {s:?}")))
+    }
+}
+
+/// What a journal belongs to; a journal refuses to be used for anything else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchHeader {
+    /// SHA-256 (hex) of the CSV file's bytes.
+    pub file_digest: String,
+    /// The CSV file name as given on the command line (for people).
+    pub file_name: String,
+    /// The payout kind (`red-packet`, `transfer`, ...).
+    pub kind: String,
+    /// Merchant id the batch pays from.
+    pub mch_id: String,
+    /// App id the recipients' openids belong to.
+    pub appid: String,
+}
+
+/// A row as planned: bill number and request parameters, fixed from now on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedRow {
+    /// Line number in the CSV file (1 is the header).
+    pub line: u64,
+    /// Recipient openid.
+    pub openid: String,
+    /// Amount in fen.
+    pub amount_fen: u64,
+    /// Bill number (`mch_billno` or `partner_trade_no`).
+    pub bill: String,
+    /// The request, serialized as JSON (the proto request type).
+    pub request_json: String,
+}
+
+/// Result of adding a planned row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanAdd {
+    /// The row was added.
+    Added,
+    /// Another row already uses this bill number.
+    DuplicateBill {
+        /// CSV line of the row that has it.
+        first_line: u64,
+    },
+}
+
+/// Writes the plan of a batch in one transaction: nothing is visible until
+/// [`PlanWriter::commit`]; dropping the writer without committing discards it.
+pub trait PlanWriter {
+    /// Adds one planned row.
+    fn add(&mut self, row: &PlannedRow) -> Result<PlanAdd, JournalError>;
+    /// Sets the journal's bill sequence (the last generated counter).
+    fn set_sequence(&mut self, value: u64) -> Result<(), JournalError>;
+    /// Makes the header and every added row durable at once.
+    fn commit(self: Box<Self>) -> Result<(), JournalError>;
+}
+
+/// One row as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JournalRow {
+    /// Journal row id (stable, increasing in file order).
+    pub id: i64,
+    /// CSV line number.
+    pub line: u64,
+    /// Recipient openid.
+    pub openid: String,
+    /// Amount in fen.
+    pub amount_fen: u64,
+    /// Current bill number.
+    pub bill: String,
+    /// Current state.
+    pub state: RowState,
+    /// The request as JSON (the proto request type).
+    #[serde(skip)]
+    pub request_json: String,
+    /// The exact signed body sent (or about to be sent) under `bill`.
+    #[serde(skip)]
+    pub body: Option<Vec<u8>>,
+    /// WeChat's id for the payment (`send_listid`, `payment_no`, `detail_id`).
+    pub wechat_id: Option<String>,
+    /// Last error code seen (for `not_paid` and `unknown`).
+    pub err_code: Option<String>,
+    /// Last human-readable detail.
+    pub message: Option<String>,
+    /// Number of attempts (sends and queries) recorded.
+    pub attempts: u32,
+    /// When the row last changed (RFC 3339, UTC).
+    pub updated_at: String,
+}
+
+/// What an attempt was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptAction {
+    /// The first send of a body.
+    Send,
+    /// A resend of the identical stored body.
+    Resend,
+    /// A status query.
+    Query,
+}
+
+impl AttemptAction {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptAction::Send => "send",
+            AttemptAction::Resend => "resend",
+            AttemptAction::Query => "query",
+        }
+    }
+}
+
+/// The result of one attempt, to be recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttemptRecord {
+    /// The row.
+    pub row_id: i64,
+    /// The bill number the attempt was about.
+    pub bill: String,
+    /// Send, resend or query.
+    pub action: AttemptAction,
+    /// The row state this attempt leads to (`paid`, `not_paid`, `unknown`,
+    /// or `sending` when a query could not decide and a resend follows).
+    pub outcome: RowState,
+    /// Error code, if any.
+    pub err_code: Option<String>,
+    /// WeChat's payment id, if any.
+    pub wechat_id: Option<String>,
+    /// Human-readable detail.
+    pub message: Option<String>,
+    /// Start time, unix milliseconds.
+    pub started_ms: i64,
+    /// End time, unix milliseconds.
+    pub finished_ms: i64,
+}
+
+/// Counts and totals of a journal.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Rows per state: `(state, count, total fen)`, every state listed.
+    pub by_state: Vec<(RowState, u64, u64)>,
+    /// Not-paid rows per error code: `(code, count, total fen)`.
+    pub not_paid_by_code: Vec<(String, u64, u64)>,
+}
+
+impl Summary {
+    /// Count and total (fen) of rows in `state`.
+    pub fn get(&self, state: RowState) -> (u64, u64) {
+        self.by_state
+            .iter()
+            .find(|(s, _, _)| *s == state)
+            .map(|(_, count, fen)| (*count, *fen))
+            .unwrap_or((0, 0))
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> u64 {
+        self.by_state.iter().map(|(_, count, _)| count).sum()
+    }
+}
+
+/// Why the journal could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JournalError {
+    /// The journal file cannot be written (read-only file or directory).
+    #[error("journal {path} cannot be written (read-only file or directory?): {detail}")]
+    ReadOnly {
+        /// The journal path.
+        path: String,
+        /// SQLite's message.
+        detail: String,
+    },
+    /// The file is not a hongbao journal, or it is damaged.
+    #[error("journal is corrupt or not a hongbao journal: {0}")]
+    Corrupt(String),
+    /// The journal belongs to another file, kind or merchant.
+    #[error(
+        "journal belongs to another batch: its {field} is {journal:?} but this run has {this_run:?}; use a new --journal for a different file or merchant"
+    )]
+    Mismatch {
+        /// Which header field differs.
+        field: &'static str,
+        /// The journal's value.
+        journal: String,
+        /// This run's value.
+        this_run: String,
+    },
+    /// The journal has no batch yet.
+    #[error("journal has no batch: run `hongbao batch run FILE.csv --journal …` first")]
+    Empty,
+    /// A row id that is not in the journal.
+    #[error("journal has no row {0}")]
+    NoSuchRow(i64),
+    /// The row's state does not allow the change (a paid row is never sent
+    /// again; only a not-paid row gets a new bill number).
+    #[error("journal row {row} cannot be {change} in its current state")]
+    WrongState {
+        /// Row id.
+        row: i64,
+        /// The refused change.
+        change: &'static str,
+    },
+    /// Any other SQLite failure.
+    #[error("journal database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Storage for batch journals.
+pub trait Journal {
+    /// The batch this journal belongs to, if planned.
+    fn header(&self) -> Result<Option<BatchHeader>, JournalError>;
+
+    /// Starts planning a batch (fails if one is already planned).
+    fn begin_plan(
+        &mut self,
+        header: &BatchHeader,
+    ) -> Result<Box<dyn PlanWriter + '_>, JournalError>;
+
+    /// Up to `limit` rows in any of `states` with id greater than `after_id`,
+    /// in id order.
+    fn rows_in_states(
+        &self,
+        states: &[RowState],
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<JournalRow>, JournalError>;
+
+    /// One row by id.
+    fn row(&self, id: i64) -> Result<JournalRow, JournalError>;
+
+    /// Durably stores each row's signed body (only if none is stored yet:
+    /// a stored body is never replaced) and sets its state to `sending`, all
+    /// in one transaction. Call before the requests leave. Rows already
+    /// `paid` are refused.
+    fn mark_sending(&mut self, rows: &[(i64, &[u8])]) -> Result<(), JournalError>;
+
+    /// Records attempts and moves each row to the attempt's outcome, in one
+    /// transaction. A `paid` row never changes state again.
+    fn record(&mut self, attempts: &[AttemptRecord]) -> Result<(), JournalError>;
+
+    /// Gives a definitely `not_paid` row a new bill number and request
+    /// (a new payment): body cleared, state back to `planned`.
+    fn reissue(
+        &mut self,
+        row_id: i64,
+        new_bill: &str,
+        new_request_json: &str,
+    ) -> Result<(), JournalError>;
+
+    /// The next value of the journal's bill sequence (durable, increasing).
+    fn next_sequence(&mut self) -> Result<u64, JournalError>;
+
+    /// A per-journal random number fixed when the journal was created, used
+    /// to keep generated bill numbers of different journals apart.
+    fn bill_prefix(&self) -> Result<u32, JournalError>;
+
+    /// Every attempt recorded for a row, oldest first.
+    fn attempts(&self, row_id: i64) -> Result<Vec<AttemptRecord>, JournalError>;
+
+    /// Counts and totals per state and per not-paid code.
+    fn summary(&self) -> Result<Summary, JournalError>;
+}
+
+/// Unix time now, in milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Civil date `(year, month, day)` of a day count since 1970-01-01.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    // Howard Hinnant's algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    // d is 1..=31 and m is 1..=12 by construction.
+    (y, m as u32, d as u32)
+}
+
+/// RFC 3339 UTC text of a unix-milliseconds time.
+pub fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(rfc3339(1_700_000_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn states_round_trip() {
+        for state in RowState::ALL {
+            assert_eq!(state.as_str().parse::<RowState>().ok(), Some(state));
+        }
+        assert!("paid ".parse::<RowState>().is_err());
+    }
+}

@@ -1,0 +1,530 @@
+//! SQLite backend of the journal (WAL, `synchronous=FULL`).
+
+use super::{
+    AttemptAction, AttemptRecord, BatchHeader, Journal, JournalError, JournalRow, PlanAdd,
+    PlanWriter, PlannedRow, RowState, Summary, now_ms, rfc3339,
+};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
+use std::path::Path;
+
+const SCHEMA_VERSION: &str = "1";
+const APPLICATION_ID: i64 = 0x4842_4a31; // "HBJ1"
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rows (
+    id           INTEGER PRIMARY KEY,
+    line         INTEGER NOT NULL,
+    openid       TEXT NOT NULL,
+    amount_fen   INTEGER NOT NULL,
+    bill         TEXT NOT NULL UNIQUE,
+    state        TEXT NOT NULL CHECK (state IN ('planned','sending','paid','not_paid','unknown')),
+    request_json TEXT NOT NULL,
+    body         BLOB,
+    wechat_id    TEXT,
+    err_code     TEXT,
+    message      TEXT,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    updated_ms   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rows_state ON rows(state, id);
+CREATE TABLE IF NOT EXISTS attempts (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    row_id      INTEGER NOT NULL REFERENCES rows(id),
+    bill        TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    outcome     TEXT NOT NULL,
+    err_code    TEXT,
+    wechat_id   TEXT,
+    message     TEXT,
+    started_ms  INTEGER NOT NULL,
+    finished_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_row ON attempts(row_id, id);
+";
+
+/// A journal in one SQLite file (WAL mode, full fsync on every commit).
+#[derive(Debug)]
+pub struct SqliteJournal {
+    conn: Connection,
+    path: String,
+}
+
+fn classify_open(path: &str, err: rusqlite::Error) -> JournalError {
+    match err.sqlite_error_code() {
+        Some(ErrorCode::ReadOnly)
+        | Some(ErrorCode::CannotOpen)
+        | Some(ErrorCode::PermissionDenied) => JournalError::ReadOnly {
+            path: path.to_owned(),
+            detail: err.to_string(),
+        },
+        Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => {
+            JournalError::Corrupt(format!("{path}: {err}"))
+        }
+        _ => JournalError::Sqlite(err),
+    }
+}
+
+impl SqliteJournal {
+    /// Opens (creating if needed) the journal at `path` for reading and writing.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, JournalError> {
+        let path_ref = path.as_ref();
+        let shown = path_ref.display().to_string();
+        let conn = Connection::open_with_flags(
+            path_ref,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| classify_open(&shown, e))?;
+        Self::setup(conn, shown)
+    }
+
+    /// Opens an existing journal; fails if there is none at `path`.
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self, JournalError> {
+        let path_ref = path.as_ref();
+        if !path_ref.exists() {
+            return Err(JournalError::Empty);
+        }
+        Self::open(path_ref)
+    }
+
+    /// An in-memory journal (tests, dry runs).
+    pub fn in_memory() -> Result<Self, JournalError> {
+        let conn = Connection::open_in_memory()?;
+        Self::setup(conn, ":memory:".to_owned())
+    }
+
+    fn setup(conn: Connection, path: String) -> Result<Self, JournalError> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| classify_open(&path, e))?;
+        // Reading the application id is the first access to the file: a
+        // file that is not SQLite fails here.
+        let app_id: i64 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(|e| classify_open(&path, e))?;
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|e| classify_open(&path, e))?;
+        if tables > 0 && app_id != APPLICATION_ID {
+            return Err(JournalError::Corrupt(format!(
+                "{path} is an SQLite database but not a hongbao journal"
+            )));
+        }
+        if path != ":memory:" {
+            let mode: String = conn
+                .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+                .map_err(|e| classify_open(&path, e))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(JournalError::ReadOnly {
+                    path,
+                    detail: format!("cannot switch to WAL (journal_mode is {mode})"),
+                });
+            }
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| classify_open(&path, e))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| classify_open(&path, e))?;
+        if tables == 0 {
+            conn.execute_batch(SCHEMA)
+                .map_err(|e| classify_open(&path, e))?;
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .map_err(|e| classify_open(&path, e))?;
+            let prefix = rand::random_range(0..10_000u32);
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES ('schema_version', ?1), ('bill_prefix', ?2), ('sequence', '0')",
+                params![SCHEMA_VERSION, prefix.to_string()],
+            )
+            .map_err(|e| classify_open(&path, e))?;
+        }
+        let journal = SqliteJournal { conn, path };
+        let version = journal.meta("schema_version")?;
+        if version.as_deref() != Some(SCHEMA_VERSION) {
+            return Err(JournalError::Corrupt(format!(
+                "{}: schema version {version:?}, expected {SCHEMA_VERSION}",
+                journal.path
+            )));
+        }
+        Ok(journal)
+    }
+
+    /// The file path (or `:memory:`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, JournalError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.classify(e))
+    }
+
+    fn classify(&self, err: rusqlite::Error) -> JournalError {
+        classify_open(&self.path, err)
+    }
+}
+
+fn row_from_sql(r: &rusqlite::Row<'_>) -> rusqlite::Result<(JournalRow, String)> {
+    let updated_ms: i64 = r.get(12)?;
+    let state: String = r.get(5)?;
+    Ok((
+        JournalRow {
+            id: r.get(0)?,
+            line: r.get(1)?,
+            openid: r.get(2)?,
+            amount_fen: r.get(3)?,
+            bill: r.get(4)?,
+            state: RowState::Planned,
+            request_json: r.get(6)?,
+            body: r.get(7)?,
+            wechat_id: r.get(8)?,
+            err_code: r.get(9)?,
+            message: r.get(10)?,
+            attempts: r.get(11)?,
+            updated_at: rfc3339(updated_ms),
+        },
+        state,
+    ))
+}
+
+const ROW_COLUMNS: &str = "id, line, openid, amount_fen, bill, state, request_json, body, wechat_id, err_code, message, attempts, updated_ms";
+
+fn finish_row(pair: (JournalRow, String)) -> Result<JournalRow, JournalError> {
+    let (mut row, state) = pair;
+    row.state = state.parse()?;
+    Ok(row)
+}
+
+struct SqlitePlan<'c> {
+    tx: Transaction<'c>,
+}
+
+impl PlanWriter for SqlitePlan<'_> {
+    fn add(&mut self, row: &PlannedRow) -> Result<PlanAdd, JournalError> {
+        let existing: Option<u64> = self
+            .tx
+            .query_row("SELECT line FROM rows WHERE bill = ?1", [&row.bill], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(first_line) = existing {
+            return Ok(PlanAdd::DuplicateBill { first_line });
+        }
+        self.tx.execute(
+            "INSERT INTO rows(line, openid, amount_fen, bill, state, request_json, updated_ms)
+             VALUES (?1, ?2, ?3, ?4, 'planned', ?5, ?6)",
+            params![
+                row.line,
+                row.openid,
+                row.amount_fen,
+                row.bill,
+                row.request_json,
+                now_ms()
+            ],
+        )?;
+        Ok(PlanAdd::Added)
+    }
+
+    fn set_sequence(&mut self, value: u64) -> Result<(), JournalError> {
+        self.tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'sequence'",
+            [value.to_string()],
+        )?;
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> Result<(), JournalError> {
+        self.tx.commit()?;
+        Ok(())
+    }
+}
+
+impl Journal for SqliteJournal {
+    fn header(&self) -> Result<Option<BatchHeader>, JournalError> {
+        let Some(file_digest) = self.meta("file_digest")? else {
+            return Ok(None);
+        };
+        let get = |key: &str| -> Result<String, JournalError> {
+            self.meta(key)?
+                .ok_or_else(|| JournalError::Corrupt(format!("header field {key} missing")))
+        };
+        Ok(Some(BatchHeader {
+            file_digest,
+            file_name: get("file_name")?,
+            kind: get("kind")?,
+            mch_id: get("mch_id")?,
+            appid: get("appid")?,
+        }))
+    }
+
+    fn begin_plan(
+        &mut self,
+        header: &BatchHeader,
+    ) -> Result<Box<dyn PlanWriter + '_>, JournalError> {
+        if let Some(existing) = self.header()? {
+            return Err(JournalError::Mismatch {
+                field: "plan",
+                journal: existing.file_name,
+                this_run: header.file_name.clone(),
+            });
+        }
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| classify_open(&path, e))?;
+        for (key, value) in [
+            ("file_digest", &header.file_digest),
+            ("file_name", &header.file_name),
+            ("kind", &header.kind),
+            ("mch_id", &header.mch_id),
+            ("appid", &header.appid),
+        ] {
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .map_err(|e| classify_open(&path, e))?;
+        }
+        Ok(Box::new(SqlitePlan { tx }))
+    }
+
+    fn rows_in_states(
+        &self,
+        states: &[RowState],
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<JournalRow>, JournalError> {
+        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        let placeholders = vec!["?"; names.len()].join(",");
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM rows WHERE id > ? AND state IN ({placeholders}) ORDER BY id LIMIT ?"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(names.len() + 2);
+        values.push(after_id.into());
+        values.extend(
+            names
+                .iter()
+                .map(|n| rusqlite::types::Value::Text((*n).to_owned())),
+        );
+        values.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
+        let rows = stmt.query_map(rusqlite::params_from_iter(values), row_from_sql)?;
+        rows.map(|r| finish_row(r?)).collect()
+    }
+
+    fn row(&self, id: i64) -> Result<JournalRow, JournalError> {
+        let sql = format!("SELECT {ROW_COLUMNS} FROM rows WHERE id = ?1");
+        let pair = self
+            .conn
+            .query_row(&sql, [id], row_from_sql)
+            .optional()?
+            .ok_or(JournalError::NoSuchRow(id))?;
+        finish_row(pair)
+    }
+
+    fn mark_sending(&mut self, rows: &[(i64, &[u8])]) -> Result<(), JournalError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE rows SET body = COALESCE(body, ?2), state = 'sending', updated_ms = ?3
+                 WHERE id = ?1 AND state IN ('planned', 'sending', 'unknown', 'not_paid')",
+            )?;
+            let now = now_ms();
+            for (id, body) in rows {
+                if stmt.execute(params![id, body, now])? != 1 {
+                    return Err(JournalError::WrongState {
+                        row: *id,
+                        change: "marked sending",
+                    });
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn record(&mut self, attempts: &[AttemptRecord]) -> Result<(), JournalError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO attempts(row_id, bill, action, outcome, err_code, wechat_id, message, started_ms, finished_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            // A paid row stays paid; the bill must still be the row's bill.
+            let mut update = tx.prepare_cached(
+                "UPDATE rows SET state = ?2, err_code = ?3, message = ?4,
+                        wechat_id = COALESCE(?5, wechat_id), attempts = attempts + 1, updated_ms = ?6
+                 WHERE id = ?1 AND bill = ?7 AND state <> 'paid'",
+            )?;
+            let mut bump = tx.prepare_cached(
+                "UPDATE rows SET attempts = attempts + 1, wechat_id = COALESCE(wechat_id, ?2) WHERE id = ?1",
+            )?;
+            for a in attempts {
+                insert.execute(params![
+                    a.row_id,
+                    a.bill,
+                    a.action.as_str(),
+                    a.outcome.as_str(),
+                    a.err_code,
+                    a.wechat_id,
+                    a.message,
+                    a.started_ms,
+                    a.finished_ms
+                ])?;
+                let changed = update.execute(params![
+                    a.row_id,
+                    a.outcome.as_str(),
+                    a.err_code,
+                    a.message,
+                    a.wechat_id,
+                    a.finished_ms,
+                    a.bill
+                ])?;
+                if changed == 0 {
+                    bump.execute(params![a.row_id, a.wechat_id])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn reissue(
+        &mut self,
+        row_id: i64,
+        new_bill: &str,
+        new_request_json: &str,
+    ) -> Result<(), JournalError> {
+        let changed = self.conn.execute(
+            "UPDATE rows SET bill = ?2, request_json = ?3, body = NULL, state = 'planned',
+                    err_code = NULL, message = NULL, wechat_id = NULL, updated_ms = ?4
+             WHERE id = ?1 AND state = 'not_paid'",
+            params![row_id, new_bill, new_request_json, now_ms()],
+        )?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(JournalError::WrongState {
+                row: row_id,
+                change: "given a new bill number",
+            })
+        }
+    }
+
+    fn next_sequence(&mut self) -> Result<u64, JournalError> {
+        let value: String = self.conn.query_row(
+            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'sequence' RETURNING value",
+            [],
+            |r| r.get(0),
+        )?;
+        value
+            .parse()
+            .map_err(|_| JournalError::Corrupt(format!("bill sequence {value:?}")))
+    }
+
+    fn bill_prefix(&self) -> Result<u32, JournalError> {
+        let value = self
+            .meta("bill_prefix")?
+            .ok_or_else(|| JournalError::Corrupt("bill_prefix missing".into()))?;
+        value
+            .parse()
+            .map_err(|_| JournalError::Corrupt(format!("bill_prefix {value:?}")))
+    }
+
+    fn attempts(&self, row_id: i64) -> Result<Vec<AttemptRecord>, JournalError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT row_id, bill, action, outcome, err_code, wechat_id, message, started_ms, finished_ms
+             FROM attempts WHERE row_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([row_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, i64>(7)?,
+                r.get::<_, i64>(8)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (
+                row_id,
+                bill,
+                action,
+                outcome,
+                err_code,
+                wechat_id,
+                message,
+                started_ms,
+                finished_ms,
+            ) = r?;
+            let action = match action.as_str() {
+                "send" => AttemptAction::Send,
+                "resend" => AttemptAction::Resend,
+                "query" => AttemptAction::Query,
+                other => return Err(JournalError::Corrupt(format!("attempt action {other:?}"))),
+            };
+            Ok(AttemptRecord {
+                row_id,
+                bill,
+                action,
+                outcome: outcome.parse()?,
+                err_code,
+                wechat_id,
+                message,
+                started_ms,
+                finished_ms,
+            })
+        })
+        .collect()
+    }
+
+    fn summary(&self) -> Result<Summary, JournalError> {
+        let mut summary = Summary {
+            by_state: RowState::ALL.iter().map(|s| (*s, 0, 0)).collect(),
+            not_paid_by_code: Vec::new(),
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT state, count(*), COALESCE(sum(amount_fen), 0) FROM rows GROUP BY state",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, u64>(1)?,
+                r.get::<_, u64>(2)?,
+            ))
+        })?;
+        for r in rows {
+            let (state, count, fen) = r?;
+            let state: RowState = state.parse()?;
+            if let Some(slot) = summary.by_state.iter_mut().find(|(s, _, _)| *s == state) {
+                slot.1 = count;
+                slot.2 = fen;
+            }
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COALESCE(err_code, '(none)'), count(*), COALESCE(sum(amount_fen), 0)
+             FROM rows WHERE state = 'not_paid' GROUP BY 1 ORDER BY 1",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, u64>(1)?,
+                r.get::<_, u64>(2)?,
+            ))
+        })?;
+        for r in rows {
+            summary.not_paid_by_code.push(r?);
+        }
+        Ok(summary)
+    }
+}

@@ -1,0 +1,176 @@
+//! Summaries and per-row reports of a journal.
+
+use crate::journal::{Journal, JournalError, JournalRow, RowState, Summary};
+use std::io::Write;
+
+/// Yuan text of an amount in fen (`1234` → `12.34`).
+pub fn yuan(fen: u64) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+/// The summary table printed at the end of a run and by `batch status`.
+pub fn summary_table(summary: &Summary) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("{:<22} {:>8} {:>14}\n", "state", "rows", "yuan"));
+    for state in [
+        RowState::Paid,
+        RowState::NotPaid,
+        RowState::Unknown,
+        RowState::Sending,
+        RowState::Planned,
+    ] {
+        let (count, fen) = summary.get(state);
+        if count == 0 && matches!(state, RowState::Sending | RowState::Planned) {
+            continue;
+        }
+        out.push_str(&format!(
+            "{:<22} {:>8} {:>14}\n",
+            state.as_str(),
+            count,
+            yuan(fen)
+        ));
+        if state == RowState::NotPaid {
+            for (code, count, fen) in &summary.not_paid_by_code {
+                out.push_str(&format!("  {:<20} {:>8} {:>14}\n", code, count, yuan(*fen)));
+            }
+        }
+    }
+    let total_fen: u64 = summary.by_state.iter().map(|(_, _, fen)| fen).sum();
+    out.push_str(&format!(
+        "{:<22} {:>8} {:>14}\n",
+        "total",
+        summary.rows(),
+        yuan(total_fen)
+    ));
+    out
+}
+
+/// The summary as a JSON object.
+pub fn summary_json(summary: &Summary) -> serde_json::Value {
+    let mut states = serde_json::Map::new();
+    for (state, count, fen) in &summary.by_state {
+        states.insert(
+            state.as_str().into(),
+            serde_json::json!({"rows": count, "yuan": yuan(*fen)}),
+        );
+    }
+    let not_paid: Vec<serde_json::Value> = summary
+        .not_paid_by_code
+        .iter()
+        .map(|(code, count, fen)| serde_json::json!({"code": code, "rows": count, "yuan": yuan(*fen)}))
+        .collect();
+    serde_json::json!({"rows": summary.rows(), "states": states, "not_paid_by_code": not_paid})
+}
+
+/// Calls `each` for every row in id order, reading in pages (memory stays
+/// flat whatever the journal size).
+pub fn for_each_row(
+    journal: &dyn Journal,
+    mut each: impl FnMut(&JournalRow) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
+    let mut after = 0;
+    loop {
+        let page = journal.rows_in_states(&RowState::ALL, after, 1000)?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = last.id;
+        for row in &page {
+            each(row)?;
+        }
+    }
+}
+
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// Reading the journal failed.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// Writing the output failed.
+    #[error("cannot write report: {0}")]
+    Io(#[from] std::io::Error),
+    /// Writing CSV failed.
+    #[error("cannot write CSV report: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+/// Header of the CSV report.
+pub const CSV_HEADER: [&str; 10] = [
+    "line",
+    "openid",
+    "amount",
+    "bill",
+    "state",
+    "wechat_id",
+    "err_code",
+    "message",
+    "attempts",
+    "updated_at",
+];
+
+/// Writes one CSV line per row with its final state and ids.
+pub fn write_csv(journal: &dyn Journal, out: impl Write) -> Result<(), ReportError> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(CSV_HEADER)?;
+    for_each_row(journal, |row| {
+        writer.write_record([
+            row.line.to_string().as_str(),
+            &row.openid,
+            &yuan(row.amount_fen),
+            &row.bill,
+            row.state.as_str(),
+            row.wechat_id.as_deref().unwrap_or(""),
+            row.err_code.as_deref().unwrap_or(""),
+            row.message.as_deref().unwrap_or(""),
+            row.attempts.to_string().as_str(),
+            &row.updated_at,
+        ])?;
+        Ok(())
+    })?;
+    writer.flush()?;
+    Ok(())
+}
+
+/// Writes `{"summary":…,"rows":[…]}`, rows streamed one by one.
+pub fn write_json(journal: &dyn Journal, mut out: impl Write) -> Result<(), ReportError> {
+    let summary = journal.summary()?;
+    write!(out, "{{\"summary\":{},\"rows\":[", summary_json(&summary))?;
+    let mut first = true;
+    for_each_row(journal, |row| {
+        if !first {
+            out.write_all(b",")?;
+        }
+        first = false;
+        let value = serde_json::json!({
+            "line": row.line,
+            "openid": row.openid,
+            "amount": yuan(row.amount_fen),
+            "bill": row.bill,
+            "state": row.state.as_str(),
+            "wechat_id": row.wechat_id,
+            "err_code": row.err_code,
+            "message": row.message,
+            "attempts": row.attempts,
+            "updated_at": row.updated_at,
+        });
+        out.write_all(value.to_string().as_bytes())?;
+        Ok(())
+    })?;
+    out.write_all(b"]}\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yuan_formatting() {
+        assert_eq!(yuan(0), "0.00");
+        assert_eq!(yuan(5), "0.05");
+        assert_eq!(yuan(123_456), "1234.56");
+    }
+}

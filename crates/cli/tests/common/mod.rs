@@ -1,0 +1,286 @@
+//! Shared helpers: an in-process sandbox, a client for it, CSV files, and
+//! the ledger-vs-journal check.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use hongbao::{Client, ClientIdentity, RateLimits, RetryPolicy, Timeouts};
+use hongbao_cli::batch::{self, NoProgress, PlanResult, PlanSettings, RunOptions, RunReport};
+use hongbao_cli::config::Texts;
+use hongbao_cli::journal::{Journal, RowState, SqliteJournal};
+use hongbao_cli::payout::Kind;
+use hongbao_sandbox::{FaultConfig, Progression, Sandbox, SandboxHandle};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+pub async fn sandbox(faults: FaultConfig, seed: u64, cert_dir: Option<&Path>) -> SandboxHandle {
+    sandbox_with(faults, seed, cert_dir, 1).await
+}
+
+pub async fn sandbox_with(
+    faults: FaultConfig,
+    seed: u64,
+    cert_dir: Option<&Path>,
+    processing_secs: u64,
+) -> SandboxHandle {
+    let mut builder = Sandbox::builder()
+        .seed(seed)
+        .faults(faults)
+        .progression(Progression {
+            processing_secs,
+            ..Progression::default()
+        })
+        .failing_openid("oFailing000000000000000001");
+    if let Some(dir) = cert_dir {
+        builder = builder.cert_dir(dir);
+    }
+    builder.start().await.expect("sandbox starts")
+}
+
+pub fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_resends: 2,
+        max_elapsed: Duration::from_secs(4),
+        queries: 1,
+        jitter: 0.0,
+        ..RetryPolicy::default()
+    }
+}
+
+pub fn client(handle: &SandboxHandle, timeout: Duration) -> Client {
+    Client::builder()
+        .mch_id(handle.mch_id())
+        .appid(handle.appid())
+        .api_key(handle.api_key().clone())
+        .workwx_secret(
+            hongbao_sign::WorkwxSecret::new(hongbao_sandbox::DEFAULT_WORKWX_SECRET).unwrap(),
+        )
+        .identity(
+            ClientIdentity::from_pem(
+                handle.client_cert_pem().as_bytes(),
+                handle.client_key_pem().as_bytes(),
+            )
+            .unwrap(),
+        )
+        .extra_ca_pem(handle.ca_cert_pem().as_bytes().to_vec())
+        .base_url(handle.url())
+        .timeouts(Timeouts {
+            request: timeout,
+            ..Timeouts::default()
+        })
+        .retry(fast_retry())
+        .rate_limits(RateLimits::unlimited())
+        .build()
+        .unwrap()
+}
+
+pub fn texts() -> Texts {
+    Texts {
+        send_name: Some("Test Shop".into()),
+        act_name: Some("Test".into()),
+        wishing: Some("Thanks".into()),
+        remark: Some("test".into()),
+        desc: Some("test payout".into()),
+        sender_name: Some("Tester".into()),
+        ..Texts::default()
+    }
+}
+
+pub fn settings(kind: Kind, handle: &SandboxHandle, skip_invalid: bool) -> PlanSettings {
+    PlanSettings {
+        kind,
+        mch_id: handle.mch_id().to_owned(),
+        appid: handle.appid().to_owned(),
+        defaults: texts(),
+        client_ip: "10.0.0.1".into(),
+        skip_invalid,
+    }
+}
+
+/// `n` rows with distinct openids and amounts between 1.00 and 9.99 yuan.
+pub fn csv_rows(n: usize) -> String {
+    let mut text = String::from("openid,amount\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "oRow{i:06}abcdefghijklmnop,{}.{:02}\n",
+            1 + i % 9,
+            i % 100
+        ));
+    }
+    text
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+pub fn options(kind: Kind, handle: &SandboxHandle) -> RunOptions {
+    RunOptions {
+        concurrency: 16,
+        reissue_not_paid: false,
+        mch_id: handle.mch_id().to_owned(),
+        kind,
+    }
+}
+
+pub async fn plan_and_run(
+    journal: &mut SqliteJournal,
+    csv: &Path,
+    kind: Kind,
+    handle: &SandboxHandle,
+    client: &Client,
+) -> RunReport {
+    let planned = batch::plan(journal, csv, &settings(kind, handle, false)).unwrap();
+    assert!(
+        matches!(planned, PlanResult::Planned { .. } | PlanResult::Resumed),
+        "{planned:?}"
+    );
+    batch::run(
+        journal,
+        client,
+        &options(kind, handle),
+        Arc::new(AtomicBool::new(false)),
+        &mut NoProgress,
+    )
+    .await
+    .unwrap()
+}
+
+/// Every journal row is in the ledger exactly once under its bill, the
+/// ledger holds nothing else, nobody got more payments than rows name them,
+/// and states and WeChat ids agree.
+pub fn assert_ledger_matches(handle: &SandboxHandle, journal: &SqliteJournal) {
+    let ledger = handle.ledger();
+    let mut by_bill: HashMap<&str, usize> = HashMap::new();
+    for payment in &ledger.payments {
+        *by_bill.entry(payment.bill.as_str()).or_default() += 1;
+    }
+    assert!(
+        by_bill.values().all(|n| *n == 1),
+        "a bill appears twice in the ledger"
+    );
+    let rows = journal
+        .rows_in_states(&RowState::ALL, 0, 1_000_000)
+        .unwrap();
+    let mut per_openid_rows: HashMap<&str, usize> = HashMap::new();
+    for row in &rows {
+        *per_openid_rows.entry(row.openid.as_str()).or_default() += 1;
+    }
+    let mut per_openid_paid: HashMap<&str, usize> = HashMap::new();
+    for payment in ledger.payments.iter().filter(|p| p.status != "FAILED") {
+        *per_openid_paid.entry(payment.openid.as_str()).or_default() += 1;
+    }
+    for (openid, paid) in &per_openid_paid {
+        let expected = per_openid_rows.get(openid).copied().unwrap_or(0);
+        assert!(
+            *paid <= expected,
+            "{openid} paid {paid} times for {expected} row(s)"
+        );
+    }
+    for row in &rows {
+        let payment = ledger.payments.iter().find(|p| p.bill == row.bill);
+        match row.state {
+            RowState::Paid => {
+                let payment =
+                    payment.unwrap_or_else(|| panic!("paid row {} not in ledger", row.bill));
+                assert_ne!(
+                    payment.status, "FAILED",
+                    "row {} paid, ledger failed",
+                    row.bill
+                );
+                assert_eq!(payment.amount_fen, row.amount_fen);
+                assert_eq!(payment.openid, row.openid);
+                // Sends report `send_listid`/`payment_no`, queries may report `detail_id`.
+                let id = row.wechat_id.as_deref().unwrap_or_default();
+                assert!(
+                    id == payment.wechat_id || id == payment.detail_id,
+                    "wechat id of {}: journal {id}, ledger {} / {}",
+                    row.bill,
+                    payment.wechat_id,
+                    payment.detail_id
+                );
+            }
+            RowState::NotPaid => {
+                if let Some(payment) = payment {
+                    assert_eq!(
+                        payment.status, "FAILED",
+                        "row {} not paid but ledger {}",
+                        row.bill, payment.status
+                    );
+                }
+            }
+            RowState::Planned => assert!(
+                payment.is_none(),
+                "planned row {} is in the ledger",
+                row.bill
+            ),
+            RowState::Sending | RowState::Unknown => {}
+        }
+    }
+    let journal_bills: std::collections::HashSet<&str> =
+        rows.iter().map(|r| r.bill.as_str()).collect();
+    for payment in &ledger.payments {
+        assert!(
+            journal_bills.contains(payment.bill.as_str()),
+            "ledger bill {} not in journal",
+            payment.bill
+        );
+    }
+}
+
+/// The `hongbao` binary with no secrets or config inherited from the environment.
+pub fn hongbao() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hongbao"));
+    for var in [
+        "HONGBAO_CONFIG",
+        "HONGBAO_API_KEY",
+        "HONGBAO_WORKWX_SECRET",
+        "HONGBAO_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// A config file for a sandbox started with a `cert_dir`; the API key is
+/// in a file next to it. `extra` is appended verbatim.
+pub fn write_config(dir: &Path, handle: &SandboxHandle, extra: &str) -> PathBuf {
+    let certs = handle
+        .cert_paths()
+        .expect("sandbox started with a cert_dir");
+    std::fs::write(
+        dir.join("api_key"),
+        format!("{}\n", handle.api_key().expose()),
+    )
+    .unwrap();
+    let text = format!(
+        "mch_id = \"{}\"\nappid = \"{}\"\nbase_url = \"{}\"\nca_cert = {:?}\nclient_cert = {:?}\nclient_key = {:?}\napi_key_file = \"api_key\"\nrate_per_minute = 0\nsend_name = \"Test Shop\"\nact_name = \"Test\"\nwishing = \"Thanks\"\nremark = \"test\"\ndesc = \"test payout\"\n{extra}",
+        handle.mch_id(),
+        handle.appid(),
+        handle.url(),
+        certs.ca_cert,
+        certs.client_cert,
+        certs.client_key,
+    );
+    let path = dir.join("hongbao.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs a command off the async runtime (the sandbox keeps serving).
+pub async fn output(mut cmd: std::process::Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("hongbao runs"))
+        .await
+        .unwrap()
+}
+
+pub fn text(output: &std::process::Output) -> (String, String, i32) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        output.status.code().unwrap_or(-1),
+    )
+}

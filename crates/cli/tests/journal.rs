@@ -1,0 +1,283 @@
+//! Journal state machine, durability rules and refusal of foreign or broken files.
+#![allow(clippy::unwrap_used)] // test code: a panic is a test failure
+
+use hongbao_cli::journal::{
+    AttemptAction, AttemptRecord, BatchHeader, Journal, JournalError, PlanAdd, PlannedRow,
+    RowState, SqliteJournal,
+};
+
+fn header(digest: &str) -> BatchHeader {
+    BatchHeader {
+        file_digest: digest.into(),
+        file_name: "payouts.csv".into(),
+        kind: "red-packet".into(),
+        mch_id: "10000098".into(),
+        appid: "wx8888888888888888".into(),
+    }
+}
+
+fn planned(line: u64, bill: &str) -> PlannedRow {
+    PlannedRow {
+        line,
+        openid: format!("openid{line}"),
+        amount_fen: 100 * line,
+        bill: bill.into(),
+        request_json: "{}".into(),
+    }
+}
+
+fn attempt(row_id: i64, bill: &str, outcome: RowState) -> AttemptRecord {
+    AttemptRecord {
+        row_id,
+        bill: bill.into(),
+        action: AttemptAction::Send,
+        outcome,
+        err_code: (outcome == RowState::NotPaid).then(|| "SEND_FAILED".to_owned()),
+        wechat_id: (outcome == RowState::Paid).then(|| "WX1".to_owned()),
+        message: None,
+        started_ms: 1,
+        finished_ms: 2,
+    }
+}
+
+fn planned_journal(path: &std::path::Path) -> SqliteJournal {
+    let mut journal = SqliteJournal::open(path).unwrap();
+    let mut plan = journal.begin_plan(&header("d1")).unwrap();
+    assert_eq!(plan.add(&planned(2, "B1")).unwrap(), PlanAdd::Added);
+    assert_eq!(plan.add(&planned(3, "B2")).unwrap(), PlanAdd::Added);
+    assert_eq!(
+        plan.add(&planned(4, "B1")).unwrap(),
+        PlanAdd::DuplicateBill { first_line: 2 }
+    );
+    plan.commit().unwrap();
+    journal
+}
+
+#[test]
+fn plan_is_atomic_and_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    {
+        let mut journal = SqliteJournal::open(&path).unwrap();
+        let mut plan = journal.begin_plan(&header("d1")).unwrap();
+        plan.add(&planned(2, "B1")).unwrap();
+        // Dropped without commit: nothing, not even the header, is kept.
+    }
+    let journal = SqliteJournal::open(&path).unwrap();
+    assert_eq!(journal.header().unwrap(), None);
+    assert_eq!(journal.summary().unwrap().rows(), 0);
+    drop(journal);
+    drop(planned_journal(&path));
+    let reopened = SqliteJournal::open(&path).unwrap();
+    assert_eq!(reopened.header().unwrap(), Some(header("d1")));
+    assert_eq!(reopened.summary().unwrap().get(RowState::Planned), (2, 500));
+    let rows = reopened
+        .rows_in_states(&[RowState::Planned], 0, 10)
+        .unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.bill.as_str()).collect::<Vec<_>>(),
+        ["B1", "B2"]
+    );
+}
+
+#[test]
+fn a_second_plan_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = planned_journal(&dir.path().join("j.db"));
+    assert!(matches!(
+        journal.begin_plan(&header("other")),
+        Err(JournalError::Mismatch { .. })
+    ));
+}
+
+#[test]
+fn body_is_stored_before_sending_and_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let mut journal = planned_journal(&path);
+    let row = journal
+        .rows_in_states(&[RowState::Planned], 0, 1)
+        .unwrap()
+        .remove(0);
+    assert_eq!(row.body, None);
+    journal
+        .mark_sending(&[(row.id, b"first body".as_slice())])
+        .unwrap();
+    // Durable: visible from a fresh connection (another process after a crash).
+    let other = SqliteJournal::open(&path).unwrap();
+    let seen = other.row(row.id).unwrap();
+    assert_eq!(seen.state, RowState::Sending);
+    assert_eq!(seen.body.as_deref(), Some(b"first body".as_slice()));
+    // A second mark (resend path) keeps the original body.
+    journal
+        .mark_sending(&[(row.id, b"other body".as_slice())])
+        .unwrap();
+    assert_eq!(
+        journal.row(row.id).unwrap().body.as_deref(),
+        Some(b"first body".as_slice())
+    );
+}
+
+#[test]
+fn state_machine_transitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = planned_journal(&dir.path().join("j.db"));
+    let rows = journal.rows_in_states(&[RowState::Planned], 0, 10).unwrap();
+    let (a, b) = (&rows[0], &rows[1]);
+    journal
+        .mark_sending(&[(a.id, b"a".as_slice()), (b.id, b"b".as_slice())])
+        .unwrap();
+    journal
+        .record(&[
+            attempt(a.id, &a.bill, RowState::Unknown),
+            attempt(b.id, &b.bill, RowState::NotPaid),
+        ])
+        .unwrap();
+    assert_eq!(journal.row(a.id).unwrap().state, RowState::Unknown);
+    assert_eq!(journal.row(b.id).unwrap().state, RowState::NotPaid);
+    // unknown -> paid
+    journal
+        .record(&[attempt(a.id, &a.bill, RowState::Paid)])
+        .unwrap();
+    let paid = journal.row(a.id).unwrap();
+    assert_eq!(
+        (paid.state, paid.wechat_id.as_deref(), paid.attempts),
+        (RowState::Paid, Some("WX1"), 2)
+    );
+    // paid is final: a later ambiguous or failed answer never undoes it
+    journal
+        .record(&[attempt(a.id, &a.bill, RowState::Unknown)])
+        .unwrap();
+    journal
+        .record(&[attempt(a.id, &a.bill, RowState::NotPaid)])
+        .unwrap();
+    assert_eq!(journal.row(a.id).unwrap().state, RowState::Paid);
+    assert_eq!(journal.attempts(a.id).unwrap().len(), 4);
+    // a paid row cannot be marked sending again
+    assert!(matches!(
+        journal.mark_sending(&[(a.id, b"x".as_slice())]),
+        Err(JournalError::WrongState { .. })
+    ));
+    // only not_paid rows can be reissued, and a reissue is a new bill
+    assert!(journal.reissue(a.id, "B9", "{}").is_err());
+    journal.reissue(b.id, "B3", "{\"new\":1}").unwrap();
+    let reissued = journal.row(b.id).unwrap();
+    assert_eq!(
+        (
+            reissued.state,
+            reissued.bill.as_str(),
+            reissued.body.clone()
+        ),
+        (RowState::Planned, "B3", None)
+    );
+    // an answer about the old bill no longer moves the row
+    journal
+        .record(&[attempt(b.id, "B2", RowState::Paid)])
+        .unwrap();
+    assert_eq!(journal.row(b.id).unwrap().state, RowState::Planned);
+    let summary = journal.summary().unwrap();
+    assert_eq!(summary.get(RowState::Paid), (1, 200));
+    assert_eq!(summary.get(RowState::Planned), (1, 300));
+}
+
+#[test]
+fn not_paid_summary_groups_by_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = planned_journal(&dir.path().join("j.db"));
+    let rows = journal.rows_in_states(&[RowState::Planned], 0, 10).unwrap();
+    for row in &rows {
+        journal.mark_sending(&[(row.id, b"x".as_slice())]).unwrap();
+        journal
+            .record(&[attempt(row.id, &row.bill, RowState::NotPaid)])
+            .unwrap();
+    }
+    let summary = journal.summary().unwrap();
+    assert_eq!(
+        summary.not_paid_by_code,
+        vec![("SEND_FAILED".to_owned(), 2, 500)]
+    );
+}
+
+#[test]
+fn sequence_and_prefix_are_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let mut journal = SqliteJournal::open(&path).unwrap();
+    let prefix = journal.bill_prefix().unwrap();
+    assert!(prefix < 10_000);
+    assert_eq!(journal.next_sequence().unwrap(), 1);
+    assert_eq!(journal.next_sequence().unwrap(), 2);
+    drop(journal);
+    let mut journal = SqliteJournal::open(&path).unwrap();
+    assert_eq!(journal.bill_prefix().unwrap(), prefix);
+    assert_eq!(journal.next_sequence().unwrap(), 3);
+}
+
+#[test]
+fn refuses_corrupt_and_foreign_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, b"this is not a database, just text that is long enough to matter............................................................").unwrap();
+    assert!(matches!(
+        SqliteJournal::open(&garbage),
+        Err(JournalError::Corrupt(_))
+    ));
+
+    let foreign = dir.path().join("foreign.db");
+    let conn = rusqlite::Connection::open(&foreign).unwrap();
+    conn.execute_batch("CREATE TABLE t(x INTEGER);").unwrap();
+    drop(conn);
+    let err = SqliteJournal::open(&foreign).unwrap_err();
+    assert!(err.to_string().contains("not a hongbao journal"), "{err}");
+
+    assert!(matches!(
+        SqliteJournal::open_existing(dir.path().join("missing.db")),
+        Err(JournalError::Empty)
+    ));
+}
+
+#[test]
+fn unwritable_location_is_a_clear_error() {
+    // procfs refuses new files even to root.
+    let err = SqliteJournal::open("/proc/hongbao-journal-test.db").expect_err("cannot create");
+    assert!(matches!(err, JournalError::ReadOnly { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("/proc/hongbao-journal-test.db"),
+        "{err}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn read_only_journal_is_a_clear_error() {
+    use std::os::unix::fs::PermissionsExt;
+    if is_root() {
+        // Permissions do not bind root; `unwritable_location_is_a_clear_error` covers it.
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    drop(planned_journal(&path));
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let ro_path = ro.join("j.db");
+    std::fs::copy(&path, &ro_path).unwrap();
+    std::fs::set_permissions(&ro_path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let result = SqliteJournal::open(&ro_path).and_then(|mut j| {
+        let row = j.rows_in_states(&[RowState::Planned], 0, 1)?.remove(0);
+        j.mark_sending(&[(row.id, b"x".as_slice())])
+    });
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let err = result.expect_err("a read-only journal must be refused");
+    assert!(matches!(err, JournalError::ReadOnly { .. }), "{err:?}");
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
