@@ -1,1 +1,3 @@
-//! Cross-crate tests of hongbao live in `tests/tests/*.rs`.
+//! Cross-crate tests of hongbao live in `tests/tests/`: the `hongbao` client
+//! against the `hongbao-sandbox` emulator over mutual TLS, with the
+//! emulator's seeded faults, proving that no payment is lost or made twice.

@@ -175,10 +175,10 @@ pub use hongbao_proto as proto;
 pub use hongbao_transport as transport;
 
 pub use hongbao_proto::{
-    Amount, BillNo, Endpoint, ErrorClass, ErrorCode, GroupRedPacket, MiniProgramRedPacket, NotPaid,
-    OpenId, Outcome, PayEmployee, PayEmployeeQuery, Receipt, RedPacket, RedPacketQuery,
-    SignKeyRequest, TradeNo, Transfer, TransferQuery, Unknown, UnknownReason, Violation,
-    Violations, WorkwxRedPacket, WorkwxRedPacketQuery,
+    Amount, AmtType, BillNo, BillRule, CheckName, Endpoint, ErrorClass, ErrorCode, GroupRedPacket,
+    MiniProgramRedPacket, MsgType, NotPaid, OpenId, Outcome, PayEmployee, PayEmployeeQuery,
+    Receipt, RedPacket, RedPacketQuery, SceneId, SignKeyRequest, TradeNo, Transfer, TransferQuery,
+    Unknown, UnknownReason, Violation, Violations, WorkwxRedPacket, WorkwxRedPacketQuery,
 };
 pub use hongbao_sign::{ApiKey, WorkwxSecret};
 #[cfg(feature = "reqwest")]
