@@ -1,0 +1,165 @@
+//! Building a signed request body: validate, `workwx_sign`, main `sign`, XML.
+
+use std::borrow::Cow;
+
+use hongbao_sign::{SignError, Signature, Signer, WorkwxSigner};
+
+use crate::endpoint::Endpoint;
+use crate::model::{Merchant, Request};
+use crate::validate::Violations;
+use crate::values::NonceStr;
+use crate::xml::write_document;
+
+/// A request ready to send: the exact body that was signed.
+///
+/// Persist it before the first attempt and resend it verbatim after any
+/// unknown outcome (same bill number, byte-identical parameters).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedRequest {
+    /// Where it goes.
+    pub endpoint: Endpoint,
+    /// The bill number (`mch_billno` / `partner_trade_no`), if any.
+    pub bill: Option<String>,
+    /// The XML body.
+    pub body: Vec<u8>,
+    /// The main `sign` it carries.
+    pub sign: Signature,
+    /// The `nonce_str` it carries.
+    pub nonce: String,
+}
+
+/// Why a request could not be built. Nothing was sent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The request (or the merchant identity) breaks validation rules.
+    #[error(transparent)]
+    Invalid(Violations),
+    /// The endpoint needs `workwx_sign` but no WeCom app secret was given.
+    #[error("this endpoint needs a WeCom app secret for workwx_sign, and none was configured")]
+    MissingWorkwxSecret,
+    /// The fields could not be signed (should not happen after validation).
+    #[error("the request cannot be signed: {0}")]
+    Sign(#[from] SignError),
+}
+
+/// The canonical strings that were hashed, secrets shown as `***`: for
+/// people chasing a `SIGN_ERROR`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignDebug {
+    /// The `workwx_sign` input (`…&secret=***`), on WeCom send endpoints.
+    pub workwx_string_to_sign: Option<String>,
+    /// The main `sign` input (`…&key=***`), `workwx_sign` included.
+    pub string_to_sign: String,
+    /// The request that results.
+    pub signed: SignedRequest,
+}
+
+fn validate_all<R: Request>(req: &R, merchant: &Merchant) -> Result<(), BuildError> {
+    let mut violations = Violations::new();
+    if let Err(v) = req.validate() {
+        violations.extend(v);
+    }
+    if let Err(v) = merchant.validate(R::ENDPOINT) {
+        violations.extend(v);
+    }
+    violations.into_result().map_err(BuildError::Invalid)
+}
+
+/// Every field that will be sent except `workwx_sign` and `sign`, empties dropped.
+fn base_fields<'a, R: Request>(
+    req: &'a R,
+    merchant: &'a Merchant,
+    nonce: &'a NonceStr,
+) -> Vec<(&'static str, Cow<'a, str>)> {
+    let spec = R::ENDPOINT.spec();
+    let business = req.fields();
+    let mut fields = Vec::with_capacity(business.len() + 5);
+    fields.push(("nonce_str", Cow::Borrowed(nonce.as_str())));
+    fields.push((spec.mch_id_field, Cow::Borrowed(merchant.mch_id.as_str())));
+    if let Some(appid_field) = spec.appid_field {
+        fields.push((appid_field, Cow::Borrowed(merchant.appid.as_str())));
+    }
+    fields.extend(business.into_iter().filter(|(_, v)| !v.is_empty()));
+    fields
+}
+
+/// `(workwx string to sign, main string to sign)`, secrets masked.
+type DebugStrings = (Option<String>, String);
+
+fn assemble<R: Request>(
+    req: &R,
+    merchant: &Merchant,
+    nonce: &NonceStr,
+    signer: &Signer,
+    workwx: Option<&WorkwxSigner>,
+    debug: bool,
+) -> Result<(SignedRequest, Option<DebugStrings>), BuildError> {
+    validate_all(req, merchant)?;
+    let spec = R::ENDPOINT.spec();
+    let fields = base_fields(req, merchant, nonce);
+    let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(fields.len() + 2);
+    pairs.extend(fields.iter().map(|(n, v)| (*n, v.as_ref())));
+    let mut workwx_debug = None;
+    let workwx_sign = match spec.workwx {
+        Some(kind) => {
+            let workwx = workwx.ok_or(BuildError::MissingWorkwxSecret)?;
+            if debug {
+                workwx_debug = Some(workwx.string_to_sign(kind, pairs.iter().copied())?);
+            }
+            Some(workwx.sign(kind, pairs.iter().copied())?)
+        }
+        None => None,
+    };
+    if let Some(w) = &workwx_sign {
+        pairs.push(("workwx_sign", w.as_str()));
+    }
+    let sign = signer.sign_md5(pairs.iter().copied())?;
+    let debug_strings = if debug {
+        Some((workwx_debug, signer.string_to_sign(pairs.iter().copied())?))
+    } else {
+        None
+    };
+    pairs.push(("sign", sign.as_str()));
+    let body = write_document(&pairs, None);
+    let signed = SignedRequest {
+        endpoint: R::ENDPOINT,
+        bill: req.bill().map(str::to_owned),
+        body,
+        sign,
+        nonce: nonce.as_str().to_owned(),
+    };
+    Ok((signed, debug_strings))
+}
+
+/// Validates `req` (and the merchant identity) — **all** violations at once —
+/// then computes `workwx_sign` (WeCom send endpoints; needs `workwx`), then
+/// the main MD5 `sign` over every non-empty field including `workwx_sign`,
+/// and writes the XML body. Never sends `sign_type`; empty optional fields
+/// are omitted (neither sent nor signed).
+pub fn build<R: Request>(
+    req: &R,
+    merchant: &Merchant,
+    nonce: &NonceStr,
+    signer: &Signer,
+    workwx: Option<&WorkwxSigner>,
+) -> Result<SignedRequest, BuildError> {
+    assemble(req, merchant, nonce, signer, workwx, false).map(|(signed, _)| signed)
+}
+
+/// Like [`build`], also returning the strings that were hashed (secrets masked).
+pub fn build_debug<R: Request>(
+    req: &R,
+    merchant: &Merchant,
+    nonce: &NonceStr,
+    signer: &Signer,
+    workwx: Option<&WorkwxSigner>,
+) -> Result<SignDebug, BuildError> {
+    let (signed, strings) = assemble(req, merchant, nonce, signer, workwx, true)?;
+    let (workwx_string_to_sign, string_to_sign) = strings.unwrap_or_default();
+    Ok(SignDebug {
+        workwx_string_to_sign,
+        string_to_sign,
+        signed,
+    })
+}

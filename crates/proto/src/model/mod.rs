@@ -1,0 +1,370 @@
+//! Typed requests and replies, one file per endpoint family.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use crate::code::ErrorCode;
+use crate::endpoint::Endpoint;
+use crate::validate::{Checker, Rule, Violation, Violations};
+use crate::values::{Amount, ResultCode, parse_uint};
+use crate::xml::{RawXml, XmlError};
+
+mod pay_employee;
+mod red_packet;
+mod signkey;
+mod transfer;
+mod workwx;
+
+pub use pay_employee::{PayEmployee, PayEmployeeQuery, PayEmployeeQueryReply, PayEmployeeReply};
+pub use red_packet::{
+    GroupRedPacket, HbInfo, MiniProgramRedPacket, RedPacket, RedPacketQuery, RedPacketQueryReply,
+    RedPacketReply,
+};
+pub use signkey::{SignKeyReply, SignKeyRequest};
+pub use transfer::{Transfer, TransferQuery, TransferQueryReply, TransferReply};
+pub use workwx::{
+    WorkwxRedPacket, WorkwxRedPacketQuery, WorkwxRedPacketQueryReply, WorkwxRedPacketReply,
+};
+
+/// A request to one endpoint.
+pub trait Request {
+    /// The endpoint it is sent to.
+    const ENDPOINT: Endpoint;
+    /// The typed reply.
+    type Reply: Reply;
+    /// Checks every rule that can be checked locally; returns **all** violations.
+    fn validate(&self) -> Result<(), Violations>;
+    /// The bill number (`mch_billno` / `partner_trade_no`); `None` for the sandbox key call.
+    fn bill(&self) -> Option<&str>;
+    /// Business fields, without mch_id/appid (added from [`Merchant`]),
+    /// nonce_str, sign, workwx_sign. Optional fields that are absent or empty
+    /// are left out.
+    fn fields(&self) -> Vec<(&'static str, Cow<'_, str>)>;
+    /// Reads a request body back into the typed request and the merchant
+    /// identity (for emulators and the sign debugger). Reports every
+    /// violation at once, including fields this endpoint does not have (such
+    /// as `sign_type`); `nonce_str`, `sign` and `workwx_sign` are not checked.
+    fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations>
+    where
+        Self: Sized;
+    /// For WeCom endpoints: which WeCom app signs (agentid), if the request names one.
+    fn agentid(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// A typed reply.
+pub trait Reply: Sized {
+    /// Maps a parsed body to the typed reply. Every payload field is optional;
+    /// numeric fields parse strictly (an error names the field).
+    fn from_raw(raw: &RawXml) -> Result<Self, ReplyError>;
+}
+
+/// Why a parsed body could not be mapped to a typed reply.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplyError {
+    /// The body is not acceptable XML.
+    #[error(transparent)]
+    Xml(#[from] XmlError),
+    /// A required envelope field is missing.
+    #[error("the reply has no `{field}`")]
+    Missing {
+        /// The missing field.
+        field: &'static str,
+    },
+    /// A numeric field is not a non-negative decimal integer.
+    #[error("field `{field}` is not a non-negative integer: {value:?}")]
+    Number {
+        /// The field.
+        field: String,
+        /// Its value.
+        value: String,
+    },
+}
+
+/// The merchant identity added to every request (`mch_id`/`mchid`,
+/// `wxappid`/`appid`/`mch_appid`, depending on the endpoint).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Merchant {
+    /// The merchant id (`mch_id`, or `mchid` on transfers).
+    pub mch_id: String,
+    /// The app id (official account, mini program, WeCom corpid...).
+    pub appid: String,
+}
+
+impl Merchant {
+    /// A merchant identity.
+    pub fn new(mch_id: impl Into<String>, appid: impl Into<String>) -> Self {
+        Merchant {
+            mch_id: mch_id.into(),
+            appid: appid.into(),
+        }
+    }
+
+    /// Checks `mch_id` (1–32 ASCII letters and digits) and, when the endpoint
+    /// sends one, the app id (1–32 characters, 128 on pay-to-employee and
+    /// transfers; prefixes are not checked).
+    pub fn validate(&self, endpoint: Endpoint) -> Result<(), Violations> {
+        let spec = endpoint.spec();
+        let mut c = Checker::new();
+        c.ascii(
+            spec.mch_id_field,
+            &self.mch_id,
+            32,
+            crate::validate::alnum,
+            crate::validate::ALNUM,
+        );
+        if let Some(field) = spec.appid_field {
+            let max = match endpoint {
+                Endpoint::PayEmployee
+                | Endpoint::QueryPayEmployee
+                | Endpoint::Transfer
+                | Endpoint::QueryTransfer => 128,
+                _ => 32,
+            };
+            c.ascii(
+                field,
+                &self.appid,
+                max,
+                |b| b.is_ascii_graphic(),
+                "printable ASCII without spaces",
+            );
+        }
+        c.finish()
+    }
+}
+
+/// The envelope common to every reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Envelope {
+    /// `return_code`: whether the request was received (not the business result).
+    pub return_code: ResultCode,
+    /// `return_msg`: human text.
+    pub return_msg: Option<String>,
+    /// `result_code`: the business result (present when `return_code=SUCCESS`).
+    pub result_code: Option<ResultCode>,
+    /// `err_code`.
+    pub err_code: Option<ErrorCode>,
+    /// `err_code_des`: human text, never branch on it.
+    pub err_code_des: Option<String>,
+}
+
+impl Envelope {
+    /// Reads the envelope fields.
+    pub fn from_raw(raw: &RawXml) -> Result<Envelope, ReplyError> {
+        let return_code = raw
+            .get_non_empty("return_code")
+            .map(ResultCode::parse)
+            .ok_or(ReplyError::Missing {
+                field: "return_code",
+            })?;
+        Ok(Envelope {
+            return_code,
+            return_msg: opt(raw, "return_msg"),
+            result_code: raw.get_non_empty("result_code").map(ResultCode::parse),
+            err_code: raw.get_non_empty("err_code").map(ErrorCode::parse),
+            err_code_des: opt(raw, "err_code_des"),
+        })
+    }
+
+    /// Whether both `return_code` and `result_code` are `SUCCESS`.
+    pub fn is_success(&self) -> bool {
+        self.return_code == ResultCode::Success && self.result_code == Some(ResultCode::Success)
+    }
+}
+
+/// A non-empty text field.
+pub(crate) fn opt(raw: &RawXml, field: &str) -> Option<String> {
+    raw.get_non_empty(field).map(str::to_owned)
+}
+
+/// A strict non-negative integer field (empty = absent).
+pub(crate) fn opt_uint(raw: &RawXml, field: &str) -> Result<Option<u64>, ReplyError> {
+    match raw.get_non_empty(field) {
+        None => Ok(None),
+        Some(v) => parse_uint(v).map(Some).ok_or_else(|| ReplyError::Number {
+            field: field.into(),
+            value: v.into(),
+        }),
+    }
+}
+
+/// A strict amount field in fen (empty = absent).
+pub(crate) fn opt_amount(raw: &RawXml, field: &str) -> Result<Option<Amount>, ReplyError> {
+    Ok(opt_uint(raw, field)?.map(Amount::from_fen))
+}
+
+/// Pushes an optional non-empty field.
+pub(crate) fn push_opt<'a>(
+    out: &mut Vec<(&'static str, Cow<'a, str>)>,
+    name: &'static str,
+    value: Option<&'a str>,
+) {
+    if let Some(v) = value.filter(|v| !v.is_empty()) {
+        out.push((name, Cow::Borrowed(v)));
+    }
+}
+
+/// An integer written as text.
+pub(crate) fn num(n: u64) -> Cow<'static, str> {
+    Cow::Owned(itoa::Buffer::new().format(n).to_owned())
+}
+
+/// Reads a request body back into typed values (for emulators and the sign
+/// debugger), collecting every violation.
+pub(crate) struct WireReader<'a> {
+    raw: &'a RawXml,
+    endpoint: Endpoint,
+    known: Vec<&'static str>,
+    pub(crate) violations: Violations,
+}
+
+impl<'a> WireReader<'a> {
+    pub(crate) fn new(raw: &'a RawXml, endpoint: Endpoint) -> Self {
+        WireReader {
+            raw,
+            endpoint,
+            known: vec!["nonce_str", "sign", "workwx_sign"],
+            violations: Violations::new(),
+        }
+    }
+
+    /// An optional field (absent or empty → `None`).
+    pub(crate) fn opt(&mut self, field: &'static str) -> Option<String> {
+        self.known.push(field);
+        self.raw.get_non_empty(field).map(str::to_owned)
+    }
+
+    /// A required field; a violation and `""` if missing.
+    pub(crate) fn req(&mut self, field: &'static str) -> String {
+        match self.opt(field) {
+            Some(v) => v,
+            None => {
+                self.violations
+                    .push(Violation::new(field, Rule::Required, None));
+                String::new()
+            }
+        }
+    }
+
+    /// A required field parsed with `parse`; violations are renamed to `field`.
+    pub(crate) fn parsed<T>(
+        &mut self,
+        field: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, Violation>,
+    ) -> Option<T> {
+        let value = self.req(field);
+        if value.is_empty() {
+            return None;
+        }
+        match parse(&value) {
+            Ok(v) => Some(v),
+            Err(mut v) => {
+                v.field = field.into();
+                self.violations.push(v);
+                None
+            }
+        }
+    }
+
+    /// An optional field parsed with `parse`.
+    pub(crate) fn opt_parsed<T>(
+        &mut self,
+        field: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, Violation>,
+    ) -> Option<T> {
+        let value = self.opt(field)?;
+        match parse(&value) {
+            Ok(v) => Some(v),
+            Err(mut v) => {
+                v.field = field.into();
+                self.violations.push(v);
+                None
+            }
+        }
+    }
+
+    /// A required integer.
+    pub(crate) fn uint(&mut self, field: &'static str) -> Option<u64> {
+        self.parsed(field, |s| {
+            parse_uint(s).ok_or_else(|| Violation::new(field, Rule::Integer, Some(s.into())))
+        })
+    }
+
+    /// An optional integer.
+    pub(crate) fn opt_uint(&mut self, field: &'static str) -> Option<u64> {
+        self.opt_parsed(field, |s| {
+            parse_uint(s).ok_or_else(|| Violation::new(field, Rule::Integer, Some(s.into())))
+        })
+    }
+
+    /// A required amount in fen.
+    pub(crate) fn amount(&mut self, field: &'static str) -> Amount {
+        Amount::from_fen(self.uint(field).unwrap_or(0))
+    }
+
+    /// A field that must equal a constant.
+    pub(crate) fn fixed(&mut self, field: &'static str, expected: &'static str) {
+        let value = self.req(field);
+        if !value.is_empty() && value != expected {
+            self.violations
+                .push(Violation::new(field, Rule::Fixed(expected), Some(value)));
+        }
+    }
+
+    /// Reads the merchant fields, flags unknown fields, and returns the
+    /// merchant with every violation collected so far.
+    pub(crate) fn finish(mut self) -> (Merchant, Violations) {
+        let spec = self.endpoint.spec();
+        let mch_id = self.req(spec.mch_id_field);
+        let appid = match spec.appid_field {
+            Some(f) => self.req(f),
+            None => String::new(),
+        };
+        for (name, _) in self.raw.fields() {
+            if !self.known.contains(&name) {
+                self.violations.push(Violation::new(
+                    name.to_owned(),
+                    Rule::Unexpected,
+                    self.raw.get(name).map(str::to_owned),
+                ));
+            }
+        }
+        (Merchant { mch_id, appid }, self.violations)
+    }
+}
+
+/// Finishes `from_wire`: merges the reader's violations with the request's
+/// own validation and the merchant's.
+pub(crate) fn finish_wire<R: Request>(
+    reader: WireReader<'_>,
+    request: Option<R>,
+) -> Result<(R, Merchant), Violations> {
+    let (merchant, mut violations) = reader.finish();
+    if let Err(v) = merchant.validate(R::ENDPOINT) {
+        for violation in v {
+            if !violations.has_field(&violation.field) {
+                violations.push(violation);
+            }
+        }
+    }
+    match request {
+        Some(request) => {
+            if let Err(v) = request.validate() {
+                for violation in v {
+                    if !violations.has_field(&violation.field) {
+                        violations.push(violation);
+                    }
+                }
+            }
+            if violations.is_empty() {
+                Ok((request, merchant))
+            } else {
+                Err(violations)
+            }
+        }
+        None => Err(violations),
+    }
+}

@@ -1,0 +1,722 @@
+//! XML out (bodies a strict server reads back exactly) and XML in (replies,
+//! tolerant of change, safe against attack).
+//!
+//! # Writing
+//!
+//! [`write_document`] writes `<xml>` with one child element per field, into
+//! one buffer whose exact size is computed first. Each value is written so
+//! that a conforming XML 1.0 reader recovers it **byte for byte** (the server
+//! signs what it reads, so anything else is a `SIGN_ERROR`):
+//!
+//! * plain text when every byte is printable ASCII other than `<`, `>`, `&`;
+//! * otherwise a CDATA section, with each `]]>` split as `]]]]><![CDATA[>`;
+//! * except when the value contains a carriage return: a reader normalises
+//!   literal CR and CRLF to LF (also inside CDATA), so such values are written
+//!   as escaped text with `&#13;` for CR and `&amp;`, `&lt;`, `&gt;`.
+//!
+//! Characters XML 1.0 cannot carry at all (control characters other than
+//! tab, LF, CR; U+FFFE, U+FFFF) are refused by validation before building;
+//! if one reaches the writer anyway it is written as a character reference,
+//! which a strict reader rejects as malformed: the server refuses the body
+//! (`XML_ERROR`, nothing paid) instead of reading a different value.
+//!
+//! # Reading
+//!
+//! [`RawXml::parse`] accepts a UTF-8 document with root `<xml>`: no DTD (a
+//! `DOCTYPE` is refused, so no external or custom entities: XXE is
+//! impossible), only the five predefined entities and character references,
+//! fields in any order, CDATA or text or both, empty elements as `""`,
+//! unknown fields kept, values never trimmed (whitespace-only text *between*
+//! elements is ignored), line ends normalised like a conforming parser
+//! (literal CR LF and CR become LF; `&#13;` stays CR), a repeated field is an
+//! error. `hblist/hbinfo` become [`RawXml::records`]; other nested elements
+//! are skipped. Bodies over [`MAX_BODY_BYTES`] or nested deeper than
+//! [`MAX_DEPTH`] are refused.
+
+use std::fmt;
+
+use quick_xml::events::Event;
+use quick_xml::reader::Reader;
+
+use crate::validate::is_xml_char;
+
+/// The largest reply body [`RawXml::parse`] accepts (1 MiB).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The deepest element nesting [`RawXml::parse`] accepts (`<xml>` is depth 1).
+pub const MAX_DEPTH: usize = 16;
+
+// ---------------------------------------------------------------- writing
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Plain,
+    Cdata,
+    Escaped,
+}
+
+/// How a value will be written, from one pass over its bytes.
+#[derive(Clone, Copy)]
+struct Scan {
+    mode: Mode,
+    /// Occurrences of `]]>` (each costs a CDATA split).
+    splits: usize,
+}
+
+fn scan(value: &str) -> Scan {
+    let bytes = value.as_bytes();
+    // One branch-free pass (vectorises) to classify the common cases.
+    let (mut control, mut markup, mut high, mut gt, mut ef) = (false, false, false, false, false);
+    for &b in bytes {
+        control |= (b < 0x20) & (b != b'\t') & (b != b'\n');
+        markup |= (b == b'<') | (b == b'&') | (b == b'\t') | (b == b'\n') | (b == 0x7f);
+        high |= b >= 0x80;
+        gt |= b == b'>';
+        ef |= b == 0xef;
+    }
+    if control {
+        // CR, or a control character XML cannot carry at all.
+        return Scan {
+            mode: Mode::Escaped,
+            splits: 0,
+        };
+    }
+    if ef
+        && bytes
+            .windows(3)
+            .any(|w| w[0] == 0xef && w[1] == 0xbf && (w[2] == 0xbe || w[2] == 0xbf))
+    {
+        // U+FFFE / U+FFFF (EF BF BE / EF BF BF) are not XML characters.
+        return Scan {
+            mode: Mode::Escaped,
+            splits: 0,
+        };
+    }
+    if !(markup | high | gt) {
+        return Scan {
+            mode: Mode::Plain,
+            splits: 0,
+        };
+    }
+    let splits = if gt {
+        bytes.windows(3).filter(|w| *w == b"]]>").count()
+    } else {
+        0
+    };
+    Scan {
+        mode: Mode::Cdata,
+        splits,
+    }
+}
+
+const CDATA_OPEN: &[u8] = b"<![CDATA[";
+const CDATA_CLOSE: &[u8] = b"]]>";
+const CDATA_SPLIT: &[u8] = b"]]]]><![CDATA[>";
+
+fn escaped_char_len(c: char) -> usize {
+    match c {
+        '&' => 5,
+        '<' | '>' => 4,
+        '\r' => 5,
+        '\t' | '\n' => 1,
+        c if !is_xml_char(c) => 4 + hex_digits(u32::from(c)),
+        c => c.len_utf8(),
+    }
+}
+
+fn hex_digits(mut n: u32) -> usize {
+    let mut digits = 1;
+    while n >= 16 {
+        n >>= 4;
+        digits += 1;
+    }
+    digits
+}
+
+/// Bytes [`write_value`] will write for `value`.
+fn value_len(value: &str, scan: Scan) -> usize {
+    match scan.mode {
+        Mode::Plain => value.len(),
+        Mode::Cdata => {
+            CDATA_OPEN.len()
+                + value.len()
+                + CDATA_CLOSE.len()
+                + scan.splits * (CDATA_SPLIT.len() - 3)
+        }
+        Mode::Escaped => value.chars().map(escaped_char_len).sum(),
+    }
+}
+
+fn write_value(out: &mut Vec<u8>, value: &str, scan: Scan) {
+    match scan.mode {
+        Mode::Plain => out.extend_from_slice(value.as_bytes()),
+        Mode::Cdata => {
+            out.extend_from_slice(CDATA_OPEN);
+            let bytes = value.as_bytes();
+            if scan.splits == 0 {
+                out.extend_from_slice(bytes);
+            } else {
+                let mut from = 0;
+                for i in 2..bytes.len() {
+                    if bytes[i] == b'>' && bytes[i - 1] == b']' && bytes[i - 2] == b']' {
+                        out.extend_from_slice(&bytes[from..i - 2]);
+                        out.extend_from_slice(CDATA_SPLIT);
+                        from = i + 1;
+                    }
+                }
+                out.extend_from_slice(&bytes[from..]);
+            }
+            out.extend_from_slice(CDATA_CLOSE);
+        }
+        Mode::Escaped => {
+            let mut buf = [0u8; 4];
+            for c in value.chars() {
+                match c {
+                    '&' => out.extend_from_slice(b"&amp;"),
+                    '<' => out.extend_from_slice(b"&lt;"),
+                    '>' => out.extend_from_slice(b"&gt;"),
+                    '\r' => out.extend_from_slice(b"&#13;"),
+                    '\t' | '\n' => out.push(c as u8),
+                    c if !is_xml_char(c) => {
+                        out.extend_from_slice(format!("&#x{:X};", u32::from(c)).as_bytes());
+                    }
+                    c => out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes()),
+                }
+            }
+        }
+    }
+}
+
+fn element_len(name: &str, value: &str, scan: Scan) -> usize {
+    // <name>value</name>\n
+    2 * name.len() + 5 + value_len(value, scan) + 1
+}
+
+fn write_element(out: &mut Vec<u8>, name: &str, value: &str, scan: Scan) {
+    out.push(b'<');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'>');
+    write_value(out, value, scan);
+    out.extend_from_slice(b"</");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b">\n");
+}
+
+/// Nested records written after the flat fields, such as
+/// `<hblist><hbinfo>…</hbinfo>…</hblist>` in a `gethbinfo` reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Records<'a> {
+    /// The container element (`hblist`).
+    pub container: &'a str,
+    /// The element of each record (`hbinfo`).
+    pub item: &'a str,
+    /// The fields of each record, in order.
+    pub entries: Vec<Vec<(&'a str, &'a str)>>,
+}
+
+impl<'a> Records<'a> {
+    /// `hblist` / `hbinfo` records.
+    pub fn hblist(entries: Vec<Vec<(&'a str, &'a str)>>) -> Self {
+        Records {
+            container: "hblist",
+            item: "hbinfo",
+            entries,
+        }
+    }
+}
+
+/// Writes `<xml>` with one element per field (in the given order, empty
+/// values included as empty elements), then the records if any. Used for
+/// request bodies and, by emulators, for replies. Names must be XML names
+/// (the field names of this API are `[a-z0-9_]`); see the module docs for
+/// how values are encoded.
+pub fn write_document(fields: &[(&str, &str)], records: Option<&Records<'_>>) -> Vec<u8> {
+    let scans: Vec<Scan> = fields.iter().map(|(_, v)| scan(v)).collect();
+    let mut len = b"<xml>\n</xml>".len();
+    len += fields
+        .iter()
+        .zip(&scans)
+        .map(|((n, v), s)| element_len(n, v, *s))
+        .sum::<usize>();
+    if let Some(r) = records {
+        len += 2 * r.container.len() + 7;
+        for entry in &r.entries {
+            len += 2 * r.item.len() + 7;
+            len += entry
+                .iter()
+                .map(|(n, v)| element_len(n, v, scan(v)))
+                .sum::<usize>();
+        }
+    }
+    let mut out = Vec::with_capacity(len);
+    out.extend_from_slice(b"<xml>\n");
+    for ((name, value), s) in fields.iter().zip(&scans) {
+        write_element(&mut out, name, value, *s);
+    }
+    if let Some(r) = records {
+        out.push(b'<');
+        out.extend_from_slice(r.container.as_bytes());
+        out.extend_from_slice(b">\n");
+        for entry in &r.entries {
+            out.push(b'<');
+            out.extend_from_slice(r.item.as_bytes());
+            out.extend_from_slice(b">\n");
+            for (name, value) in entry {
+                write_element(&mut out, name, value, scan(value));
+            }
+            out.extend_from_slice(b"</");
+            out.extend_from_slice(r.item.as_bytes());
+            out.extend_from_slice(b">\n");
+        }
+        out.extend_from_slice(b"</");
+        out.extend_from_slice(r.container.as_bytes());
+        out.extend_from_slice(b">\n");
+    }
+    out.extend_from_slice(b"</xml>");
+    debug_assert_eq!(out.len(), len);
+    out
+}
+
+// ---------------------------------------------------------------- reading
+
+/// Why a body is not an acceptable XML reply.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum XmlError {
+    /// Not well-formed XML (or not the shape `<xml><field>…</field>…</xml>`).
+    #[error("malformed XML at byte {position}: {message}")]
+    Malformed {
+        /// Byte offset where the problem was found.
+        position: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// The document has a `DOCTYPE` (refused: no DTDs, no custom or external entities).
+    #[error("the document has a DOCTYPE; DTDs and custom entities are refused")]
+    Dtd,
+    /// An entity other than `lt gt amp apos quot`, or a character reference
+    /// to a character XML does not allow.
+    #[error("entity or character reference `&{name};` is not allowed")]
+    Entity {
+        /// The reference's content (`nbsp`, `#0`, ...).
+        name: String,
+    },
+    /// The same field appears twice; which one the server meant is unknowable.
+    #[error("field `{field}` appears more than once")]
+    Duplicate {
+        /// The repeated field.
+        field: String,
+    },
+    /// The body exceeds [`MAX_BODY_BYTES`].
+    #[error("the body exceeds {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    /// Elements are nested deeper than [`MAX_DEPTH`].
+    #[error("elements are nested deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    /// The root element is not `<xml>` (or there is none).
+    #[error("the root element is not <xml>")]
+    NotXmlRoot,
+    /// The body is not valid UTF-8.
+    #[error("the body is not valid UTF-8")]
+    Utf8,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    name: (usize, usize),
+    value: (usize, usize),
+}
+
+/// A parsed reply (or request) body: its flat fields in document order, the
+/// `hblist/hbinfo` records, and the raw bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawXml {
+    body: Vec<u8>,
+    text: String,
+    fields: Vec<Span>,
+    records: Vec<Vec<(String, String)>>,
+}
+
+impl fmt::Debug for RawXml {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawXml")
+            .field("fields", &self.fields().collect::<Vec<_>>())
+            .field("records", &self.records)
+            .finish()
+    }
+}
+
+enum Level {
+    /// A direct child of `<xml>`: a field, unless it turns out to contain elements.
+    Field { span: Span },
+    /// `<hblist>`: its children are records.
+    Container,
+    /// `<hbinfo>` in `<hblist>`.
+    Record,
+    /// A field of a record.
+    RecordField {
+        name: (usize, usize),
+        value_start: usize,
+    },
+    /// An element being skipped (nested content we do not model).
+    Skip,
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    text: String,
+    fields: Vec<Span>,
+    records: Vec<Vec<(String, String)>>,
+    record: Vec<(String, String)>,
+    stack: Vec<Level>,
+    root_open: bool,
+    root_done: bool,
+}
+
+/// The first character XML 1.0 does not allow, found with a byte scan
+/// (controls other than tab/LF/CR; U+FFFE and U+FFFF, encoded EF BF BE/BF).
+pub(crate) fn first_forbidden(raw: &str) -> Option<char> {
+    let bytes = raw.as_bytes();
+    // Branch-free pre-check (vectorises): most values have neither a control
+    // byte nor 0xEF.
+    let suspicious = bytes
+        .iter()
+        .fold(false, |acc, &b| acc | (b < 0x20) | (b == 0xef));
+    if !suspicious {
+        return None;
+    }
+    for (i, &b) in bytes.iter().enumerate() {
+        if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') {
+            return Some(char::from(b));
+        }
+        if b == 0xef && bytes.get(i + 1) == Some(&0xbf) {
+            match bytes.get(i + 2) {
+                Some(0xbe) => return Some('\u{FFFE}'),
+                Some(0xbf) => return Some('\u{FFFF}'),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+fn malformed(position: u64, message: impl Into<String>) -> XmlError {
+    XmlError::Malformed {
+        position,
+        message: message.into(),
+    }
+}
+
+impl<'a> Parser<'a> {
+    fn push_name(&mut self, name: &str) -> (usize, usize) {
+        let start = self.text.len();
+        self.text.push_str(name);
+        (start, self.text.len())
+    }
+
+    fn str_at(&self, (a, b): (usize, usize)) -> &str {
+        self.text.get(a..b).unwrap_or_default()
+    }
+
+    /// Appends character data with line-end normalisation; refuses characters XML forbids.
+    fn push_text(&mut self, raw: &str, pos: u64) -> Result<(), XmlError> {
+        if let Some(c) = first_forbidden(raw) {
+            return Err(malformed(
+                pos,
+                format!("character U+{:04X} is not allowed in XML", u32::from(c)),
+            ));
+        }
+        if !raw.contains('\r') {
+            self.text.push_str(raw);
+            return Ok(());
+        }
+        let mut chars = raw.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\r' {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                self.text.push('\n');
+            } else {
+                self.text.push(c);
+            }
+        }
+        Ok(())
+    }
+
+    fn collecting_text(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(Level::Field { .. }) | Some(Level::RecordField { .. })
+        )
+    }
+
+    fn start(&mut self, name: &str, empty: bool, pos: u64) -> Result<(), XmlError> {
+        if !self.root_open {
+            if self.root_done {
+                return Err(malformed(pos, "content after the root element"));
+            }
+            if name != "xml" {
+                return Err(XmlError::NotXmlRoot);
+            }
+            if empty {
+                self.root_done = true;
+            } else {
+                self.root_open = true;
+            }
+            return Ok(());
+        }
+        if self.stack.len() + 2 > MAX_DEPTH {
+            return Err(XmlError::TooDeep);
+        }
+        let level = match self.stack.last_mut() {
+            None => {
+                let name = self.push_name(name);
+                let at = self.text.len();
+                Level::Field {
+                    span: Span {
+                        name,
+                        value: (at, at),
+                    },
+                }
+            }
+            Some(Level::Field { span }) => {
+                // The field has element children: a container, not a value.
+                let name_range = span.name;
+                let value_start = span.value.0;
+                let is_hblist = self.text.get(name_range.0..name_range.1) == Some("hblist");
+                let pending = self.text.get(value_start..).unwrap_or_default();
+                if !pending.chars().all(char::is_whitespace) {
+                    return Err(malformed(pos, "text mixed with elements"));
+                }
+                self.text.truncate(name_range.0);
+                let parent = if is_hblist {
+                    Level::Container
+                } else {
+                    Level::Skip
+                };
+                if let Some(top) = self.stack.last_mut() {
+                    *top = parent;
+                }
+                if is_hblist {
+                    self.record.clear();
+                    Level::Record
+                } else {
+                    Level::Skip
+                }
+            }
+            Some(Level::Container) => {
+                self.record.clear();
+                Level::Record
+            }
+            Some(Level::Record) => {
+                let name = self.push_name(name);
+                Level::RecordField {
+                    name,
+                    value_start: self.text.len(),
+                }
+            }
+            Some(Level::RecordField { .. }) | Some(Level::Skip) => Level::Skip,
+        };
+        self.stack.push(level);
+        if empty {
+            self.end(pos)?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, pos: u64) -> Result<(), XmlError> {
+        let Some(level) = self.stack.pop() else {
+            if self.root_open {
+                self.root_open = false;
+                self.root_done = true;
+                return Ok(());
+            }
+            return Err(malformed(pos, "unexpected end tag"));
+        };
+        match level {
+            Level::Field { mut span } => {
+                span.value.1 = self.text.len();
+                let text = self.text.as_bytes();
+                let name = text.get(span.name.0..span.name.1).unwrap_or_default();
+                if self
+                    .fields
+                    .iter()
+                    .any(|f| text.get(f.name.0..f.name.1) == Some(name))
+                {
+                    return Err(XmlError::Duplicate {
+                        field: self.str_at(span.name).to_owned(),
+                    });
+                }
+                self.fields.push(span);
+            }
+            Level::Container | Level::Skip => {}
+            Level::Record => {
+                let record = std::mem::take(&mut self.record);
+                self.records.push(record);
+            }
+            Level::RecordField { name, value_start } => {
+                let field = self.str_at(name).to_owned();
+                let value = self.text.get(value_start..).unwrap_or_default().to_owned();
+                self.text.truncate(name.0);
+                if self.record.iter().any(|(n, _)| *n == field) {
+                    return Err(XmlError::Duplicate { field });
+                }
+                self.record.push((field, value));
+            }
+        }
+        Ok(())
+    }
+
+    fn run(&mut self) -> Result<(), XmlError> {
+        let mut reader = Reader::from_str(self.src);
+        loop {
+            let pos = reader.buffer_position();
+            let event = reader
+                .read_event()
+                .map_err(|e| malformed(reader.error_position(), e.to_string()))?;
+            match event {
+                Event::DocType(_) => return Err(XmlError::Dtd),
+                Event::Start(e) => {
+                    let name = e.name();
+                    self.start(name.as_ref(), false, pos)?;
+                }
+                Event::Empty(e) => {
+                    let name = e.name();
+                    self.start(name.as_ref(), true, pos)?;
+                }
+                Event::End(_) => self.end(pos)?,
+                Event::Text(t) => {
+                    if self.collecting_text() {
+                        self.push_text(&t, pos)?;
+                    } else if !t.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r')) {
+                        if matches!(self.stack.last(), Some(Level::Skip)) {
+                            continue;
+                        }
+                        return Err(malformed(pos, "text outside a field"));
+                    }
+                }
+                Event::CData(t) => {
+                    if self.collecting_text() {
+                        self.push_text(&t, pos)?;
+                    } else if !matches!(self.stack.last(), Some(Level::Skip)) {
+                        return Err(malformed(pos, "CDATA outside a field"));
+                    }
+                }
+                Event::GeneralRef(r) => {
+                    let c = match r.resolve_char_ref() {
+                        Ok(Some(c)) if is_xml_char(c) => c,
+                        Ok(Some(_)) | Err(_) => {
+                            return Err(XmlError::Entity {
+                                name: r.to_string(),
+                            });
+                        }
+                        Ok(None) => match &*r {
+                            "lt" => '<',
+                            "gt" => '>',
+                            "amp" => '&',
+                            "apos" => '\'',
+                            "quot" => '"',
+                            _ => {
+                                return Err(XmlError::Entity {
+                                    name: r.to_string(),
+                                });
+                            }
+                        },
+                    };
+                    if self.collecting_text() {
+                        self.text.push(c);
+                    } else if !matches!(self.stack.last(), Some(Level::Skip)) {
+                        return Err(malformed(pos, "reference outside a field"));
+                    }
+                }
+                Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+                Event::Eof => {
+                    if self.root_open {
+                        return Err(malformed(pos, "unexpected end of document"));
+                    }
+                    if !self.root_done {
+                        return Err(XmlError::NotXmlRoot);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+impl RawXml {
+    /// Parses a body. See the module docs for what is accepted.
+    pub fn parse(body: &[u8]) -> Result<RawXml, XmlError> {
+        if body.len() > MAX_BODY_BYTES {
+            return Err(XmlError::TooLarge);
+        }
+        let src = std::str::from_utf8(body).map_err(|_| XmlError::Utf8)?;
+        let mut parser = Parser {
+            src,
+            text: String::with_capacity(body.len()),
+            fields: Vec::with_capacity(16),
+            records: Vec::new(),
+            record: Vec::new(),
+            stack: Vec::with_capacity(4),
+            root_open: false,
+            root_done: false,
+        };
+        parser.run()?;
+        Ok(RawXml {
+            body: body.to_vec(),
+            text: parser.text,
+            fields: parser.fields,
+            records: parser.records,
+        })
+    }
+
+    fn slice(&self, (a, b): (usize, usize)) -> &str {
+        self.text.get(a..b).unwrap_or_default()
+    }
+
+    /// The value of a top-level field (exactly as sent, after XML decoding).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let text = self.text.as_bytes();
+        self.fields
+            .iter()
+            .find(|f| {
+                f.name.1 - f.name.0 == name.len()
+                    && text.get(f.name.0..f.name.1) == Some(name.as_bytes())
+            })
+            .map(|f| self.slice(f.value))
+    }
+
+    /// The value of a field, `None` when absent or empty.
+    pub fn get_non_empty(&self, name: &str) -> Option<&str> {
+        self.get(name).filter(|v| !v.is_empty())
+    }
+
+    /// All top-level fields in document order, unknown ones included
+    /// (container elements such as `hblist` are not fields).
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.fields
+            .iter()
+            .map(|f| (self.slice(f.name), self.slice(f.value)))
+    }
+
+    /// How many top-level fields there are.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether the document has no top-level fields.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// Each `<hbinfo>` under `<hblist>`, as its fields in document order.
+    pub fn records(&self) -> &[Vec<(String, String)>] {
+        &self.records
+    }
+
+    /// The raw body as received.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+}

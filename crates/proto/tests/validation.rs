@@ -1,0 +1,375 @@
+//! Validation: every rule, all violations at once, before any byte is built.
+
+mod common;
+
+use common::*;
+use hongbao_proto::*;
+
+fn violations<R: Request>(req: &R) -> Violations {
+    req.validate().expect_err("invalid")
+}
+
+fn rules_for(v: &Violations, field: &str) -> Vec<Rule> {
+    v.iter()
+        .filter(|x| x.field == field)
+        .map(|x| x.rule.clone())
+        .collect()
+}
+
+#[test]
+fn valid_examples_pass() {
+    red_packet().validate().expect("valid");
+}
+
+#[test]
+fn all_violations_are_reported_at_once() {
+    let mut p = red_packet();
+    p.send_name = String::new();
+    p.wishing = "w".repeat(129);
+    p.client_ip = "192.168.0.256".into();
+    p.total_amount = Amount::from_fen(0);
+    p.remark = "bell\u{7}".into();
+    p.act_name = " padded".into();
+    let v = violations(&p);
+    assert_eq!(rules_for(&v, "send_name"), vec![Rule::Required]);
+    assert_eq!(rules_for(&v, "wishing"), vec![Rule::MaxChars(128)]);
+    assert_eq!(rules_for(&v, "client_ip"), vec![Rule::Ipv4]);
+    assert_eq!(rules_for(&v, "remark"), vec![Rule::XmlChar]);
+    assert_eq!(rules_for(&v, "act_name"), vec![Rule::Whitespace]);
+    assert!(matches!(
+        rules_for(&v, "total_amount")[..],
+        [Rule::AmountRange { .. }]
+    ));
+    assert_eq!(v.len(), 6, "{v}");
+    // Each names the offending value (except for missing ones).
+    let ip = v.iter().find(|x| x.field == "client_ip").expect("ip");
+    assert_eq!(ip.value.as_deref(), Some("192.168.0.256"));
+    let text = v.to_string();
+    assert!(
+        text.contains("6 problems") && text.contains("`client_ip`"),
+        "{text}"
+    );
+    // build refuses with the same list and writes nothing.
+    match build(&p, &merchant(), &nonce(), &signer(), None) {
+        Err(BuildError::Invalid(b)) => assert_eq!(b, v),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn lengths_count_characters_not_bytes() {
+    let mut p = red_packet();
+    p.act_name = "汉".repeat(32);
+    p.validate().expect("32 Chinese characters fit String(32)");
+    p.act_name = "汉".repeat(33);
+    assert_eq!(
+        rules_for(&violations(&p), "act_name"),
+        vec![Rule::MaxChars(32)]
+    );
+}
+
+#[test]
+fn red_packet_amounts_and_scene_id() {
+    let mut p = red_packet();
+    for fen in [100, 20_000] {
+        p.total_amount = Amount::from_fen(fen);
+        p.validate().expect("1–200 yuan without scene_id");
+    }
+    for fen in [99, 20_001, 1] {
+        p.total_amount = Amount::from_fen(fen);
+        p.scene_id = None;
+        let v = violations(&p);
+        assert!(
+            matches!(rules_for(&v, "scene_id")[..], [Rule::RequiredWhen(_)]),
+            "{fen}: {v}"
+        );
+        p.scene_id = Some(SceneId::Product2);
+        p.validate().expect("allowed with scene_id");
+    }
+    p.total_amount = Amount::from_fen(499_900);
+    p.validate().expect("4999 yuan is the ceiling");
+    p.total_amount = Amount::from_fen(499_901);
+    assert!(matches!(
+        rules_for(&violations(&p), "total_amount")[..],
+        [Rule::AmountRange { .. }]
+    ));
+    p.total_amount = Amount::from_fen(1000);
+    p.scene_id = Some(SceneId::parse("PRODUCT_9"));
+    assert!(matches!(
+        rules_for(&violations(&p), "scene_id")[..],
+        [Rule::OneOf(_)]
+    ));
+}
+
+#[test]
+fn re_openid_of_red_packets_is_at_most_32() {
+    let mut p = red_packet();
+    p.re_openid = OpenId::new("o".repeat(33)).expect("valid openid in general");
+    assert_eq!(
+        rules_for(&violations(&p), "re_openid"),
+        vec![Rule::MaxChars(32)]
+    );
+}
+
+fn group() -> GroupRedPacket {
+    GroupRedPacket {
+        mch_billno: BillNo::new("10000098202402100000000017").expect("bill"),
+        send_name: "天虹百货".into(),
+        re_openid: OpenId::new("oxTWIuGaIt6gTKsQRLau2M0yL16E").expect("openid"),
+        total_amount: Amount::from_fen(3000),
+        total_num: 3,
+        amt_type: AmtType::AllRand,
+        wishing: "新春快乐".into(),
+        act_name: "新春裂变".into(),
+        remark: "分享给好友".into(),
+        scene_id: None,
+        risk_info: None,
+        sub_mch_id: None,
+        consume_mch_id: None,
+    }
+}
+
+#[test]
+fn group_red_packet_rules() {
+    group().validate().expect("valid");
+    let mut g = group();
+    for n in [2, 21] {
+        g.total_num = n;
+        assert!(matches!(
+            rules_for(&violations(&g), "total_num")[..],
+            [Rule::Range { min: 3, max: 20 }]
+        ));
+    }
+    g.total_num = 3;
+    for fen in [299, 60_001] {
+        g.total_amount = Amount::from_fen(fen);
+        assert!(matches!(
+            rules_for(&violations(&g), "total_amount")[..],
+            [Rule::AverageAmountRange { .. }]
+        ));
+    }
+    for fen in [300, 60_000] {
+        g.total_amount = Amount::from_fen(fen);
+        g.validate().expect("average 1–200 yuan");
+    }
+}
+
+fn workwx_packet() -> WorkwxRedPacket {
+    WorkwxRedPacket {
+        mch_billno: BillNo::new("10000098201411111234567890").expect("bill"),
+        sender_name: None,
+        agentid: Some("1000002".into()),
+        sender_header_media_id: None,
+        re_openid: OpenId::new("oxTWIuGaIt6gTKsQRLau2M0yL16E").expect("openid"),
+        total_amount: Amount::from_fen(1000),
+        wishing: "恭喜".into(),
+        act_name: "活动".into(),
+        remark: "备注".into(),
+        scene_id: None,
+    }
+}
+
+#[test]
+fn sender_name_xor_agentid() {
+    workwx_packet().validate().expect("agentid only");
+    let mut w = workwx_packet();
+    w.agentid = None;
+    w.sender_name = Some("张三".into());
+    w.validate().expect("sender_name only");
+    w.agentid = Some("1000002".into());
+    assert!(matches!(
+        rules_for(&violations(&w), "sender_name")[..],
+        [Rule::ExactlyOneOf("sender_name", "agentid")]
+    ));
+    w.agentid = None;
+    w.sender_name = None;
+    assert!(matches!(
+        rules_for(&violations(&w), "sender_name")[..],
+        [Rule::ExactlyOneOf(..)]
+    ));
+    w.agentid = Some("app1".into());
+    assert!(matches!(
+        rules_for(&violations(&w), "agentid")[..],
+        [Rule::Charset(_)]
+    ));
+    // Building needs the WeCom secret.
+    let w = workwx_packet();
+    assert_eq!(
+        build(&w, &merchant(), &nonce(), &signer(), None),
+        Err(BuildError::MissingWorkwxSecret)
+    );
+    assert_eq!(w.agentid(), Some("1000002"));
+}
+
+fn pay_employee() -> PayEmployee {
+    PayEmployee {
+        partner_trade_no: TradeNo::new("10000098201411111234567890").expect("no"),
+        device_info: None,
+        openid: OpenId::new("oxTWIuGaIt6gTKsQRLau2M0yL16E").expect("openid"),
+        check_name: CheckName::NoCheck,
+        re_user_name: None,
+        amount: Amount::from_fen(10_099),
+        desc: "报销".into(),
+        spbill_create_ip: "192.168.0.1".into(),
+        ww_msg_type: MsgType::NormalMsg,
+        approval_number: None,
+        approval_type: None,
+        act_name: "报销".into(),
+        agentid: None,
+    }
+}
+
+#[test]
+fn pay_employee_rules() {
+    pay_employee().validate().expect("valid");
+    let mut p = pay_employee();
+    p.check_name = CheckName::ForceCheck;
+    p.ww_msg_type = MsgType::ApprovalMsg;
+    p.amount = Amount::from_fen(99);
+    p.act_name = "项".repeat(51);
+    p.desc = "d".repeat(82);
+    let v = violations(&p);
+    assert!(matches!(
+        rules_for(&v, "re_user_name")[..],
+        [Rule::RequiredWhen(_)]
+    ));
+    assert!(matches!(
+        rules_for(&v, "approval_number")[..],
+        [Rule::RequiredWhen(_)]
+    ));
+    assert!(matches!(
+        rules_for(&v, "approval_type")[..],
+        [Rule::RequiredWhen(_)]
+    ));
+    assert!(matches!(
+        rules_for(&v, "amount")[..],
+        [Rule::AmountAtLeast(_)]
+    ));
+    assert_eq!(rules_for(&v, "act_name"), vec![Rule::MaxChars(50)]);
+    assert_eq!(rules_for(&v, "desc"), vec![Rule::MaxChars(81)]);
+    p.re_user_name = Some("王小王".into());
+    p.approval_number = Some("201705160008".into());
+    p.approval_type = Some(2);
+    p.amount = Amount::from_fen(100);
+    p.act_name = "项".repeat(50);
+    p.desc = "d".repeat(81);
+    assert!(matches!(
+        rules_for(&violations(&p), "approval_type")[..],
+        [Rule::Range { min: 1, max: 1 }]
+    ));
+    p.approval_type = Some(1);
+    p.validate().expect("valid");
+}
+
+fn transfer() -> Transfer {
+    Transfer {
+        partner_trade_no: TradeNo::new("100000982014120919616").expect("no"),
+        device_info: Some("0".into()),
+        openid: OpenId::new("ohO4Gt7wVPxIT1A9GjFaMYMiZY1s").expect("openid"),
+        check_name: CheckName::NoCheck,
+        re_user_name: None,
+        amount: Amount::from_fen(100),
+        desc: "节日快乐!".into(),
+        spbill_create_ip: "10.2.3.10".into(),
+        scene: None,
+        brand_id: None,
+        finder_template_id: None,
+    }
+}
+
+#[test]
+fn transfer_rules() {
+    transfer().validate().expect("valid");
+    let mut t = transfer();
+    t.scene = Some("BRAND_REDPACKET".into());
+    t.spbill_create_ip = "::1".into();
+    t.desc = "d".repeat(101);
+    let v = violations(&t);
+    assert!(matches!(
+        rules_for(&v, "brand_id")[..],
+        [Rule::RequiredWhen(_)]
+    ));
+    assert!(matches!(
+        rules_for(&v, "finder_template_id")[..],
+        [Rule::RequiredWhen(_)]
+    ));
+    assert_eq!(rules_for(&v, "spbill_create_ip"), vec![Rule::Ipv4]);
+    assert_eq!(rules_for(&v, "desc"), vec![Rule::MaxChars(100)]);
+}
+
+#[test]
+fn ipv4_is_strict() {
+    for ok in ["0.0.0.0", "10.2.3.10", "255.255.255.255"] {
+        assert!(is_ipv4(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "1.2.3",
+        "1.2.3.4.5",
+        "256.1.1.1",
+        "01.2.3.4",
+        " 1.2.3.4",
+        "1.2.3.4 ",
+        "::1",
+        "a.b.c.d",
+    ] {
+        assert!(!is_ipv4(bad), "{bad}");
+    }
+}
+
+#[test]
+fn merchant_is_validated_per_endpoint() {
+    let bad = Merchant::new("", "wx 1");
+    let v = bad.validate(Endpoint::Transfer).expect_err("invalid");
+    assert_eq!(rules_for(&v, "mchid"), vec![Rule::Required]);
+    assert!(matches!(rules_for(&v, "mch_appid")[..], [Rule::Charset(_)]));
+    Merchant::new("1900000109", "")
+        .validate(Endpoint::GetSignKey)
+        .expect("no appid on getsignkey");
+    let long = Merchant::new("1900000109", "w".repeat(33));
+    assert!(long.validate(Endpoint::SendRedPacket).is_err());
+    long.validate(Endpoint::Transfer).expect("128 on transfers");
+}
+
+#[test]
+fn empty_optional_fields_are_omitted_and_never_signed() {
+    let mut p = red_packet();
+    p.risk_info = Some(String::new());
+    p.consume_mch_id = Some(String::new());
+    let with_empties = build(&p, &merchant(), &nonce(), &signer(), None).expect("valid");
+    let plain = build(&red_packet(), &merchant(), &nonce(), &signer(), None).expect("valid");
+    assert_eq!(with_empties, plain);
+    let body = String::from_utf8(plain.body).expect("utf8");
+    assert!(!body.contains("risk_info") && !body.contains("sign_type"));
+}
+
+#[test]
+fn from_wire_reports_everything_including_unexpected_fields() {
+    let body = write_document(
+        &[
+            ("nonce_str", "abc"),
+            ("mch_id", "10000098"),
+            ("wxappid", "wx8888888888888888"),
+            ("mch_billno", "bad-bill"),
+            ("re_openid", "oxTWIuGaIt6gTKsQRLau2M0yL16E"),
+            ("total_amount", "ten"),
+            ("total_num", "2"),
+            ("wishing", "w"),
+            ("act_name", "a"),
+            ("remark", "r"),
+            ("sign_type", "MD5"),
+            ("sign", "X"),
+        ],
+        None,
+    );
+    let v = RedPacket::from_wire(&RawXml::parse(&body).expect("parses")).expect_err("invalid");
+    assert!(matches!(
+        rules_for(&v, "mch_billno")[..],
+        [Rule::Charset(_)]
+    ));
+    assert_eq!(rules_for(&v, "total_amount"), vec![Rule::Integer]);
+    assert_eq!(rules_for(&v, "total_num"), vec![Rule::Fixed("1")]);
+    assert_eq!(rules_for(&v, "send_name"), vec![Rule::Required]);
+    assert_eq!(rules_for(&v, "client_ip"), vec![Rule::Required]);
+    assert_eq!(rules_for(&v, "sign_type"), vec![Rule::Unexpected]);
+}
