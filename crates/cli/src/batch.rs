@@ -20,7 +20,7 @@ use crate::config::Texts;
 use crate::input::{CsvPayouts, InputError, RowIssue};
 use crate::journal::{
     AttemptAction, AttemptRecord, BatchHeader, Journal, JournalError, JournalRow, PlanAdd,
-    PlannedRow, RowState, Summary, civil_from_days, now_ms,
+    PlannedRow, RowState, Summary, now_ms,
 };
 use crate::payout::{Kind, PayoutInput, PayoutRequest, build};
 use hongbao::{Client, ClientError, Outcome, Prepared};
@@ -117,17 +117,8 @@ fn file_digest(path: &Path) -> Result<String, InputError> {
 
 /// Today's date in Beijing time (UTC+8), for bill numbers.
 pub fn beijing_today() -> Result<Date, BatchError> {
-    let days = (now_ms() / 1000 + 8 * 3600).div_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    let convert = || -> Option<(u16, u8, u8)> {
-        Some((
-            u16::try_from(y).ok()?,
-            u8::try_from(m).ok()?,
-            u8::try_from(d).ok()?,
-        ))
-    };
-    let (y, m, d) = convert().ok_or_else(|| BatchError::BillNumber("date out of range".into()))?;
-    Date::new(y, m, d).map_err(|v| BatchError::BillNumber(v.to_string()))
+    Date::beijing_from_unix_seconds(now_ms() / 1000)
+        .map_err(|v| BatchError::BillNumber(v.to_string()))
 }
 
 /// Largest per-journal counter: the 10-digit daily sequence is the journal's

@@ -30,20 +30,10 @@ async fn pays_every_row_once_and_rerun_sends_nothing() {
     assert_eq!(report.sent, 40);
     assert_eq!(report.summary.get(RowState::Paid).0, 40);
     assert_ledger_matches(&handle, &journal);
-    let requests_before: u32 = handle
-        .ledger()
-        .payments
-        .iter()
-        .map(|p| p.times_requested)
-        .sum();
+    let requests_before = requests_received(&handle);
     let again = plan_and_run(&mut journal, &csv, Kind::RedPacket, &handle, &client).await;
     assert_eq!((again.sent, again.resumed), (0, 0));
-    let requests_after: u32 = handle
-        .ledger()
-        .payments
-        .iter()
-        .map(|p| p.times_requested)
-        .sum();
+    let requests_after = requests_received(&handle);
     assert_eq!(
         requests_before, requests_after,
         "a rerun of a finished batch sends nothing"
@@ -57,12 +47,7 @@ async fn crash_between_sending_and_reply_resolves_by_query_first() {
     let dir = tempfile::tempdir().unwrap();
     let csv = write(dir.path(), "p.csv", &csv_rows(6));
     let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    let planned = batch::plan(
-        &mut journal,
-        &csv,
-        &settings(Kind::Transfer, &handle, false),
-    )
-    .unwrap();
+    let planned = plan(&mut journal, &csv, Kind::Transfer, &handle).unwrap();
     assert!(matches!(planned, PlanResult::Planned { rows: 6, .. }));
 
     // Simulate the first run: every row is signed and marked `sending`
@@ -179,12 +164,7 @@ async fn invalid_rows_are_reported_and_nothing_is_sent() {
     )
     .unwrap();
     let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    let result = batch::plan(
-        &mut journal,
-        &csv,
-        &settings(Kind::RedPacket, &handle, false),
-    )
-    .unwrap();
+    let result = plan(&mut journal, &csv, Kind::RedPacket, &handle).unwrap();
     let PlanResult::Invalid(issues) = result else {
         panic!("expected invalid rows, got {result:?}");
     };
@@ -305,12 +285,7 @@ async fn journal_of_another_file_or_merchant_is_refused() {
     let other = write(dir.path(), "b.csv", &csv_rows(3));
     let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
     plan_and_run(&mut journal, &csv, Kind::RedPacket, &handle, &client).await;
-    let err = batch::plan(
-        &mut journal,
-        &other,
-        &settings(Kind::RedPacket, &handle, false),
-    )
-    .unwrap_err();
+    let err = plan(&mut journal, &other, Kind::RedPacket, &handle).unwrap_err();
     assert!(err.to_string().contains("CSV file"), "{err}");
     let mut foreign = settings(Kind::RedPacket, &handle, false);
     foreign.mch_id = "1900000109".into();
@@ -325,12 +300,7 @@ async fn journal_of_another_file_or_merchant_is_refused() {
         ),
         "{err}"
     );
-    let err = batch::plan(
-        &mut journal,
-        &csv,
-        &settings(Kind::Transfer, &handle, false),
-    )
-    .unwrap_err();
+    let err = plan(&mut journal, &csv, Kind::Transfer, &handle).unwrap_err();
     assert!(err.to_string().contains("kind"), "{err}");
     assert_eq!(handle.ledger().payments.len(), 2);
 }
@@ -353,24 +323,14 @@ async fn reconcile_settles_unknown_rows_and_reports() {
     );
     handle.set_faults(FaultConfig::none()).unwrap();
     handle.advance_clock(120);
-    let requests_before: u32 = handle
-        .ledger()
-        .payments
-        .iter()
-        .map(|p| p.times_requested)
-        .sum();
+    let requests_before = requests_received(&handle);
     let found = batch::reconcile(&mut journal, &client, 4, &mut NoProgress)
         .await
         .unwrap();
     assert_eq!(found.queried, 5);
     assert!(found.disagreements.is_empty(), "{:?}", found.disagreements);
     assert_eq!(found.summary.get(RowState::Paid).0, 5);
-    let requests_after: u32 = handle
-        .ledger()
-        .payments
-        .iter()
-        .map(|p| p.times_requested)
-        .sum();
+    let requests_after = requests_received(&handle);
     assert_eq!(requests_before, requests_after, "reconcile only queries");
     assert_ledger_matches(&handle, &journal);
 
@@ -411,12 +371,7 @@ async fn stop_flag_finishes_in_flight_and_leaves_the_rest_planned() {
     let dir = tempfile::tempdir().unwrap();
     let csv = write(dir.path(), "p.csv", &csv_rows(30));
     let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    batch::plan(
-        &mut journal,
-        &csv,
-        &settings(Kind::RedPacket, &handle, false),
-    )
-    .unwrap();
+    plan(&mut journal, &csv, Kind::RedPacket, &handle).unwrap();
     let stop = Arc::new(AtomicBool::new(true));
     let report = batch::run(
         &mut journal,

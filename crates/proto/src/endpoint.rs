@@ -115,59 +115,42 @@ pub struct EndpointSpec {
 
 const CLOSED: ProductState = ProductState::ClosedToNewMerchants;
 
+/// `sendredpack`; the other two cash red packet sends differ from it only
+/// in name, path and product state.
+const SEND_RED_PACKET: EndpointSpec = EndpointSpec {
+    endpoint: Endpoint::SendRedPacket,
+    name: "sendredpack",
+    path: "/mmpaymkttransfers/sendredpack",
+    needs_client_cert: true,
+    bill_field: Some("mch_billno"),
+    reply_signed: false,
+    workwx: None,
+    appid_field: Some("wxappid"),
+    mch_id_field: "mch_id",
+    amount_field: Some("total_amount"),
+    openid_field: Some("re_openid"),
+    family: Family::RedPacket,
+    moves_money: true,
+    query: Some(Endpoint::QueryRedPacket),
+    product_state: CLOSED,
+};
+
 static SPECS: [EndpointSpec; 11] = [
-    EndpointSpec {
-        endpoint: Endpoint::SendRedPacket,
-        name: "sendredpack",
-        path: "/mmpaymkttransfers/sendredpack",
-        needs_client_cert: true,
-        bill_field: Some("mch_billno"),
-        reply_signed: false,
-        workwx: None,
-        appid_field: Some("wxappid"),
-        mch_id_field: "mch_id",
-        amount_field: Some("total_amount"),
-        openid_field: Some("re_openid"),
-        family: Family::RedPacket,
-        moves_money: true,
-        query: Some(Endpoint::QueryRedPacket),
-        product_state: CLOSED,
-    },
+    SEND_RED_PACKET,
     EndpointSpec {
         endpoint: Endpoint::SendGroupRedPacket,
         name: "sendgroupredpack",
         path: "/mmpaymkttransfers/sendgroupredpack",
-        needs_client_cert: true,
-        bill_field: Some("mch_billno"),
-        reply_signed: false,
-        workwx: None,
-        appid_field: Some("wxappid"),
-        mch_id_field: "mch_id",
-        amount_field: Some("total_amount"),
-        openid_field: Some("re_openid"),
-        family: Family::RedPacket,
-        moves_money: true,
-        query: Some(Endpoint::QueryRedPacket),
         product_state: ProductState::Offline {
             since: "2024-06-05",
         },
+        ..SEND_RED_PACKET
     },
     EndpointSpec {
         endpoint: Endpoint::SendMiniProgramRedPacket,
         name: "sendminiprogramhb",
         path: "/mmpaymkttransfers/sendminiprogramhb",
-        needs_client_cert: true,
-        bill_field: Some("mch_billno"),
-        reply_signed: false,
-        workwx: None,
-        appid_field: Some("wxappid"),
-        mch_id_field: "mch_id",
-        amount_field: Some("total_amount"),
-        openid_field: Some("re_openid"),
-        family: Family::RedPacket,
-        moves_money: true,
-        query: Some(Endpoint::QueryRedPacket),
-        product_state: CLOSED,
+        ..SEND_RED_PACKET
     },
     EndpointSpec {
         endpoint: Endpoint::QueryRedPacket,

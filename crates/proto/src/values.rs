@@ -175,6 +175,44 @@ impl Date {
         }
     }
 
+    /// The date `days` days after 1970-01-01 (before it when negative), in
+    /// the proleptic Gregorian calendar; a violation of field `date` when the
+    /// year is outside 1000–9999. Pure: the caller reads the clock.
+    ///
+    /// ```
+    /// use hongbao_proto::Date;
+    /// assert_eq!(Date::from_unix_days(19_782)?, Date::new(2024, 2, 29)?);
+    /// # Ok::<(), hongbao_proto::Violation>(())
+    /// ```
+    pub fn from_unix_days(days: i64) -> Result<Date, Violation> {
+        let (year, month, day) = civil_from_unix_days(days);
+        match u16::try_from(year) {
+            Ok(year) => Date::new(year, month, day),
+            Err(_) => Err(Violation::new(
+                "date",
+                Rule::Date,
+                Some(format!("{year:04}{month:02}{day:02}")),
+            )),
+        }
+    }
+
+    /// The Beijing (UTC+8, no daylight saving) calendar date of a Unix time
+    /// in seconds: the date bill numbers carry. Errors as
+    /// [`Date::from_unix_days`].
+    ///
+    /// ```
+    /// use hongbao_proto::Date;
+    /// // 2024-02-09T16:00:00Z is midnight of 2024-02-10 in Beijing.
+    /// assert_eq!(Date::beijing_from_unix_seconds(1_707_494_400)?, Date::new(2024, 2, 10)?);
+    /// # Ok::<(), hongbao_proto::Violation>(())
+    /// ```
+    pub fn beijing_from_unix_seconds(secs: i64) -> Result<Date, Violation> {
+        Date::from_unix_days(
+            secs.saturating_add(BEIJING_OFFSET_SECS)
+                .div_euclid(SECS_PER_DAY),
+        )
+    }
+
     /// Whether the fields form a real calendar date between years 1000 and 9999.
     pub fn is_valid(&self) -> bool {
         let leap = (self.year % 4 == 0 && self.year % 100 != 0) || self.year % 400 == 0;
@@ -187,6 +225,37 @@ impl Date {
         };
         (1000..=9999).contains(&self.year) && (1..=days).contains(&self.day)
     }
+}
+
+/// Beijing time is UTC+8 all year.
+const BEIJING_OFFSET_SECS: i64 = 8 * 3600;
+const SECS_PER_DAY: i64 = 86_400;
+
+/// The proleptic Gregorian date `(year, month 1–12, day 1–31)` that is `days`
+/// days after 1970-01-01 (before it when negative), for any year; see
+/// [`Date::from_unix_days`] for a checked [`Date`]. Howard Hinnant's
+/// `civil_from_days` algorithm; `days` must stay within ±2^62.
+///
+/// ```
+/// assert_eq!(hongbao_proto::civil_from_unix_days(0), (1970, 1, 1));
+/// assert_eq!(hongbao_proto::civil_from_unix_days(-1), (1969, 12, 31));
+/// ```
+pub fn civil_from_unix_days(days: i64) -> (i64, u8, u8) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    // By construction day is 1..=31 and month 1..=12.
+    (
+        year,
+        u8::try_from(month).unwrap_or(u8::MAX),
+        u8::try_from(day).unwrap_or(u8::MAX),
+    )
 }
 
 impl fmt::Display for Date {

@@ -61,6 +61,45 @@ fn bill_number_generator() {
 }
 
 #[test]
+fn dates_from_unix_time() {
+    assert_eq!(civil_from_unix_days(0), (1970, 1, 1));
+    assert_eq!(civil_from_unix_days(-1), (1969, 12, 31));
+    assert_eq!(civil_from_unix_days(19_723), (2024, 1, 1));
+    assert_eq!(civil_from_unix_days(19_782), (2024, 2, 29));
+    assert_eq!(civil_from_unix_days(11_016), (2000, 2, 29));
+    assert_eq!(civil_from_unix_days(-719_468), (0, 3, 1));
+    assert_eq!(
+        Date::from_unix_days(19_783),
+        Date::new(2024, 3, 1),
+        "day after a leap day"
+    );
+    // Consecutive days give consecutive valid dates, across leap years and centuries.
+    let mut previous = Date::from_unix_days(-1).expect("1969");
+    for days in 0..200_000 {
+        let date = Date::from_unix_days(days).expect("in range");
+        assert!(date.is_valid() && date > previous, "{days}: {date}");
+        if date.day != 1 {
+            assert_eq!(date.day, previous.day + 1, "{days}");
+        }
+        previous = date;
+    }
+    let early = Date::from_unix_days(-719_163).expect_err("before year 1000");
+    assert_eq!((early.field.as_ref(), early.rule), ("date", Rule::Date));
+    assert!(Date::from_unix_days(3_000_000).is_err(), "year 10183");
+    // Beijing is UTC+8: 16:00 UTC is already the next day there.
+    let feb_9_1559_utc = 1_707_494_399;
+    assert_eq!(
+        Date::beijing_from_unix_seconds(feb_9_1559_utc),
+        Date::new(2024, 2, 9)
+    );
+    assert_eq!(
+        Date::beijing_from_unix_seconds(feb_9_1559_utc + 1),
+        Date::new(2024, 2, 10)
+    );
+    assert!(Date::beijing_from_unix_seconds(i64::MAX).is_err());
+}
+
+#[test]
 fn amounts_parse_exactly() {
     for (s, fen) in [
         ("12.34", 1234),

@@ -32,6 +32,17 @@ fn endpoint_of(name: &str) -> Option<Endpoint> {
     })
 }
 
+/// The XML document of a vector's `params`, in their order.
+fn params_document(vector: &Value) -> Vec<u8> {
+    let pairs: Vec<(&str, &str)> = vector["params"]
+        .as_object()
+        .expect("params")
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str().expect("string")))
+        .collect();
+    write_document(&pairs, None)
+}
+
 #[test]
 fn request_vectors_reproduce() {
     let mut checked = 0;
@@ -40,17 +51,7 @@ fn request_vectors_reproduce() {
         let Some(endpoint) = endpoint_of(name) else {
             continue;
         };
-        let params: Vec<(String, String)> = v["params"]
-            .as_object()
-            .expect("params")
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().expect("string").to_owned()))
-            .collect();
-        let pairs: Vec<(&str, &str)> = params
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let raw = RawXml::parse(&write_document(&pairs, None)).expect("parses");
+        let raw = RawXml::parse(&params_document(&v)).expect("parses");
         let debug = rebuild(endpoint, &raw);
         let expected = v["expected"].as_str().expect("expected");
         let rebuilt = RawXml::parse(&debug.signed.body).expect("parses");
@@ -82,17 +83,7 @@ fn reply_vector_with_unknown_field_verifies_and_is_paid() {
         .into_iter()
         .find(|v| v["name"] == "reply_verification_includes_unknown_fields")
         .expect("vector");
-    let params: Vec<(String, String)> = v["params"]
-        .as_object()
-        .expect("params")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().expect("string").to_owned()))
-        .collect();
-    let pairs: Vec<(&str, &str)> = params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let body = write_document(&pairs, None);
+    let body = params_document(&v);
     let seen = interpret(
         Endpoint::SendWorkwxRedPacket,
         "10000098201411111234567890",

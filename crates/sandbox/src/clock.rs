@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use hongbao_proto::civil_from_unix_days;
+
 /// Beijing time's offset from UTC, in seconds (UTC+8, no daylight saving).
 pub const BEIJING_OFFSET_SECS: i64 = 8 * 3600;
 
@@ -194,11 +196,11 @@ impl CivilTime {
     fn from_local_secs(secs: i64) -> Self {
         let days = secs.div_euclid(86_400);
         let rem = secs.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
+        let (year, month, day) = civil_from_unix_days(days);
         CivilTime {
             year,
-            month,
-            day,
+            month: i64::from(month),
+            day: i64::from(day),
             hour: rem / 3600,
             minute: rem % 3600 / 60,
             second: rem % 60,
@@ -220,8 +222,8 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     }
 }
 
-// Howard Hinnant's days-from-civil / civil-from-days algorithms (proleptic
-// Gregorian calendar, day 0 = 1970-01-01).
+// Howard Hinnant's days-from-civil algorithm (proleptic Gregorian calendar,
+// day 0 = 1970-01-01), the inverse of `hongbao_proto::civil_from_unix_days`.
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
@@ -230,19 +232,6 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// A source of the current time.
@@ -400,8 +389,8 @@ mod tests {
     #[test]
     fn civil_round_trip_over_centuries() {
         for days in (-800_000..800_000).step_by(997) {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
+            let (y, m, d) = civil_from_unix_days(days);
+            assert_eq!(days_from_civil(y, i64::from(m), i64::from(d)), days);
         }
     }
 

@@ -573,23 +573,18 @@ fn success_reply(shared: &Shared, nonce: String, payment: &Payment, raw: &RawXml
                 );
             }
         }
-        Family::PayEmployee => {
+        family => {
+            // Pay-to-employee and transfers reply alike, but each names the
+            // merchant fields as its request does.
+            let (return_msg, appid_field, mch_id_field) = if family == Family::PayEmployee {
+                ("ok", "appid", "mch_id")
+            } else {
+                ("", "mch_appid", "mchid")
+            };
             f.push("return_code", "SUCCESS");
-            f.push("return_msg", "ok");
-            f.push("appid", payment.param("appid"));
-            f.push("mch_id", &settings.mch_id);
-            f.push_opt("device_info", raw.get("device_info").unwrap_or(""));
-            f.push("nonce_str", nonce.clone());
-            f.push("result_code", "SUCCESS");
-            f.push("partner_trade_no", &payment.bill);
-            f.push("payment_no", &payment.wechat_id);
-            f.push("payment_time", paid_time);
-        }
-        _ => {
-            f.push("return_code", "SUCCESS");
-            f.push("return_msg", "");
-            f.push("mch_appid", payment.param("mch_appid"));
-            f.push("mchid", &settings.mch_id);
+            f.push("return_msg", return_msg);
+            f.push(appid_field, payment.param(appid_field));
+            f.push(mch_id_field, &settings.mch_id);
             f.push_opt("device_info", raw.get("device_info").unwrap_or(""));
             f.push("nonce_str", nonce.clone());
             f.push("result_code", "SUCCESS");

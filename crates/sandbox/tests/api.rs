@@ -13,6 +13,7 @@ async fn protocol_checks_come_in_wechat_order() -> TestResult {
     let clock = ManualClock::at_default_start();
     let sandbox = plain(&clock).start().await?;
     let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
     let url = format!("{}/mmpaymkttransfers/sendredpack", sandbox.url());
 
     // Not POST.
@@ -29,7 +30,7 @@ async fn protocol_checks_come_in_wechat_order() -> TestResult {
         b"<!DOCTYPE xml [<!ENTITY x \"y\">]><xml><a>&x;</a></xml>",
         b"not xml at all",
     ] {
-        let reply = post_raw(&client, &sandbox, path, body.to_vec()).await;
+        let reply = api.post_raw(path, body.to_vec()).await;
         assert_eq!(
             reply.code(),
             "XML_ERROR",
@@ -42,36 +43,28 @@ async fn protocol_checks_come_in_wechat_order() -> TestResult {
     // A wrong key: SIGN_ERROR even when fields are also missing (sign first).
     let bad_key = "00000000000000000000000000000000";
     let req = red_packet("10000098202402100000000001", OPENID, 1_000).without("act_name");
-    let reply = post_raw(&client, &sandbox, path, req.body_with(bad_key, "x")).await;
+    let reply = api.post_raw(path, req.body_with(bad_key, "x")).await;
     assert_eq!(reply.code(), "SIGN_ERROR");
     // sign_type is refused on this MD5-only family.
     let req = red_packet("10000098202402100000000001", OPENID, 1_000).set("sign_type", "MD5");
-    assert_eq!(call(&client, &sandbox, &req).await.code(), "SIGN_ERROR");
+    assert_eq!(api.code(&req).await, "SIGN_ERROR");
     // A tampered body: the sign no longer matches.
     let body = red_packet("10000098202402100000000001", OPENID, 1_000).body();
     let tampered = String::from_utf8(body)?.replace("<total_amount>1000<", "<total_amount>9000<");
-    let reply = post_raw(&client, &sandbox, path, tampered.into_bytes()).await;
+    let reply = api.post_raw(path, tampered.into_bytes()).await;
     assert_eq!(reply.code(), "SIGN_ERROR");
 
     // Wrong WeCom secret: WORKWX_SIGN_ERROR on pay-to-employee, SIGN_ERROR on WeCom red packets.
     let other_secret = "OtherSecret000000000000000000000";
     let req = pay_employee("PE0001", OPENID, 1_000);
-    let reply = post_raw(
-        &client,
-        &sandbox,
-        req.path,
-        req.body_with(common_key(), other_secret),
-    )
-    .await;
+    let reply = api
+        .post_raw(req.path, req.body_with(common_key(), other_secret))
+        .await;
     assert_eq!(reply.code(), "WORKWX_SIGN_ERROR");
     let req = workwx_red_packet("10000098202402100000000002", OPENID, 1_000);
-    let reply = post_raw(
-        &client,
-        &sandbox,
-        req.path,
-        req.body_with(common_key(), other_secret),
-    )
-    .await;
+    let reply = api
+        .post_raw(req.path, req.body_with(common_key(), other_secret))
+        .await;
     assert_eq!(reply.code(), "SIGN_ERROR");
     assert!(
         reply
@@ -81,7 +74,7 @@ async fn protocol_checks_come_in_wechat_order() -> TestResult {
 
     // Correctly signed but a required field is missing: PARAM_ERROR naming it.
     let req = red_packet("10000098202402100000000003", OPENID, 1_000).without("act_name");
-    let reply = call(&client, &sandbox, &req).await;
+    let reply = api.call(&req).await;
     assert_eq!(reply.code(), "PARAM_ERROR");
     assert_eq!(reply.get("return_code"), Some("SUCCESS"));
     assert!(
@@ -91,19 +84,16 @@ async fn protocol_checks_come_in_wechat_order() -> TestResult {
         "{reply:?}"
     );
     let req = red_packet("10000098202402100000000003", OPENID, 1_000).set("total_num", "2");
-    assert_eq!(call(&client, &sandbox, &req).await.code(), "PARAM_ERROR");
+    assert_eq!(api.code(&req).await, "PARAM_ERROR");
 
     // Wrong merchant, wrong app id.
     let req = red_packet("10000098202402100000000004", OPENID, 1_000).set("mch_id", "19999999");
-    assert_eq!(call(&client, &sandbox, &req).await.code(), "PARAM_ERROR");
+    assert_eq!(api.code(&req).await, "PARAM_ERROR");
     let req = red_packet("10000098202402100000000004", OPENID, 1_000)
         .set("wxappid", "wx0000000000000000");
-    assert_eq!(call(&client, &sandbox, &req).await.code(), "PARAM_ERROR");
+    assert_eq!(api.code(&req).await, "PARAM_ERROR");
     let req = pay_employee("PE0002", OPENID, 1_000).set("appid", "ww0000000000000000");
-    assert_eq!(
-        call(&client, &sandbox, &req).await.code(),
-        "WORKWX_MCHID_ERROR"
-    );
+    assert_eq!(api.code(&req).await, "WORKWX_MCHID_ERROR");
 
     // None of that moved money.
     assert!(sandbox.ledger().payments.is_empty());
@@ -127,6 +117,7 @@ async fn huge_bodies_and_slow_clients_do_not_hurt_the_server() -> TestResult {
     let clock = ManualClock::at_default_start();
     let sandbox = plain(&clock).max_body_bytes(16 * 1024).start().await?;
     let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
     // A slow client: half a request head, then silence.
     let mut slow = tokio::net::TcpStream::connect(sandbox.local_addr()).await?;
     tokio::io::AsyncWriteExt::write_all(
@@ -136,41 +127,29 @@ async fn huge_bodies_and_slow_clients_do_not_hurt_the_server() -> TestResult {
     .await?;
     // A huge body: 413 with XML_ERROR.
     let huge = format!("<xml><remark>{}</remark></xml>", "a".repeat(100_000));
-    let reply = post_raw(
-        &client,
-        &sandbox,
-        "/mmpaymkttransfers/sendredpack",
-        huge.into_bytes(),
-    )
-    .await;
+    let reply = api
+        .post_raw("/mmpaymkttransfers/sendredpack", huge.into_bytes())
+        .await;
     assert_eq!(reply.status, 413);
     assert_eq!(reply.code(), "XML_ERROR");
     // Deeply nested garbage.
     let deep = format!("<xml>{}{}</xml>", "<a>".repeat(500), "</a>".repeat(500));
-    let reply = post_raw(
-        &client,
-        &sandbox,
-        "/mmpaymkttransfers/sendredpack",
-        deep.into_bytes(),
-    )
-    .await;
+    let reply = api
+        .post_raw("/mmpaymkttransfers/sendredpack", deep.into_bytes())
+        .await;
     assert_eq!(reply.code(), "XML_ERROR");
     // Invalid UTF-8.
-    let reply = post_raw(
-        &client,
-        &sandbox,
-        "/mmpaymkttransfers/sendredpack",
-        b"<xml><a>\xff\xfe</a></xml>".to_vec(),
-    )
-    .await;
+    let reply = api
+        .post_raw(
+            "/mmpaymkttransfers/sendredpack",
+            b"<xml><a>\xff\xfe</a></xml>".to_vec(),
+        )
+        .await;
     assert_eq!(reply.code(), "XML_ERROR");
     // The server still works, while the slow client hangs on.
-    let reply = call(
-        &client,
-        &sandbox,
-        &red_packet("10000098202402100000000001", OPENID, 1_000),
-    )
-    .await;
+    let reply = api
+        .call(&red_packet("10000098202402100000000001", OPENID, 1_000))
+        .await;
     assert_eq!(reply.code(), "SUCCESS");
     drop(slow);
     sandbox.shutdown().await;
@@ -192,90 +171,39 @@ async fn red_packet_limits_give_their_codes() -> TestResult {
         .start()
         .await?;
     let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
     let send = |bill: &str, openid: &str, fen: u64| red_packet(bill, openid, fen);
 
     // Amount range and scene_id.
+    assert_eq!(api.code(&send("B01", "oA", 99)).await, "MONEY_LIMIT");
+    assert_eq!(api.code(&send("B02", "oA", 20_001)).await, "MONEY_LIMIT");
     assert_eq!(
-        call(&client, &sandbox, &send("B01", "oA", 99)).await.code(),
-        "MONEY_LIMIT"
-    );
-    assert_eq!(
-        call(&client, &sandbox, &send("B02", "oA", 20_001))
-            .await
-            .code(),
-        "MONEY_LIMIT"
-    );
-    assert_eq!(
-        call(
-            &client,
-            &sandbox,
-            &send("B03", "oA", 500_000).set("scene_id", "PRODUCT_2")
-        )
-        .await
-        .code(),
+        api.code(&send("B03", "oA", 500_000).set("scene_id", "PRODUCT_2"))
+            .await,
         "MONEY_LIMIT"
     );
     // Per user per day: count, then amount.
+    assert_eq!(api.code(&send("B04", "oA", 100)).await, "SUCCESS");
+    assert_eq!(api.code(&send("B05", "oA", 100)).await, "SUCCESS");
+    assert_eq!(api.code(&send("B06", "oA", 100)).await, "SENDNUM_LIMIT");
+    assert_eq!(api.code(&send("B07", "oB", 4_000)).await, "SUCCESS");
     assert_eq!(
-        call(&client, &sandbox, &send("B04", "oA", 100))
-            .await
-            .code(),
-        "SUCCESS"
-    );
-    assert_eq!(
-        call(&client, &sandbox, &send("B05", "oA", 100))
-            .await
-            .code(),
-        "SUCCESS"
-    );
-    assert_eq!(
-        call(&client, &sandbox, &send("B06", "oA", 100))
-            .await
-            .code(),
-        "SENDNUM_LIMIT"
-    );
-    assert_eq!(
-        call(&client, &sandbox, &send("B07", "oB", 4_000))
-            .await
-            .code(),
-        "SUCCESS"
-    );
-    assert_eq!(
-        call(&client, &sandbox, &send("B08", "oB", 1_001))
-            .await
-            .code(),
+        api.code(&send("B08", "oB", 1_001)).await,
         "RCVDAMOUNT_LIMIT"
     );
     // Merchant per day: 4_200 sent so far, cap 9_000.
+    assert_eq!(api.code(&send("B09", "oC", 4_000)).await, "SUCCESS");
     assert_eq!(
-        call(&client, &sandbox, &send("B09", "oC", 4_000))
-            .await
-            .code(),
-        "SUCCESS"
-    );
-    assert_eq!(
-        call(&client, &sandbox, &send("B10", "oD", 1_000))
-            .await
-            .code(),
+        api.code(&send("B10", "oD", 1_000)).await,
         "SENDAMOUNT_LIMIT"
     );
     // The next Beijing day resets every daily counter; the same bill
     // number that hit a limit can be retried (KEEP).
     clock.advance_secs(86_400);
-    assert_eq!(
-        call(&client, &sandbox, &send("B06", "oA", 100))
-            .await
-            .code(),
-        "SUCCESS"
-    );
+    assert_eq!(api.code(&send("B06", "oA", 100)).await, "SUCCESS");
     // With scene_id, 300 yuan is fine (user cap 50 yuan aside: use a fresh sandbox rule).
     sandbox.set_balance_fen(50);
-    assert_eq!(
-        call(&client, &sandbox, &send("B11", "oE", 100))
-            .await
-            .code(),
-        "NOTENOUGH"
-    );
+    assert_eq!(api.code(&send("B11", "oE", 100)).await, "NOTENOUGH");
     sandbox.shutdown().await;
     Ok(())
 }
@@ -290,49 +218,20 @@ async fn rate_and_time_window_limits() -> TestResult {
     };
     let sandbox = plain(&clock).limits(limits).start().await?;
     let client = http_client(&sandbox, false);
-    assert_eq!(
-        call(&client, &sandbox, &red_packet("R1", "oA", 100))
-            .await
-            .code(),
-        "SUCCESS"
-    );
-    assert_eq!(
-        call(&client, &sandbox, &red_packet("R2", "oB", 100))
-            .await
-            .code(),
-        "SUCCESS"
-    );
-    assert_eq!(
-        call(&client, &sandbox, &red_packet("R3", "oC", 100))
-            .await
-            .code(),
-        "FREQ_LIMIT"
-    );
+    let api = Api::new(&client, &sandbox);
+    assert_eq!(api.code(&red_packet("R1", "oA", 100)).await, "SUCCESS");
+    assert_eq!(api.code(&red_packet("R2", "oB", 100)).await, "SUCCESS");
+    assert_eq!(api.code(&red_packet("R3", "oC", 100)).await, "FREQ_LIMIT");
     clock.advance_secs(61);
-    assert_eq!(
-        call(&client, &sandbox, &red_packet("R3", "oC", 100))
-            .await
-            .code(),
-        "SUCCESS"
-    );
+    assert_eq!(api.code(&red_packet("R3", "oC", 100)).await, "SUCCESS");
     // 03:00 Beijing time: TIME_LIMITED.
     sandbox.set_clock(Timestamp::parse_rfc3339("2024-02-11T03:00:00+08:00")?);
-    assert_eq!(
-        call(&client, &sandbox, &red_packet("R4", "oD", 100))
-            .await
-            .code(),
-        "TIME_LIMITED"
-    );
+    assert_eq!(api.code(&red_packet("R4", "oD", 100)).await, "TIME_LIMITED");
     sandbox.set_clock(Timestamp::parse_rfc3339("2024-02-11T08:00:00+08:00")?);
-    assert_eq!(
-        call(&client, &sandbox, &red_packet("R4", "oD", 100))
-            .await
-            .code(),
-        "SUCCESS"
-    );
+    assert_eq!(api.code(&red_packet("R4", "oD", 100)).await, "SUCCESS");
     // A large packet with scene_id passes.
     let big = red_packet("R5", "oE", 30_000).set("scene_id", "PRODUCT_2");
-    assert_eq!(call(&client, &sandbox, &big).await.code(), "SUCCESS");
+    assert_eq!(api.code(&big).await, "SUCCESS");
     sandbox.shutdown().await;
     Ok(())
 }
@@ -347,79 +246,40 @@ async fn payout_limits_give_their_codes() -> TestResult {
     };
     let sandbox = plain(&clock).limits(limits).start().await?;
     let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
     // Pay to employee: minimum, single maximum, 15-second spacing, daily count.
     assert_eq!(
-        call(&client, &sandbox, &pay_employee("P1", "oA", 99))
-            .await
-            .code(),
+        api.code(&pay_employee("P1", "oA", 99)).await,
         "AMOUNT_LIMIT"
     );
     assert_eq!(
-        call(&client, &sandbox, &pay_employee("P1", "oA", 20_001))
-            .await
-            .code(),
+        api.code(&pay_employee("P1", "oA", 20_001)).await,
         "AMOUNT_LIMIT"
     );
+    assert_eq!(api.code(&pay_employee("P1", "oA", 10_000)).await, "SUCCESS");
     assert_eq!(
-        call(&client, &sandbox, &pay_employee("P1", "oA", 10_000))
-            .await
-            .code(),
-        "SUCCESS"
-    );
-    assert_eq!(
-        call(&client, &sandbox, &pay_employee("P2", "oA", 5_000))
-            .await
-            .code(),
+        api.code(&pay_employee("P2", "oA", 5_000)).await,
         "FREQ_LIMIT"
     );
     clock.advance_secs(15);
-    assert_eq!(
-        call(&client, &sandbox, &pay_employee("P2", "oA", 5_000))
-            .await
-            .code(),
-        "SUCCESS"
-    );
+    assert_eq!(api.code(&pay_employee("P2", "oA", 5_000)).await, "SUCCESS");
     clock.advance_secs(15);
     assert_eq!(
-        call(&client, &sandbox, &pay_employee("P3", "oA", 100))
-            .await
-            .code(),
+        api.code(&pay_employee("P3", "oA", 100)).await,
         "SENDNUM_LIMIT"
     );
     // Daily amount per employee: 150 yuan paid of 200.
-    assert_eq!(
-        call(&client, &sandbox, &pay_employee("P4", "oB", 15_000))
-            .await
-            .code(),
-        "SUCCESS"
-    );
+    assert_eq!(api.code(&pay_employee("P4", "oB", 15_000)).await, "SUCCESS");
     clock.advance_secs(15);
     assert_eq!(
-        call(&client, &sandbox, &pay_employee("P5", "oB", 5_001))
-            .await
-            .code(),
+        api.code(&pay_employee("P5", "oB", 5_001)).await,
         "MONEY_LIMIT"
     );
     // Transfers: minimum and daily count.
-    assert_eq!(
-        call(&client, &sandbox, &transfer("T1", "oA", 99))
-            .await
-            .code(),
-        "AMOUNT_LIMIT"
-    );
-    assert_eq!(
-        call(&client, &sandbox, &transfer("T1", "oA", 100))
-            .await
-            .code(),
-        "SUCCESS"
-    );
+    assert_eq!(api.code(&transfer("T1", "oA", 99)).await, "AMOUNT_LIMIT");
+    assert_eq!(api.code(&transfer("T1", "oA", 100)).await, "SUCCESS");
     clock.advance_secs(15);
-    assert_eq!(
-        call(&client, &sandbox, &transfer("T2", "oA", 100))
-            .await
-            .code(),
-        "SENDNUM_LIMIT"
-    );
+    assert_eq!(api.code(&transfer("T2", "oA", 100)).await, "SENDNUM_LIMIT");
     sandbox.shutdown().await;
     Ok(())
 }
@@ -429,8 +289,9 @@ async fn idempotency_by_bill_number() -> TestResult {
     let clock = ManualClock::at_default_start();
     let sandbox = plain(&clock).failing_openid("oBlocked").start().await?;
     let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
     let bill = "10000098202402100000000001";
-    let first = call(&client, &sandbox, &red_packet(bill, OPENID, 1_000)).await;
+    let first = api.call(&red_packet(bill, OPENID, 1_000)).await;
     assert_eq!(first.code(), "SUCCESS");
     let id = first.get("send_listid").map(str::to_owned);
     assert!(id.as_ref().is_some_and(|id| id.len() == 28));
@@ -440,7 +301,7 @@ async fn idempotency_by_bill_number() -> TestResult {
     let again = red_packet(bill, OPENID, 1_000)
         .set("nonce_str", "AnotherNonce123")
         .set("client_ip", "10.0.0.9");
-    let second = call(&client, &sandbox, &again).await;
+    let second = api.call(&again).await;
     assert_eq!(second.code(), "SUCCESS");
     assert_eq!(second.get("send_listid").map(str::to_owned), id);
     let ledger = sandbox.ledger();
@@ -451,12 +312,10 @@ async fn idempotency_by_bill_number() -> TestResult {
     // Another openid → FATAL_ERROR; another amount → PARAM_ERROR; another
     // text → FATAL_ERROR. Nothing more is paid.
     assert_eq!(
-        call(&client, &sandbox, &red_packet(bill, "oSomeoneElse", 1_000))
-            .await
-            .code(),
+        api.code(&red_packet(bill, "oSomeoneElse", 1_000)).await,
         "FATAL_ERROR"
     );
-    let reply = call(&client, &sandbox, &red_packet(bill, OPENID, 2_000)).await;
+    let reply = api.call(&red_packet(bill, OPENID, 2_000)).await;
     assert_eq!(reply.code(), "PARAM_ERROR");
     assert!(
         reply
@@ -464,61 +323,40 @@ async fn idempotency_by_bill_number() -> TestResult {
             .is_some_and(|d| d.contains("原始单"))
     );
     let changed = red_packet(bill, OPENID, 1_000).set("wishing", "另一个祝福");
-    assert_eq!(
-        call(&client, &sandbox, &changed).await.code(),
-        "FATAL_ERROR"
-    );
+    assert_eq!(api.code(&changed).await, "FATAL_ERROR");
     let ledger = sandbox.ledger();
     assert_eq!(ledger.payments.len(), 1);
     assert_eq!(ledger.payments[0].times_requested, 5);
     assert_eq!(ledger.balance_fen, 10_000_000 - 1_000);
 
     // Bill numbers are per product line: the same number on a transfer is new.
-    assert_eq!(
-        call(&client, &sandbox, &transfer(bill, OPENID, 1_000))
-            .await
-            .code(),
-        "SUCCESS"
-    );
+    assert_eq!(api.code(&transfer(bill, OPENID, 1_000)).await, "SUCCESS");
 
     // A definite failure sticks to its bill number, and queries say FAILED.
     let failed = "10000098202402100000000002";
     assert_eq!(
-        call(&client, &sandbox, &red_packet(failed, "oBlocked", 1_000))
-            .await
-            .code(),
+        api.code(&red_packet(failed, "oBlocked", 1_000)).await,
         "SEND_FAILED"
     );
     assert_eq!(
-        call(&client, &sandbox, &red_packet(failed, "oBlocked", 1_000))
-            .await
-            .code(),
+        api.code(&red_packet(failed, "oBlocked", 1_000)).await,
         "SEND_FAILED"
     );
-    let query = call(&client, &sandbox, &query_red_packet(failed)).await;
+    let query = api.call(&query_red_packet(failed)).await;
     assert_eq!(query.code(), "SUCCESS");
     assert_eq!(query.get("status"), Some("FAILED"));
     assert_eq!(
-        call(&client, &sandbox, &transfer("T9", "oBlocked", 1_000))
-            .await
-            .code(),
+        api.code(&transfer("T9", "oBlocked", 1_000)).await,
         "V2_ACCOUNT_SIMPLE_BAN"
     );
     // A limit is not a definite failure: the same number works once lifted.
     sandbox.set_balance_fen(10);
     assert_eq!(
-        call(&client, &sandbox, &red_packet("B3", OPENID, 1_000))
-            .await
-            .code(),
+        api.code(&red_packet("B3", OPENID, 1_000)).await,
         "NOTENOUGH"
     );
     sandbox.set_balance_fen(1_000_000);
-    assert_eq!(
-        call(&client, &sandbox, &red_packet("B3", OPENID, 1_000))
-            .await
-            .code(),
-        "SUCCESS"
-    );
+    assert_eq!(api.code(&red_packet("B3", OPENID, 1_000)).await, "SUCCESS");
     sandbox.shutdown().await;
     Ok(())
 }
@@ -534,27 +372,21 @@ async fn red_packets_are_received_on_the_clock() -> TestResult {
         .start()
         .await?;
     let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
     let bill = "10000098202402100000000001";
-    assert_eq!(
-        call(&client, &sandbox, &red_packet(bill, OPENID, 1_000))
-            .await
-            .code(),
-        "SUCCESS"
-    );
-    let query = call(&client, &sandbox, &query_red_packet(bill)).await;
+    assert_eq!(api.code(&red_packet(bill, OPENID, 1_000)).await, "SUCCESS");
+    let query = api.call(&query_red_packet(bill)).await;
     assert_eq!(query.get("status"), Some("SENT"));
     assert_eq!(query.get("send_time"), Some("2024-02-10 10:00:00"));
     assert_eq!(query.get("hb_type"), Some("NORMAL"));
     assert!(query.records.is_empty());
     clock.advance_secs(119);
     assert_eq!(
-        call(&client, &sandbox, &query_red_packet(bill))
-            .await
-            .get("status"),
+        api.call(&query_red_packet(bill)).await.get("status"),
         Some("SENT")
     );
     clock.advance_secs(1);
-    let query = call(&client, &sandbox, &query_red_packet(bill)).await;
+    let query = api.call(&query_red_packet(bill)).await;
     assert_eq!(query.get("status"), Some("RECEIVED"));
     assert_eq!(query.records.len(), 1);
     let record: std::collections::BTreeMap<_, _> = query.records[0].iter().cloned().collect();
@@ -567,22 +399,20 @@ async fn red_packets_are_received_on_the_clock() -> TestResult {
 
     // WeCom packets report the receiver flat, in a signed reply.
     assert_eq!(
-        call(&client, &sandbox, &workwx_red_packet("W1", OPENID, 1_000))
-            .await
-            .code(),
+        api.code(&workwx_red_packet("W1", OPENID, 1_000)).await,
         "SUCCESS"
     );
     clock.advance_secs(120);
-    let query = call(&client, &sandbox, &query_workwx_red_packet("W1")).await;
+    let query = api.call(&query_workwx_red_packet("W1")).await;
     assert_eq!(query.get("status"), Some("RECEIVED"));
     assert_eq!(query.get("rcv_time"), Some("2024-02-10 10:04:00"));
     assert!(query.sign_verifies());
 
     // A group packet is shared out among total_num receivers, seed user first.
     let group = group_red_packet("G1", OPENID, 3_001, 3);
-    assert_eq!(call(&client, &sandbox, &group).await.code(), "SUCCESS");
+    assert_eq!(api.code(&group).await, "SUCCESS");
     clock.advance_secs(120);
-    let query = call(&client, &sandbox, &query_red_packet("G1")).await;
+    let query = api.call(&query_red_packet("G1")).await;
     assert_eq!(query.get("status"), Some("RECEIVED"));
     let amounts: Vec<&str> = query
         .records
@@ -601,11 +431,11 @@ async fn red_packets_are_received_on_the_clock() -> TestResult {
 
     // Queries see 30 days back.
     clock.advance_secs(30 * 86_400);
-    let query = call(&client, &sandbox, &query_red_packet(bill)).await;
+    let query = api.call(&query_red_packet(bill)).await;
     assert_eq!(query.code(), "NOT_FOUND");
 
     // Not found (never a failure).
-    let query = call(&client, &sandbox, &query_red_packet("NoSuchBill")).await;
+    let query = api.call(&query_red_packet("NoSuchBill")).await;
     assert_eq!(query.code(), "NOT_FOUND");
     sandbox.shutdown().await;
     Ok(())
@@ -622,21 +452,20 @@ async fn unopened_red_packets_are_refunded_after_24_hours() -> TestResult {
         .start()
         .await?;
     let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
     let bill = "10000098202402100000000001";
     assert_eq!(
-        call(&client, &sandbox, &group_red_packet(bill, OPENID, 3_000, 3))
-            .await
-            .code(),
+        api.code(&group_red_packet(bill, OPENID, 3_000, 3)).await,
         "SUCCESS"
     );
     assert_eq!(sandbox.ledger().balance_fen, 10_000_000 - 3_000);
     clock.advance_secs(86_400);
-    let query = call(&client, &sandbox, &query_red_packet(bill)).await;
+    let query = api.call(&query_red_packet(bill)).await;
     assert_eq!(query.get("status"), Some("RFUND_ING"));
     assert_eq!(query.get("hb_type"), Some("GROUP"));
     assert_eq!(query.get("total_num"), Some("3"));
     clock.advance_secs(3_600);
-    let query = call(&client, &sandbox, &query_red_packet(bill)).await;
+    let query = api.call(&query_red_packet(bill)).await;
     assert_eq!(query.get("status"), Some("REFUND"));
     assert_eq!(query.get("refund_amount"), Some("3000"));
     assert_eq!(query.get("refund_time"), Some("2024-02-11 11:00:00"));
@@ -682,6 +511,7 @@ async fn each_fault_kind() -> TestResult {
     let clock = ManualClock::at_default_start();
     let sandbox = plain(&clock).limits(relaxed_limits()).start().await?;
     let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
     let quick = http_client_with_timeout(&sandbox, false, std::time::Duration::from_millis(100));
 
     let cases = [
@@ -713,14 +543,10 @@ async fn each_fault_kind() -> TestResult {
         // payment has finished), and never pays twice.
         sandbox.set_faults(FaultConfig::none())?;
         if kind == FaultKind::ProcessingAfterCommit {
-            assert_eq!(call(&client, &sandbox, &req).await.code(), "PROCESSING");
+            assert_eq!(api.code(&req).await, "PROCESSING");
             clock.advance_secs(60);
         }
-        assert_eq!(
-            call(&client, &sandbox, &req).await.code(),
-            "SUCCESS",
-            "{kind}"
-        );
+        assert_eq!(api.code(&req).await, "SUCCESS", "{kind}");
         let count = sandbox
             .ledger()
             .payments
@@ -732,34 +558,26 @@ async fn each_fault_kind() -> TestResult {
     // PROCESSING: the payment is in progress until processing_secs pass.
     sandbox.set_faults(FaultConfig::always(FaultKind::ProcessingAfterCommit))?;
     assert_eq!(
-        call(&client, &sandbox, &red_packet("P1", OPENID, 1_000))
-            .await
-            .code(),
+        api.code(&red_packet("P1", OPENID, 1_000)).await,
         "PROCESSING"
     );
     sandbox.set_faults(FaultConfig::none())?;
     assert_eq!(
-        call(&client, &sandbox, &query_red_packet("P1"))
-            .await
-            .get("status"),
+        api.call(&query_red_packet("P1")).await.get("status"),
         Some("SENDING")
     );
     assert_eq!(
-        call(&client, &sandbox, &red_packet("P1", OPENID, 1_000))
-            .await
-            .code(),
+        api.code(&red_packet("P1", OPENID, 1_000)).await,
         "PROCESSING"
     );
     clock.advance_secs(60);
     assert_eq!(
-        call(&client, &sandbox, &query_red_packet("P1"))
-            .await
-            .get("status"),
+        api.call(&query_red_packet("P1")).await.get("status"),
         Some("SENT")
     );
     // Unknown fields on a signed endpoint: still signed correctly.
     sandbox.set_faults(FaultConfig::always(FaultKind::UnknownFields))?;
-    let reply = call(&client, &sandbox, &workwx_red_packet("W1", OPENID, 1_000)).await;
+    let reply = api.call(&workwx_red_packet("W1", OPENID, 1_000)).await;
     assert_eq!(reply.code(), "SUCCESS");
     assert!(reply.get("sandbox_future_field").is_some());
     assert!(reply.sign_verifies());
@@ -814,18 +632,14 @@ async fn admin_api() -> TestResult {
     let clock = ManualClock::at_default_start();
     let sandbox = plain(&clock).start().await?;
     let client = http_client(&sandbox, false);
-    let (status, health) = admin(&client, &sandbox, Method::GET, "health", None).await;
+    let api = Api::new(&client, &sandbox);
+    let (status, health) = api.admin(Method::GET, "health", None).await;
     assert_eq!(status, 200);
     assert_eq!(health["status"], "ok");
     assert_eq!(health["now"], "2024-02-10T10:00:00+08:00");
 
-    assert_eq!(
-        call(&client, &sandbox, &red_packet("A1", OPENID, 1_000))
-            .await
-            .code(),
-        "SUCCESS"
-    );
-    let (_, ledger) = admin(&client, &sandbox, Method::GET, "ledger", None).await;
+    assert_eq!(api.code(&red_packet("A1", OPENID, 1_000)).await, "SUCCESS");
+    let (_, ledger) = api.admin(Method::GET, "ledger", None).await;
     let payment = &ledger["payments"][0];
     assert_eq!(payment["endpoint"], "sendredpack");
     assert_eq!(payment["bill"], "A1");
@@ -837,14 +651,13 @@ async fn admin_api() -> TestResult {
     assert_eq!(ledger["balance_fen"], 10_000_000 - 1_000);
 
     // Faults: partial update, seed, validation.
-    let (status, faults) = admin(
-        &client,
-        &sandbox,
-        Method::POST,
-        "faults",
-        Some(r#"{"drop_after_commit":0.5,"seed":9}"#),
-    )
-    .await;
+    let (status, faults) = api
+        .admin(
+            Method::POST,
+            "faults",
+            Some(r#"{"drop_after_commit":0.5,"seed":9}"#),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(faults["faults"]["drop_after_commit"], 0.5);
     assert_eq!(faults["seed"], 9);
@@ -854,30 +667,24 @@ async fn admin_api() -> TestResult {
         "not json",
         r#"{"malformed_reply":0.9}"#,
     ] {
-        let (status, body) = admin(&client, &sandbox, Method::POST, "faults", Some(bad)).await;
+        let (status, body) = api.admin(Method::POST, "faults", Some(bad)).await;
         assert_eq!(status, 400, "{bad}");
         assert!(body["error"].is_string());
     }
     assert_eq!(sandbox.faults().drop_after_commit, 0.5);
 
     // Clock.
-    let (_, now) = admin(
-        &client,
-        &sandbox,
-        Method::POST,
-        "clock",
-        Some(r#"{"advance_secs":120}"#),
-    )
-    .await;
+    let (_, now) = api
+        .admin(Method::POST, "clock", Some(r#"{"advance_secs":120}"#))
+        .await;
     assert_eq!(now["now"], "2024-02-10T10:02:00+08:00");
-    let (_, now) = admin(
-        &client,
-        &sandbox,
-        Method::POST,
-        "clock",
-        Some(r#"{"set":"2024-03-01T09:30:00+08:00"}"#),
-    )
-    .await;
+    let (_, now) = api
+        .admin(
+            Method::POST,
+            "clock",
+            Some(r#"{"set":"2024-03-01T09:30:00+08:00"}"#),
+        )
+        .await;
     assert_eq!(now["now"], "2024-03-01T09:30:00+08:00");
     for bad in [
         r#"{"advance_secs":9223372036854775807}"#,
@@ -886,44 +693,29 @@ async fn admin_api() -> TestResult {
         r#"{"advance_secs":1,"set":"2024-03-01T09:30:00+08:00"}"#,
         r#"{"advance_secs":"x"}"#,
     ] {
-        let (status, _) = admin(&client, &sandbox, Method::POST, "clock", Some(bad)).await;
+        let (status, _) = api.admin(Method::POST, "clock", Some(bad)).await;
         assert_eq!(status, 400, "{bad}");
     }
     // The packet was opened while the clock moved.
-    let (_, ledger) = admin(&client, &sandbox, Method::GET, "ledger", None).await;
+    let (_, ledger) = api.admin(Method::GET, "ledger", None).await;
     assert_eq!(ledger["payments"][0]["status"], "RECEIVED");
 
     // Balance.
-    let (_, balance) = admin(
-        &client,
-        &sandbox,
-        Method::POST,
-        "balance",
-        Some(r#"{"balance_fen":500}"#),
-    )
-    .await;
+    let (_, balance) = api
+        .admin(Method::POST, "balance", Some(r#"{"balance_fen":500}"#))
+        .await;
     assert_eq!(balance["balance_fen"], 500);
-    let (_, balance) = admin(
-        &client,
-        &sandbox,
-        Method::POST,
-        "balance",
-        Some(r#"{"add_fen":250}"#),
-    )
-    .await;
+    let (_, balance) = api
+        .admin(Method::POST, "balance", Some(r#"{"add_fen":250}"#))
+        .await;
     assert_eq!(balance["balance_fen"], 750);
-    let (status, _) = admin(
-        &client,
-        &sandbox,
-        Method::POST,
-        "balance",
-        Some(r#"{"balance_fen":-1}"#),
-    )
-    .await;
+    let (status, _) = api
+        .admin(Method::POST, "balance", Some(r#"{"balance_fen":-1}"#))
+        .await;
     assert_eq!(status, 400);
 
     // Reset.
-    let (status, _) = admin(&client, &sandbox, Method::POST, "reset", None).await;
+    let (status, _) = api.admin(Method::POST, "reset", None).await;
     assert_eq!(status, 200);
     let snapshot = sandbox.ledger();
     assert!(snapshot.payments.is_empty());
@@ -931,10 +723,10 @@ async fn admin_api() -> TestResult {
     assert!(!sandbox.faults().any());
 
     // Unknown paths and wrong methods.
-    let (status, body) = admin(&client, &sandbox, Method::GET, "nope", None).await;
+    let (status, body) = api.admin(Method::GET, "nope", None).await;
     assert_eq!(status, 404);
     assert!(body["error"].is_string());
-    let (status, _) = admin(&client, &sandbox, Method::GET, "reset", None).await;
+    let (status, _) = api.admin(Method::GET, "reset", None).await;
     assert_eq!(status, 405);
     sandbox.shutdown().await;
     Ok(())
@@ -950,22 +742,23 @@ async fn wecom_secrets_per_agent() -> TestResult {
         .start()
         .await?;
     let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
     let key = hongbao_sandbox::DEFAULT_API_KEY;
     // Signed with the app's own secret: paid.
     let req = pay_employee("PA1", OPENID, 1_000).set("agentid", "1000002");
-    let reply = post_raw(&client, &sandbox, req.path, req.body_with(key, app_secret)).await;
+    let reply = api.post_raw(req.path, req.body_with(key, app_secret)).await;
     assert_eq!(reply.code(), "SUCCESS");
     // The default test secret is not configured here.
     let req = pay_employee("PA2", "oOther", 1_000).set("agentid", "1000002");
-    let reply = post_raw(&client, &sandbox, req.path, req.body()).await;
+    let reply = api.post_raw(req.path, req.body()).await;
     assert_eq!(reply.code(), "WORKWX_SIGN_ERROR");
     // No agentid and no default secret: nobody can sign.
     let req = pay_employee("PA3", "oOther", 1_000);
-    let reply = post_raw(&client, &sandbox, req.path, req.body_with(key, app_secret)).await;
+    let reply = api.post_raw(req.path, req.body_with(key, app_secret)).await;
     assert_eq!(reply.code(), "WORKWX_SIGN_ERROR");
     // WeCom red packets in the app's name use the same secret.
     let req = workwx_red_packet("WA1", OPENID, 1_000);
-    let reply = post_raw(&client, &sandbox, req.path, req.body_with(key, app_secret)).await;
+    let reply = api.post_raw(req.path, req.body_with(key, app_secret)).await;
     assert_eq!(reply.code(), "SUCCESS");
     assert!(reply.sign_verifies());
     assert_eq!(sandbox.ledger().payments.len(), 2);

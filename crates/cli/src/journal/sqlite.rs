@@ -496,13 +496,7 @@ impl Journal for SqliteJournal {
         let mut stmt = self.conn.prepare_cached(
             "SELECT state, count(*), COALESCE(sum(amount_fen), 0) FROM rows GROUP BY state",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, u64>(1)?,
-                r.get::<_, u64>(2)?,
-            ))
-        })?;
+        let rows = stmt.query_map([], group_count_fen)?;
         for r in rows {
             let (state, count, fen) = r?;
             let state: RowState = state.parse()?;
@@ -515,16 +509,15 @@ impl Journal for SqliteJournal {
             "SELECT COALESCE(err_code, '(none)'), count(*), COALESCE(sum(amount_fen), 0)
              FROM rows WHERE state = 'not_paid' GROUP BY 1 ORDER BY 1",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, u64>(1)?,
-                r.get::<_, u64>(2)?,
-            ))
-        })?;
+        let rows = stmt.query_map([], group_count_fen)?;
         for r in rows {
             summary.not_paid_by_code.push(r?);
         }
         Ok(summary)
     }
+}
+
+/// A `(group key, count, total fen)` row of the summary queries.
+fn group_count_fen(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, u64, u64)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
 }

@@ -126,6 +126,26 @@ pub fn options(kind: Kind, handle: &SandboxHandle) -> RunOptions {
     }
 }
 
+/// Plans `csv` into `journal` with the test settings (invalid rows refused).
+pub fn plan(
+    journal: &mut SqliteJournal,
+    csv: &Path,
+    kind: Kind,
+    handle: &SandboxHandle,
+) -> Result<PlanResult, batch::BatchError> {
+    batch::plan(journal, csv, &settings(kind, handle, false))
+}
+
+/// How many requests the sandbox has received for its payments, resends included.
+pub fn requests_received(handle: &SandboxHandle) -> u32 {
+    handle
+        .ledger()
+        .payments
+        .iter()
+        .map(|p| p.times_requested)
+        .sum()
+}
+
 pub async fn plan_and_run(
     journal: &mut SqliteJournal,
     csv: &Path,
@@ -133,7 +153,7 @@ pub async fn plan_and_run(
     handle: &SandboxHandle,
     client: &Client,
 ) -> RunReport {
-    let planned = batch::plan(journal, csv, &settings(kind, handle, false)).unwrap();
+    let planned = plan(journal, csv, kind, handle).unwrap();
     assert!(
         matches!(planned, PlanResult::Planned { .. } | PlanResult::Resumed),
         "{planned:?}"

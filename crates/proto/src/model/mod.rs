@@ -7,10 +7,13 @@ use serde::{Deserialize, Serialize};
 use crate::code::ErrorCode;
 use crate::endpoint::Endpoint;
 use crate::validate::{Checker, Rule, Violation, Violations};
-use crate::values::{Amount, ResultCode, parse_uint};
+use crate::values::{
+    Amount, HbType, RedPacketStatus, ResultCode, SendType, TransferStatus, parse_uint,
+};
 use crate::xml::{RawXml, XmlError};
 
 mod pay_employee;
+mod payout;
 mod red_packet;
 mod signkey;
 mod transfer;
@@ -154,14 +157,8 @@ pub struct Envelope {
 impl Envelope {
     /// Reads the envelope fields.
     pub fn from_raw(raw: &RawXml) -> Result<Envelope, ReplyError> {
-        let return_code = raw
-            .get_non_empty("return_code")
-            .map(ResultCode::parse)
-            .ok_or(ReplyError::Missing {
-                field: "return_code",
-            })?;
         Ok(Envelope {
-            return_code,
+            return_code: return_code(raw)?,
             return_msg: opt(raw, "return_msg"),
             result_code: raw.get_non_empty("result_code").map(ResultCode::parse),
             err_code: raw.get_non_empty("err_code").map(ErrorCode::parse),
@@ -173,6 +170,15 @@ impl Envelope {
     pub fn is_success(&self) -> bool {
         self.return_code == ResultCode::Success && self.result_code == Some(ResultCode::Success)
     }
+}
+
+/// The required `return_code`.
+pub(crate) fn return_code(raw: &RawXml) -> Result<ResultCode, ReplyError> {
+    raw.get_non_empty("return_code")
+        .map(ResultCode::parse)
+        .ok_or(ReplyError::Missing {
+            field: "return_code",
+        })
 }
 
 /// A non-empty text field.
@@ -195,6 +201,135 @@ pub(crate) fn opt_uint(raw: &RawXml, field: &str) -> Result<Option<u64>, ReplyEr
 pub(crate) fn opt_amount(raw: &RawXml, field: &str) -> Result<Option<Amount>, ReplyError> {
     Ok(opt_uint(raw, field)?.map(Amount::from_fen))
 }
+
+/// A reply payload field: how one optional field is read from a parsed body.
+pub(crate) trait ReplyField: Sized {
+    /// Reads `field` (empty = absent).
+    fn read(raw: &RawXml, field: &str) -> Result<Option<Self>, ReplyError>;
+}
+
+impl ReplyField for String {
+    fn read(raw: &RawXml, field: &str) -> Result<Option<Self>, ReplyError> {
+        Ok(opt(raw, field))
+    }
+}
+
+impl ReplyField for u64 {
+    fn read(raw: &RawXml, field: &str) -> Result<Option<Self>, ReplyError> {
+        opt_uint(raw, field)
+    }
+}
+
+impl ReplyField for Amount {
+    fn read(raw: &RawXml, field: &str) -> Result<Option<Self>, ReplyError> {
+        opt_amount(raw, field)
+    }
+}
+
+/// Open enums parse any value (unknown ones are kept as received).
+macro_rules! open_reply_field {
+    ($($ty:ty),+) => {
+        $(impl ReplyField for $ty {
+            fn read(raw: &RawXml, field: &str) -> Result<Option<Self>, ReplyError> {
+                Ok(raw.get_non_empty(field).map(<$ty>::parse))
+            }
+        })+
+    };
+}
+
+open_reply_field!(RedPacketStatus, SendType, HbType, TransferStatus);
+
+/// Defines a reply type: the given payload fields (each read from the
+/// element of the same name, see [`ReplyField`]) between `envelope` (first)
+/// and `raw` (every field as received, last), and its [`Reply`] impl. An
+/// optional `extra` field, read by the given function before anything else,
+/// goes just before `raw`.
+macro_rules! reply {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident {
+            $($(#[$field_attr:meta])* pub $field:ident: Option<$ty:ty>,)*
+        }
+        $($(#[$extra_attr:meta])* extra $extra:ident: $extra_ty:ty = $read_extra:path;)?
+    ) => {
+        $(#[$attr])*
+        pub struct $name {
+            /// Envelope.
+            pub envelope: $crate::model::Envelope,
+            $($(#[$field_attr])* pub $field: Option<$ty>,)*
+            $($(#[$extra_attr])* pub $extra: $extra_ty,)?
+            /// Every field as received.
+            pub raw: $crate::xml::RawXml,
+        }
+
+        impl $crate::model::Reply for $name {
+            fn from_raw(
+                raw: &$crate::xml::RawXml,
+            ) -> Result<Self, $crate::model::ReplyError> {
+                $(let $extra = $read_extra(raw)?;)?
+                Ok($name {
+                    envelope: $crate::model::Envelope::from_raw(raw)?,
+                    $($field: $crate::model::ReplyField::read(raw, stringify!($field))?,)*
+                    $($extra,)?
+                    raw: raw.clone(),
+                })
+            }
+        }
+    };
+}
+pub(crate) use reply;
+
+/// Implements [`Request`] and the inherent `from_wire` for a query: a
+/// struct whose only field is the bill number of the send it queries (always
+/// valid by type), sent with the given constant fields after it.
+macro_rules! query_request {
+    (
+        $name:ident: $endpoint:expr => $reply:ty,
+        $bill:ident: $bill_ty:ty $(, $fixed:literal = $value:literal)* $(,)?
+    ) => {
+        impl $crate::model::Request for $name {
+            const ENDPOINT: $crate::endpoint::Endpoint = $endpoint;
+            type Reply = $reply;
+
+            fn from_wire(
+                raw: &$crate::xml::RawXml,
+            ) -> Result<(Self, $crate::model::Merchant), $crate::validate::Violations> {
+                Self::from_wire(raw)
+            }
+
+            fn validate(&self) -> Result<(), $crate::validate::Violations> {
+                Ok(())
+            }
+
+            fn bill(&self) -> Option<&str> {
+                Some(self.$bill.as_str())
+            }
+
+            fn fields(&self) -> Vec<(&'static str, std::borrow::Cow<'_, str>)> {
+                vec![
+                    (stringify!($bill), std::borrow::Cow::Borrowed(self.$bill.as_str())),
+                    $(($fixed, std::borrow::Cow::Borrowed($value)),)*
+                ]
+            }
+        }
+
+        impl $name {
+            /// Reads a request body back: every violation at once.
+            pub fn from_wire(
+                raw: &$crate::xml::RawXml,
+            ) -> Result<(Self, $crate::model::Merchant), $crate::validate::Violations> {
+                let mut reader = $crate::model::WireReader::new(
+                    raw,
+                    <Self as $crate::model::Request>::ENDPOINT,
+                );
+                let bill = reader.parsed(stringify!($bill), str::parse::<$bill_ty>);
+                $(reader.fixed($fixed, $value);)*
+                $crate::model::finish_wire(reader, bill.map(|$bill| $name { $bill }))
+            }
+        }
+    };
+}
+pub(crate) use query_request;
 
 /// Pushes an optional non-empty field.
 pub(crate) fn push_opt<'a>(
@@ -259,14 +394,7 @@ impl<'a> WireReader<'a> {
         if value.is_empty() {
             return None;
         }
-        match parse(&value) {
-            Ok(v) => Some(v),
-            Err(mut v) => {
-                v.field = field.into();
-                self.violations.push(v);
-                None
-            }
-        }
+        self.parse(field, &value, parse)
     }
 
     /// An optional field parsed with `parse`.
@@ -276,7 +404,17 @@ impl<'a> WireReader<'a> {
         parse: impl FnOnce(&str) -> Result<T, Violation>,
     ) -> Option<T> {
         let value = self.opt(field)?;
-        match parse(&value) {
+        self.parse(field, &value, parse)
+    }
+
+    /// Parses a present value; a violation is renamed to `field` and kept.
+    fn parse<T>(
+        &mut self,
+        field: &'static str,
+        value: &str,
+        parse: impl FnOnce(&str) -> Result<T, Violation>,
+    ) -> Option<T> {
+        match parse(value) {
             Ok(v) => Some(v),
             Err(mut v) => {
                 v.field = field.into();
@@ -343,22 +481,10 @@ pub(crate) fn finish_wire<R: Request>(
     request: Option<R>,
 ) -> Result<(R, Merchant), Violations> {
     let (merchant, mut violations) = reader.finish();
-    if let Err(v) = merchant.validate(R::ENDPOINT) {
-        for violation in v {
-            if !violations.has_field(&violation.field) {
-                violations.push(violation);
-            }
-        }
-    }
+    merge_new_fields(&mut violations, merchant.validate(R::ENDPOINT));
     match request {
         Some(request) => {
-            if let Err(v) = request.validate() {
-                for violation in v {
-                    if !violations.has_field(&violation.field) {
-                        violations.push(violation);
-                    }
-                }
-            }
+            merge_new_fields(&mut violations, request.validate());
             if violations.is_empty() {
                 Ok((request, merchant))
             } else {
@@ -366,5 +492,16 @@ pub(crate) fn finish_wire<R: Request>(
             }
         }
         None => Err(violations),
+    }
+}
+
+/// Adds the violations of `checked` whose field has none in `violations` yet.
+fn merge_new_fields(violations: &mut Violations, checked: Result<(), Violations>) {
+    if let Err(more) = checked {
+        for violation in more {
+            if !violations.has_field(&violation.field) {
+                violations.push(violation);
+            }
+        }
     }
 }

@@ -4,42 +4,12 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use super::red_packet::check_openid;
-use super::{
-    Envelope, Merchant, Reply, ReplyError, Request, WireReader, finish_wire, num, opt, opt_amount,
-    push_opt,
-};
+use super::payout::{PayoutWire, payout_of, with_payout};
+use super::{Merchant, Request, WireReader, finish_wire, num, push_opt, query_request, reply};
 use crate::endpoint::Endpoint;
-use crate::validate::{Checker, Rule, Violation, Violations};
+use crate::validate::{Checker, Rule, Violations};
 use crate::values::{Amount, CheckName, MsgType, OpenId, TradeNo, TransferStatus};
 use crate::xml::RawXml;
-
-/// Smallest payment of pay-to-employee and transfers (1 yuan).
-pub(crate) const MIN_PAYMENT_FEN: u64 = 100;
-
-/// `check_name=FORCE_CHECK` needs `re_user_name`; the payment is at least 1 yuan.
-pub(crate) fn check_payee(
-    c: &mut Checker,
-    check_name: CheckName,
-    re_user_name: Option<&str>,
-    amount: Amount,
-) {
-    c.opt_text("re_user_name", re_user_name, 64);
-    if check_name == CheckName::ForceCheck && re_user_name.is_none_or(str::is_empty) {
-        c.push(
-            "re_user_name",
-            Rule::RequiredWhen("check_name is FORCE_CHECK"),
-            None,
-        );
-    }
-    if amount.fen() < MIN_PAYMENT_FEN {
-        c.violations.push(Violation::new(
-            "amount",
-            Rule::AmountAtLeast(Amount::from_fen(MIN_PAYMENT_FEN)),
-            Some(amount.to_string()),
-        ));
-    }
-}
 
 /// `paywwsptrans2pocket`: pay an employee's WeChat change from WeCom. Needs
 /// `workwx_sign`. Every `result_code=FAIL` must be confirmed by a query.
@@ -88,16 +58,7 @@ impl Request for PayEmployee {
 
     fn validate(&self) -> Result<(), Violations> {
         let mut c = Checker::new();
-        c.opt_text("device_info", self.device_info.as_deref(), 32);
-        check_openid(&mut c, "openid", &self.openid, 64);
-        check_payee(
-            &mut c,
-            self.check_name,
-            self.re_user_name.as_deref(),
-            self.amount,
-        );
-        c.text("desc", &self.desc, 81);
-        c.ipv4("spbill_create_ip", &self.spbill_create_ip);
+        payout_of!(self).check(&mut c, 81);
         c.opt_text("approval_number", self.approval_number.as_deref(), 64);
         if self.ww_msg_type == MsgType::ApprovalMsg {
             if self.approval_number.as_deref().is_none_or(str::is_empty) {
@@ -131,21 +92,7 @@ impl Request for PayEmployee {
     }
 
     fn fields(&self) -> Vec<(&'static str, Cow<'_, str>)> {
-        let mut f = Vec::with_capacity(16);
-        push_opt(&mut f, "device_info", self.device_info.as_deref());
-        f.push((
-            "partner_trade_no",
-            Cow::Borrowed(self.partner_trade_no.as_str()),
-        ));
-        f.push(("openid", Cow::Borrowed(self.openid.as_str())));
-        f.push(("check_name", Cow::Borrowed(self.check_name.as_str())));
-        push_opt(&mut f, "re_user_name", self.re_user_name.as_deref());
-        f.push(("amount", num(self.amount.fen())));
-        f.push(("desc", Cow::Borrowed(self.desc.as_str())));
-        f.push((
-            "spbill_create_ip",
-            Cow::Borrowed(self.spbill_create_ip.as_str()),
-        ));
+        let mut f = payout_of!(self).fields(16);
         f.push(("ww_msg_type", Cow::Borrowed(self.ww_msg_type.as_str())));
         push_opt(&mut f, "approval_number", self.approval_number.as_deref());
         if let Some(t) = self.approval_type {
@@ -165,14 +112,7 @@ impl PayEmployee {
     /// Reads a request body back: every violation at once.
     pub fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations> {
         let mut r = WireReader::new(raw, Self::ENDPOINT);
-        let device_info = r.opt("device_info");
-        let partner_trade_no = r.parsed("partner_trade_no", str::parse::<TradeNo>);
-        let openid = r.parsed("openid", str::parse::<OpenId>);
-        let check_name = r.parsed("check_name", str::parse::<CheckName>);
-        let re_user_name = r.opt("re_user_name");
-        let amount = r.amount("amount");
-        let desc = r.req("desc");
-        let spbill_create_ip = r.req("spbill_create_ip");
+        let payout = PayoutWire::read(&mut r);
         let ww_msg_type = r.parsed("ww_msg_type", str::parse::<MsgType>);
         let approval_number = r.opt("approval_number");
         let approval_type = r
@@ -180,66 +120,39 @@ impl PayEmployee {
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
         let act_name = r.req("act_name");
         let agentid = r.opt("agentid");
-        let request = match (partner_trade_no, openid, check_name, ww_msg_type) {
-            (Some(partner_trade_no), Some(openid), Some(check_name), Some(ww_msg_type)) => {
-                Some(PayEmployee {
-                    partner_trade_no,
-                    device_info,
-                    openid,
-                    check_name,
-                    re_user_name,
-                    amount,
-                    desc,
-                    spbill_create_ip,
-                    ww_msg_type,
-                    approval_number,
-                    approval_type,
-                    act_name,
-                    agentid,
-                })
-            }
+        let request = match (payout, ww_msg_type) {
+            (Some(payout), Some(ww_msg_type)) => Some(with_payout!(PayEmployee {
+                payout;
+                ww_msg_type,
+                approval_number,
+                approval_type,
+                act_name,
+                agentid,
+            })),
             _ => None,
         };
         finish_wire(r, request)
     }
 }
 
-/// Reply of `paywwsptrans2pocket` (unsigned).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PayEmployeeReply {
-    /// Envelope.
-    pub envelope: Envelope,
-    /// Appid (corpid).
-    pub appid: Option<String>,
-    /// Merchant id.
-    pub mch_id: Option<String>,
-    /// Device id.
-    pub device_info: Option<String>,
-    /// Reply nonce.
-    pub nonce_str: Option<String>,
-    /// Echoed order number.
-    pub partner_trade_no: Option<String>,
-    /// WeChat payment number.
-    pub payment_no: Option<String>,
-    /// Payment time.
-    pub payment_time: Option<String>,
-    /// Every field as received.
-    pub raw: RawXml,
-}
-
-impl Reply for PayEmployeeReply {
-    fn from_raw(raw: &RawXml) -> Result<Self, ReplyError> {
-        Ok(PayEmployeeReply {
-            envelope: Envelope::from_raw(raw)?,
-            appid: opt(raw, "appid"),
-            mch_id: opt(raw, "mch_id"),
-            device_info: opt(raw, "device_info"),
-            nonce_str: opt(raw, "nonce_str"),
-            partner_trade_no: opt(raw, "partner_trade_no"),
-            payment_no: opt(raw, "payment_no"),
-            payment_time: opt(raw, "payment_time"),
-            raw: raw.clone(),
-        })
+reply! {
+    /// Reply of `paywwsptrans2pocket` (unsigned).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct PayEmployeeReply {
+        /// Appid (corpid).
+        pub appid: Option<String>,
+        /// Merchant id.
+        pub mch_id: Option<String>,
+        /// Device id.
+        pub device_info: Option<String>,
+        /// Reply nonce.
+        pub nonce_str: Option<String>,
+        /// Echoed order number.
+        pub partner_trade_no: Option<String>,
+        /// WeChat payment number.
+        pub payment_no: Option<String>,
+        /// Payment time.
+        pub payment_time: Option<String>,
     }
 }
 
@@ -250,87 +163,33 @@ pub struct PayEmployeeQuery {
     pub partner_trade_no: TradeNo,
 }
 
-impl Request for PayEmployeeQuery {
-    const ENDPOINT: Endpoint = Endpoint::QueryPayEmployee;
-    type Reply = PayEmployeeQueryReply;
+query_request!(PayEmployeeQuery: Endpoint::QueryPayEmployee => PayEmployeeQueryReply, partner_trade_no: TradeNo);
 
-    fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations> {
-        Self::from_wire(raw)
-    }
-
-    fn validate(&self) -> Result<(), Violations> {
-        Ok(())
-    }
-
-    fn bill(&self) -> Option<&str> {
-        Some(self.partner_trade_no.as_str())
-    }
-
-    fn fields(&self) -> Vec<(&'static str, Cow<'_, str>)> {
-        vec![(
-            "partner_trade_no",
-            Cow::Borrowed(self.partner_trade_no.as_str()),
-        )]
-    }
-}
-
-impl PayEmployeeQuery {
-    /// Reads a request body back: every violation at once.
-    pub fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations> {
-        let mut r = WireReader::new(raw, Self::ENDPOINT);
-        let no = r.parsed("partner_trade_no", str::parse::<TradeNo>);
-        let request = no.map(|partner_trade_no| PayEmployeeQuery { partner_trade_no });
-        finish_wire(r, request)
-    }
-}
-
-/// Reply of `querywwsptrans2pocket` (unsigned).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PayEmployeeQueryReply {
-    /// Envelope.
-    pub envelope: Envelope,
-    /// Echoed order number.
-    pub partner_trade_no: Option<String>,
-    /// Merchant id.
-    pub mch_id: Option<String>,
-    /// Appid.
-    pub appid: Option<String>,
-    /// WeChat internal payment id.
-    pub detail_id: Option<String>,
-    /// Status.
-    pub status: Option<TransferStatus>,
-    /// Failure reason (human text).
-    pub reason: Option<String>,
-    /// Payee.
-    pub openid: Option<String>,
-    /// Payee name.
-    pub transfer_name: Option<String>,
-    /// Amount.
-    pub payment_amount: Option<Amount>,
-    /// Time the transfer was initiated.
-    pub transfer_time: Option<String>,
-    /// Description.
-    pub desc: Option<String>,
-    /// Every field as received.
-    pub raw: RawXml,
-}
-
-impl Reply for PayEmployeeQueryReply {
-    fn from_raw(raw: &RawXml) -> Result<Self, ReplyError> {
-        Ok(PayEmployeeQueryReply {
-            envelope: Envelope::from_raw(raw)?,
-            partner_trade_no: opt(raw, "partner_trade_no"),
-            mch_id: opt(raw, "mch_id"),
-            appid: opt(raw, "appid"),
-            detail_id: opt(raw, "detail_id"),
-            status: raw.get_non_empty("status").map(TransferStatus::parse),
-            reason: opt(raw, "reason"),
-            openid: opt(raw, "openid"),
-            transfer_name: opt(raw, "transfer_name"),
-            payment_amount: opt_amount(raw, "payment_amount")?,
-            transfer_time: opt(raw, "transfer_time"),
-            desc: opt(raw, "desc"),
-            raw: raw.clone(),
-        })
+reply! {
+    /// Reply of `querywwsptrans2pocket` (unsigned).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct PayEmployeeQueryReply {
+        /// Echoed order number.
+        pub partner_trade_no: Option<String>,
+        /// Merchant id.
+        pub mch_id: Option<String>,
+        /// Appid.
+        pub appid: Option<String>,
+        /// WeChat internal payment id.
+        pub detail_id: Option<String>,
+        /// Status.
+        pub status: Option<TransferStatus>,
+        /// Failure reason (human text).
+        pub reason: Option<String>,
+        /// Payee.
+        pub openid: Option<String>,
+        /// Payee name.
+        pub transfer_name: Option<String>,
+        /// Amount.
+        pub payment_amount: Option<Amount>,
+        /// Time the transfer was initiated.
+        pub transfer_time: Option<String>,
+        /// Description.
+        pub desc: Option<String>,
     }
 }

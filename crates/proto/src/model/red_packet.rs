@@ -5,8 +5,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Envelope, Merchant, Reply, ReplyError, Request, WireReader, finish_wire, num, opt, opt_amount,
-    opt_uint, push_opt,
+    Merchant, ReplyError, Request, WireReader, finish_wire, num, push_opt, query_request, reply,
 };
 use crate::endpoint::Endpoint;
 use crate::validate::{ALNUM, Checker, Rule, Violation, Violations, alnum};
@@ -38,6 +37,60 @@ pub(crate) fn check_packet_amount(c: &mut Checker, amount: Amount, scene_id: Opt
         );
     }
     check_scene(c, scene_id);
+}
+
+/// Checks the sender name (≤ 32 characters) and the receiver's openid (≤ 32).
+fn check_sender(c: &mut Checker, send_name: &str, re_openid: &OpenId) {
+    c.text("send_name", send_name, 32);
+    check_openid(c, "re_openid", re_openid, 32);
+}
+
+/// Checks the texts a red packet shows, in this order: blessing (≤ 128
+/// characters), activity name (≤ 32), remark (≤ 256).
+pub(crate) fn check_greeting(c: &mut Checker, wishing: &str, act_name: &str, remark: &str) {
+    c.text("wishing", wishing, 128);
+    c.text("act_name", act_name, 32);
+    c.text("remark", remark, 256);
+}
+
+/// Pushes `wishing`, `act_name` and `remark`, in this order.
+pub(crate) fn push_greeting<'a>(
+    f: &mut Vec<(&'static str, Cow<'a, str>)>,
+    wishing: &'a str,
+    act_name: &'a str,
+    remark: &'a str,
+) {
+    f.push(("wishing", Cow::Borrowed(wishing)));
+    f.push(("act_name", Cow::Borrowed(act_name)));
+    f.push(("remark", Cow::Borrowed(remark)));
+}
+
+/// Pushes what a one-packet send (sendredpack, sendminiprogramhb) starts
+/// with: `mch_billno`, `send_name`, `re_openid`, `total_amount` and
+/// `total_num=1`.
+fn push_single_head<'a>(
+    f: &mut Vec<(&'static str, Cow<'a, str>)>,
+    mch_billno: &'a BillNo,
+    send_name: &'a str,
+    re_openid: &'a OpenId,
+    total_amount: Amount,
+) {
+    f.push(("mch_billno", Cow::Borrowed(mch_billno.as_str())));
+    f.push(("send_name", Cow::Borrowed(send_name)));
+    f.push(("re_openid", Cow::Borrowed(re_openid.as_str())));
+    f.push(("total_amount", num(total_amount.fen())));
+    f.push(("total_num", Cow::Borrowed("1")));
+}
+
+/// Reads back what [`push_single_head`] writes: the bill number, sender
+/// name, openid and amount (`total_num` must be 1).
+fn read_single_head(r: &mut WireReader<'_>) -> (Option<BillNo>, String, Option<OpenId>, Amount) {
+    let mch_billno = r.parsed("mch_billno", str::parse::<BillNo>);
+    let send_name = r.req("send_name");
+    let re_openid = r.parsed("re_openid", str::parse::<OpenId>);
+    let total_amount = r.amount("total_amount");
+    r.fixed("total_num", "1");
+    (mch_billno, send_name, re_openid, total_amount)
 }
 
 pub(crate) fn check_scene(c: &mut Checker, scene_id: Option<&SceneId>) {
@@ -116,8 +169,7 @@ impl Request for RedPacket {
 
     fn validate(&self) -> Result<(), Violations> {
         let mut c = Checker::new();
-        c.text("send_name", &self.send_name, 32);
-        check_openid(&mut c, "re_openid", &self.re_openid, 32);
+        check_sender(&mut c, &self.send_name, &self.re_openid);
         check_packet_amount(&mut c, self.total_amount, self.scene_id.as_ref());
         c.text("wishing", &self.wishing, 128);
         c.ipv4("client_ip", &self.client_ip);
@@ -136,11 +188,13 @@ impl Request for RedPacket {
 
     fn fields(&self) -> Vec<(&'static str, Cow<'_, str>)> {
         let mut f = Vec::with_capacity(16);
-        f.push(("mch_billno", Cow::Borrowed(self.mch_billno.as_str())));
-        f.push(("send_name", Cow::Borrowed(self.send_name.as_str())));
-        f.push(("re_openid", Cow::Borrowed(self.re_openid.as_str())));
-        f.push(("total_amount", num(self.total_amount.fen())));
-        f.push(("total_num", Cow::Borrowed("1")));
+        push_single_head(
+            &mut f,
+            &self.mch_billno,
+            &self.send_name,
+            &self.re_openid,
+            self.total_amount,
+        );
         f.push(("wishing", Cow::Borrowed(self.wishing.as_str())));
         f.push(("client_ip", Cow::Borrowed(self.client_ip.as_str())));
         f.push(("act_name", Cow::Borrowed(self.act_name.as_str())));
@@ -162,11 +216,7 @@ impl RedPacket {
     /// Reads a request body back (emulators, sign debugger): every violation at once.
     pub fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations> {
         let mut r = WireReader::new(raw, Self::ENDPOINT);
-        let mch_billno = r.parsed("mch_billno", str::parse::<BillNo>);
-        let send_name = r.req("send_name");
-        let re_openid = r.parsed("re_openid", str::parse::<OpenId>);
-        let total_amount = r.amount("total_amount");
-        r.fixed("total_num", "1");
+        let (mch_billno, send_name, re_openid, total_amount) = read_single_head(&mut r);
         let wishing = r.req("wishing");
         let client_ip = r.req("client_ip");
         let act_name = r.req("act_name");
@@ -244,8 +294,7 @@ impl Request for GroupRedPacket {
 
     fn validate(&self) -> Result<(), Violations> {
         let mut c = Checker::new();
-        c.text("send_name", &self.send_name, 32);
-        check_openid(&mut c, "re_openid", &self.re_openid, 32);
+        check_sender(&mut c, &self.send_name, &self.re_openid);
         if !(3..=20).contains(&self.total_num) {
             c.push(
                 "total_num",
@@ -266,9 +315,7 @@ impl Request for GroupRedPacket {
                 ));
             }
         }
-        c.text("wishing", &self.wishing, 128);
-        c.text("act_name", &self.act_name, 32);
-        c.text("remark", &self.remark, 256);
+        check_greeting(&mut c, &self.wishing, &self.act_name, &self.remark);
         check_scene(&mut c, self.scene_id.as_ref());
         c.opt_text("risk_info", self.risk_info.as_deref(), 128);
         check_opt_id(&mut c, "sub_mch_id", self.sub_mch_id.as_deref());
@@ -289,9 +336,7 @@ impl Request for GroupRedPacket {
         f.push(("total_amount", num(self.total_amount.fen())));
         f.push(("total_num", num(u64::from(self.total_num))));
         f.push(("amt_type", Cow::Borrowed(self.amt_type.as_str())));
-        f.push(("wishing", Cow::Borrowed(self.wishing.as_str())));
-        f.push(("act_name", Cow::Borrowed(self.act_name.as_str())));
-        f.push(("remark", Cow::Borrowed(self.remark.as_str())));
+        push_greeting(&mut f, &self.wishing, &self.act_name, &self.remark);
         push_opt(
             &mut f,
             "scene_id",
@@ -379,12 +424,9 @@ impl Request for MiniProgramRedPacket {
 
     fn validate(&self) -> Result<(), Violations> {
         let mut c = Checker::new();
-        c.text("send_name", &self.send_name, 32);
-        check_openid(&mut c, "re_openid", &self.re_openid, 32);
+        check_sender(&mut c, &self.send_name, &self.re_openid);
         check_packet_amount(&mut c, self.total_amount, self.scene_id.as_ref());
-        c.text("wishing", &self.wishing, 128);
-        c.text("act_name", &self.act_name, 32);
-        c.text("remark", &self.remark, 256);
+        check_greeting(&mut c, &self.wishing, &self.act_name, &self.remark);
         c.finish()
     }
 
@@ -394,14 +436,14 @@ impl Request for MiniProgramRedPacket {
 
     fn fields(&self) -> Vec<(&'static str, Cow<'_, str>)> {
         let mut f = Vec::with_capacity(12);
-        f.push(("mch_billno", Cow::Borrowed(self.mch_billno.as_str())));
-        f.push(("send_name", Cow::Borrowed(self.send_name.as_str())));
-        f.push(("re_openid", Cow::Borrowed(self.re_openid.as_str())));
-        f.push(("total_amount", num(self.total_amount.fen())));
-        f.push(("total_num", Cow::Borrowed("1")));
-        f.push(("wishing", Cow::Borrowed(self.wishing.as_str())));
-        f.push(("act_name", Cow::Borrowed(self.act_name.as_str())));
-        f.push(("remark", Cow::Borrowed(self.remark.as_str())));
+        push_single_head(
+            &mut f,
+            &self.mch_billno,
+            &self.send_name,
+            &self.re_openid,
+            self.total_amount,
+        );
+        push_greeting(&mut f, &self.wishing, &self.act_name, &self.remark);
         f.push(("notify_way", Cow::Borrowed("MINI_PROGRAM_JSAPI")));
         push_opt(
             &mut f,
@@ -416,11 +458,7 @@ impl MiniProgramRedPacket {
     /// Reads a request body back: every violation at once.
     pub fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations> {
         let mut r = WireReader::new(raw, Self::ENDPOINT);
-        let mch_billno = r.parsed("mch_billno", str::parse::<BillNo>);
-        let send_name = r.req("send_name");
-        let re_openid = r.parsed("re_openid", str::parse::<OpenId>);
-        let total_amount = r.amount("total_amount");
-        r.fixed("total_num", "1");
+        let (mch_billno, send_name, re_openid, total_amount) = read_single_head(&mut r);
         let wishing = r.req("wishing");
         let act_name = r.req("act_name");
         let remark = r.req("remark");
@@ -443,45 +481,26 @@ impl MiniProgramRedPacket {
     }
 }
 
-/// Reply of sendredpack, sendgroupredpack and sendminiprogramhb.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RedPacketReply {
-    /// Envelope.
-    pub envelope: Envelope,
-    /// Echoed bill number.
-    pub mch_billno: Option<String>,
-    /// Echoed merchant id.
-    pub mch_id: Option<String>,
-    /// Echoed appid.
-    pub wxappid: Option<String>,
-    /// Echoed openid.
-    pub re_openid: Option<String>,
-    /// Echoed amount (group: the group total).
-    pub total_amount: Option<Amount>,
-    /// WeChat red packet order number.
-    pub send_listid: Option<String>,
-    /// Send time (undocumented, seen in real replies).
-    pub send_time: Option<String>,
-    /// Mini program only: the value to pass to `wx.sendBizRedPacket`.
-    pub package: Option<String>,
-    /// Every field as received.
-    pub raw: RawXml,
-}
-
-impl Reply for RedPacketReply {
-    fn from_raw(raw: &RawXml) -> Result<Self, ReplyError> {
-        Ok(RedPacketReply {
-            envelope: Envelope::from_raw(raw)?,
-            mch_billno: opt(raw, "mch_billno"),
-            mch_id: opt(raw, "mch_id"),
-            wxappid: opt(raw, "wxappid"),
-            re_openid: opt(raw, "re_openid"),
-            total_amount: opt_amount(raw, "total_amount")?,
-            send_listid: opt(raw, "send_listid"),
-            send_time: opt(raw, "send_time"),
-            package: opt(raw, "package"),
-            raw: raw.clone(),
-        })
+reply! {
+    /// Reply of sendredpack, sendgroupredpack and sendminiprogramhb.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct RedPacketReply {
+        /// Echoed bill number.
+        pub mch_billno: Option<String>,
+        /// Echoed merchant id.
+        pub mch_id: Option<String>,
+        /// Echoed appid.
+        pub wxappid: Option<String>,
+        /// Echoed openid.
+        pub re_openid: Option<String>,
+        /// Echoed amount (group: the group total).
+        pub total_amount: Option<Amount>,
+        /// WeChat red packet order number.
+        pub send_listid: Option<String>,
+        /// Send time (undocumented, seen in real replies).
+        pub send_time: Option<String>,
+        /// Mini program only: the value to pass to `wx.sendBizRedPacket`.
+        pub package: Option<String>,
     }
 }
 
@@ -493,40 +512,7 @@ pub struct RedPacketQuery {
     pub mch_billno: BillNo,
 }
 
-impl Request for RedPacketQuery {
-    const ENDPOINT: Endpoint = Endpoint::QueryRedPacket;
-    type Reply = RedPacketQueryReply;
-
-    fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations> {
-        Self::from_wire(raw)
-    }
-
-    fn validate(&self) -> Result<(), Violations> {
-        Ok(())
-    }
-
-    fn bill(&self) -> Option<&str> {
-        Some(self.mch_billno.as_str())
-    }
-
-    fn fields(&self) -> Vec<(&'static str, Cow<'_, str>)> {
-        vec![
-            ("mch_billno", Cow::Borrowed(self.mch_billno.as_str())),
-            ("bill_type", Cow::Borrowed("MCHT")),
-        ]
-    }
-}
-
-impl RedPacketQuery {
-    /// Reads a request body back: every violation at once.
-    pub fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations> {
-        let mut r = WireReader::new(raw, Self::ENDPOINT);
-        let mch_billno = r.parsed("mch_billno", str::parse::<BillNo>);
-        r.fixed("bill_type", "MCHT");
-        let request = mch_billno.map(|mch_billno| RedPacketQuery { mch_billno });
-        finish_wire(r, request)
-    }
-}
+query_request!(RedPacketQuery: Endpoint::QueryRedPacket => RedPacketQueryReply, mch_billno: BillNo, "bill_type" = "MCHT");
 
 /// One receiver of a red packet (`hblist/hbinfo`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -542,6 +528,14 @@ pub struct HbInfo {
 }
 
 impl HbInfo {
+    /// Every receiver of a reply (`hblist/hbinfo`), empty when absent.
+    fn list(raw: &RawXml) -> Result<Vec<HbInfo>, ReplyError> {
+        raw.records()
+            .iter()
+            .map(|r| HbInfo::from_record(r))
+            .collect()
+    }
+
     fn from_record(record: &[(String, String)]) -> Result<HbInfo, ReplyError> {
         let get = |name: &str| {
             record
@@ -567,73 +561,41 @@ impl HbInfo {
     }
 }
 
-/// Reply of `gethbinfo`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RedPacketQueryReply {
-    /// Envelope.
-    pub envelope: Envelope,
-    /// Echoed bill number.
-    pub mch_billno: Option<String>,
-    /// Merchant id.
-    pub mch_id: Option<String>,
-    /// Red packet order id.
-    pub detail_id: Option<String>,
-    /// Status.
-    pub status: Option<RedPacketStatus>,
-    /// How it was sent.
-    pub send_type: Option<SendType>,
-    /// Normal or group.
-    pub hb_type: Option<HbType>,
-    /// Number of packets.
-    pub total_num: Option<u64>,
-    /// Total amount.
-    pub total_amount: Option<Amount>,
-    /// Failure reason (human text).
-    pub reason: Option<String>,
-    /// Send time.
-    pub send_time: Option<String>,
-    /// When unclaimed money was refunded.
-    pub refund_time: Option<String>,
-    /// Refunded amount.
-    pub refund_amount: Option<Amount>,
-    /// Blessing.
-    pub wishing: Option<String>,
-    /// Remark.
-    pub remark: Option<String>,
-    /// Activity name.
-    pub act_name: Option<String>,
-    /// Receivers (`hblist/hbinfo`), always a list (empty when absent).
-    pub hblist: Vec<HbInfo>,
-    /// Every field as received.
-    pub raw: RawXml,
-}
-
-impl Reply for RedPacketQueryReply {
-    fn from_raw(raw: &RawXml) -> Result<Self, ReplyError> {
-        let hblist = raw
-            .records()
-            .iter()
-            .map(|r| HbInfo::from_record(r))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(RedPacketQueryReply {
-            envelope: Envelope::from_raw(raw)?,
-            mch_billno: opt(raw, "mch_billno"),
-            mch_id: opt(raw, "mch_id"),
-            detail_id: opt(raw, "detail_id"),
-            status: raw.get_non_empty("status").map(RedPacketStatus::parse),
-            send_type: raw.get_non_empty("send_type").map(SendType::parse),
-            hb_type: raw.get_non_empty("hb_type").map(HbType::parse),
-            total_num: opt_uint(raw, "total_num")?,
-            total_amount: opt_amount(raw, "total_amount")?,
-            reason: opt(raw, "reason"),
-            send_time: opt(raw, "send_time"),
-            refund_time: opt(raw, "refund_time"),
-            refund_amount: opt_amount(raw, "refund_amount")?,
-            wishing: opt(raw, "wishing"),
-            remark: opt(raw, "remark"),
-            act_name: opt(raw, "act_name"),
-            hblist,
-            raw: raw.clone(),
-        })
+reply! {
+    /// Reply of `gethbinfo`.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct RedPacketQueryReply {
+        /// Echoed bill number.
+        pub mch_billno: Option<String>,
+        /// Merchant id.
+        pub mch_id: Option<String>,
+        /// Red packet order id.
+        pub detail_id: Option<String>,
+        /// Status.
+        pub status: Option<RedPacketStatus>,
+        /// How it was sent.
+        pub send_type: Option<SendType>,
+        /// Normal or group.
+        pub hb_type: Option<HbType>,
+        /// Number of packets.
+        pub total_num: Option<u64>,
+        /// Total amount.
+        pub total_amount: Option<Amount>,
+        /// Failure reason (human text).
+        pub reason: Option<String>,
+        /// Send time.
+        pub send_time: Option<String>,
+        /// When unclaimed money was refunded.
+        pub refund_time: Option<String>,
+        /// Refunded amount.
+        pub refund_amount: Option<Amount>,
+        /// Blessing.
+        pub wishing: Option<String>,
+        /// Remark.
+        pub remark: Option<String>,
+        /// Activity name.
+        pub act_name: Option<String>,
     }
+    /// Receivers (`hblist/hbinfo`), always a list (empty when absent).
+    extra hblist: Vec<HbInfo> = HbInfo::list;
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use hongbao_sign::ApiKey;
 use serde::{Deserialize, Serialize};
 
-use super::{Merchant, Reply, ReplyError, Request, WireReader, finish_wire, opt};
+use super::{Merchant, Reply, ReplyError, Request, WireReader, finish_wire, opt, return_code};
 use crate::endpoint::Endpoint;
 use crate::validate::Violations;
 use crate::values::ResultCode;
@@ -73,14 +73,8 @@ impl fmt::Debug for SignKeyReply {
 
 impl Reply for SignKeyReply {
     fn from_raw(raw: &RawXml) -> Result<Self, ReplyError> {
-        let return_code = raw
-            .get_non_empty("return_code")
-            .map(ResultCode::parse)
-            .ok_or(ReplyError::Missing {
-                field: "return_code",
-            })?;
         Ok(SignKeyReply {
-            return_code,
+            return_code: return_code(raw)?,
             return_msg: opt(raw, "return_msg"),
             mch_id: opt(raw, "mch_id"),
             sandbox_signkey: raw

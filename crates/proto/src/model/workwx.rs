@@ -4,11 +4,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use super::red_packet::{check_openid, check_packet_amount, scene};
-use super::{
-    Envelope, Merchant, Reply, ReplyError, Request, WireReader, finish_wire, num, opt, opt_amount,
-    push_opt,
-};
+use super::red_packet::{check_greeting, check_openid, check_packet_amount, push_greeting, scene};
+use super::{Merchant, Request, WireReader, finish_wire, num, push_opt, query_request, reply};
 use crate::endpoint::Endpoint;
 use crate::validate::{Checker, Rule, Violations};
 use crate::values::{Amount, BillNo, OpenId, RedPacketStatus, SceneId, SendType};
@@ -75,9 +72,7 @@ impl Request for WorkwxRedPacket {
         );
         check_openid(&mut c, "re_openid", &self.re_openid, 32);
         check_packet_amount(&mut c, self.total_amount, self.scene_id.as_ref());
-        c.text("wishing", &self.wishing, 128);
-        c.text("act_name", &self.act_name, 32);
-        c.text("remark", &self.remark, 256);
+        check_greeting(&mut c, &self.wishing, &self.act_name, &self.remark);
         c.finish()
     }
 
@@ -97,9 +92,7 @@ impl Request for WorkwxRedPacket {
         );
         f.push(("re_openid", Cow::Borrowed(self.re_openid.as_str())));
         f.push(("total_amount", num(self.total_amount.fen())));
-        f.push(("wishing", Cow::Borrowed(self.wishing.as_str())));
-        f.push(("act_name", Cow::Borrowed(self.act_name.as_str())));
-        f.push(("remark", Cow::Borrowed(self.remark.as_str())));
+        push_greeting(&mut f, &self.wishing, &self.act_name, &self.remark);
         push_opt(
             &mut f,
             "scene_id",
@@ -146,45 +139,26 @@ impl WorkwxRedPacket {
     }
 }
 
-/// Reply of `sendworkwxredpack` (signed when `return_code=SUCCESS`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WorkwxRedPacketReply {
-    /// Envelope.
-    pub envelope: Envelope,
-    /// Echoed bill number.
-    pub mch_billno: Option<String>,
-    /// Echoed merchant id.
-    pub mch_id: Option<String>,
-    /// Echoed appid (corpid).
-    pub wxappid: Option<String>,
-    /// Echoed openid.
-    pub re_openid: Option<String>,
-    /// Echoed amount.
-    pub total_amount: Option<Amount>,
-    /// WeChat red packet order number.
-    pub send_listid: Option<String>,
-    /// Sender name, when used.
-    pub sender_name: Option<String>,
-    /// Sender avatar media id, when used.
-    pub sender_header_media_id: Option<String>,
-    /// Every field as received.
-    pub raw: RawXml,
-}
-
-impl Reply for WorkwxRedPacketReply {
-    fn from_raw(raw: &RawXml) -> Result<Self, ReplyError> {
-        Ok(WorkwxRedPacketReply {
-            envelope: Envelope::from_raw(raw)?,
-            mch_billno: opt(raw, "mch_billno"),
-            mch_id: opt(raw, "mch_id"),
-            wxappid: opt(raw, "wxappid"),
-            re_openid: opt(raw, "re_openid"),
-            total_amount: opt_amount(raw, "total_amount")?,
-            send_listid: opt(raw, "send_listid"),
-            sender_name: opt(raw, "sender_name"),
-            sender_header_media_id: opt(raw, "sender_header_media_id"),
-            raw: raw.clone(),
-        })
+reply! {
+    /// Reply of `sendworkwxredpack` (signed when `return_code=SUCCESS`).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct WorkwxRedPacketReply {
+        /// Echoed bill number.
+        pub mch_billno: Option<String>,
+        /// Echoed merchant id.
+        pub mch_id: Option<String>,
+        /// Echoed appid (corpid).
+        pub wxappid: Option<String>,
+        /// Echoed openid.
+        pub re_openid: Option<String>,
+        /// Echoed amount.
+        pub total_amount: Option<Amount>,
+        /// WeChat red packet order number.
+        pub send_listid: Option<String>,
+        /// Sender name, when used.
+        pub sender_name: Option<String>,
+        /// Sender avatar media id, when used.
+        pub sender_header_media_id: Option<String>,
     }
 }
 
@@ -195,105 +169,47 @@ pub struct WorkwxRedPacketQuery {
     pub mch_billno: BillNo,
 }
 
-impl Request for WorkwxRedPacketQuery {
-    const ENDPOINT: Endpoint = Endpoint::QueryWorkwxRedPacket;
-    type Reply = WorkwxRedPacketQueryReply;
+query_request!(WorkwxRedPacketQuery: Endpoint::QueryWorkwxRedPacket => WorkwxRedPacketQueryReply, mch_billno: BillNo);
 
-    fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations> {
-        Self::from_wire(raw)
-    }
-
-    fn validate(&self) -> Result<(), Violations> {
-        Ok(())
-    }
-
-    fn bill(&self) -> Option<&str> {
-        Some(self.mch_billno.as_str())
-    }
-
-    fn fields(&self) -> Vec<(&'static str, Cow<'_, str>)> {
-        vec![("mch_billno", Cow::Borrowed(self.mch_billno.as_str()))]
-    }
-}
-
-impl WorkwxRedPacketQuery {
-    /// Reads a request body back: every violation at once.
-    pub fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations> {
-        let mut r = WireReader::new(raw, Self::ENDPOINT);
-        let mch_billno = r.parsed("mch_billno", str::parse::<BillNo>);
-        let request = mch_billno.map(|mch_billno| WorkwxRedPacketQuery { mch_billno });
-        finish_wire(r, request)
-    }
-}
-
-/// Reply of `queryworkwxredpack` (signed when `return_code=SUCCESS`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WorkwxRedPacketQueryReply {
-    /// Envelope.
-    pub envelope: Envelope,
-    /// Echoed bill number.
-    pub mch_billno: Option<String>,
-    /// Merchant id.
-    pub mch_id: Option<String>,
-    /// Red packet order id.
-    pub detail_id: Option<String>,
-    /// Status.
-    pub status: Option<RedPacketStatus>,
-    /// How it was sent.
-    pub send_type: Option<SendType>,
-    /// Amount.
-    pub total_amount: Option<Amount>,
-    /// Failure reason (human text).
-    pub reason: Option<String>,
-    /// Send time.
-    pub send_time: Option<String>,
-    /// When unclaimed money was refunded.
-    pub refund_time: Option<String>,
-    /// Refunded amount.
-    pub refund_amount: Option<Amount>,
-    /// Blessing.
-    pub wishing: Option<String>,
-    /// Remark.
-    pub remark: Option<String>,
-    /// Project name.
-    pub act_name: Option<String>,
-    /// Receiver.
-    pub openid: Option<String>,
-    /// Amount received.
-    pub amount: Option<Amount>,
-    /// Time received.
-    pub rcv_time: Option<String>,
-    /// Sender name.
-    pub sender_name: Option<String>,
-    /// Sender avatar media id.
-    pub sender_header_media_id: Option<String>,
-    /// Every field as received.
-    pub raw: RawXml,
-}
-
-impl Reply for WorkwxRedPacketQueryReply {
-    fn from_raw(raw: &RawXml) -> Result<Self, ReplyError> {
-        Ok(WorkwxRedPacketQueryReply {
-            envelope: Envelope::from_raw(raw)?,
-            mch_billno: opt(raw, "mch_billno"),
-            mch_id: opt(raw, "mch_id"),
-            detail_id: opt(raw, "detail_id"),
-            status: raw.get_non_empty("status").map(RedPacketStatus::parse),
-            send_type: raw.get_non_empty("send_type").map(SendType::parse),
-            total_amount: opt_amount(raw, "total_amount")?,
-            reason: opt(raw, "reason"),
-            send_time: opt(raw, "send_time"),
-            refund_time: opt(raw, "refund_time"),
-            refund_amount: opt_amount(raw, "refund_amount")?,
-            wishing: opt(raw, "wishing"),
-            remark: opt(raw, "remark"),
-            act_name: opt(raw, "act_name"),
-            openid: opt(raw, "openid"),
-            amount: opt_amount(raw, "amount")?,
-            rcv_time: opt(raw, "rcv_time"),
-            sender_name: opt(raw, "sender_name"),
-            sender_header_media_id: opt(raw, "sender_header_media_id"),
-            raw: raw.clone(),
-        })
+reply! {
+    /// Reply of `queryworkwxredpack` (signed when `return_code=SUCCESS`).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct WorkwxRedPacketQueryReply {
+        /// Echoed bill number.
+        pub mch_billno: Option<String>,
+        /// Merchant id.
+        pub mch_id: Option<String>,
+        /// Red packet order id.
+        pub detail_id: Option<String>,
+        /// Status.
+        pub status: Option<RedPacketStatus>,
+        /// How it was sent.
+        pub send_type: Option<SendType>,
+        /// Amount.
+        pub total_amount: Option<Amount>,
+        /// Failure reason (human text).
+        pub reason: Option<String>,
+        /// Send time.
+        pub send_time: Option<String>,
+        /// When unclaimed money was refunded.
+        pub refund_time: Option<String>,
+        /// Refunded amount.
+        pub refund_amount: Option<Amount>,
+        /// Blessing.
+        pub wishing: Option<String>,
+        /// Remark.
+        pub remark: Option<String>,
+        /// Project name.
+        pub act_name: Option<String>,
+        /// Receiver.
+        pub openid: Option<String>,
+        /// Amount received.
+        pub amount: Option<Amount>,
+        /// Time received.
+        pub rcv_time: Option<String>,
+        /// Sender name.
+        pub sender_name: Option<String>,
+        /// Sender avatar media id.
+        pub sender_header_media_id: Option<String>,
     }
 }

@@ -395,6 +395,46 @@ pub async fn post_raw(
     parse_reply(status, &bytes)
 }
 
+/// A sandbox and a client for it: the calls of a test, without repeating
+/// both at every call.
+#[derive(Clone, Copy)]
+pub struct Api<'a> {
+    client: &'a reqwest::Client,
+    sandbox: &'a SandboxHandle,
+}
+
+impl<'a> Api<'a> {
+    /// Calls `sandbox` through `client`.
+    pub fn new(client: &'a reqwest::Client, sandbox: &'a SandboxHandle) -> Self {
+        Api { client, sandbox }
+    }
+
+    /// Sends `req` (signed with the default secrets) and parses the reply.
+    pub async fn call(&self, req: &Req) -> Reply {
+        call(self.client, self.sandbox, req).await
+    }
+
+    /// The code of the reply to `req` (see [`Reply::code`]).
+    pub async fn code(&self, req: &Req) -> String {
+        self.call(req).await.code().to_owned()
+    }
+
+    /// Posts `body` as is to `path` and parses the reply.
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Reply {
+        post_raw(self.client, self.sandbox, path, body).await
+    }
+
+    /// GET or POST JSON on the admin API.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        name: &str,
+        body: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        admin(self.client, self.sandbox, method, name, body).await
+    }
+}
+
 /// A builder for a plain-HTTP sandbox on a manual clock at 2024-02-10 10:00 Beijing.
 pub fn plain(clock: &ManualClock) -> SandboxBuilder {
     hongbao_sandbox::Sandbox::builder()
