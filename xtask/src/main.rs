@@ -1,1 +1,347 @@
-fn main() {}
+//! Project automation for hongbao, run as `cargo xtask <command>` (the alias
+//! is in `.cargo/config.toml`).
+//!
+//! * `cargo xtask ci`: the whole local CI, in order, stopping at the first
+//!   failure: format check, clippy (warnings denied), tests, docs (warnings
+//!   denied), and compiling the benchmarks.
+//! * `cargo xtask bench [args]`: the criterion benchmarks
+//!   (`cargo bench -p hongbao-benches [args]`).
+//! * `cargo xtask fuzz [target] [--time SECS]`: a cargo-fuzz target of
+//!   `crates/proto/fuzz`, if `cargo fuzz` is installed (with AddressSanitizer
+//!   on a nightly toolchain, without a sanitizer on stable).
+//!
+//! Only `std::process::Command`: no dependencies, so it builds in seconds.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci                          fmt check, clippy -D warnings, tests, docs -D warnings, bench build
+  bench [args...]             cargo bench -p hongbao-benches [args...]
+                              (e.g. `cargo xtask bench --bench sign`)
+  fuzz [target] [--time SECS] run a cargo-fuzz target of crates/proto/fuzz
+                              (default: the only target; needs `cargo install cargo-fuzz`;
+                              AddressSanitizer on nightly, no sanitizer on stable)
+  help                        this text";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args_os().skip(1);
+    let command = args.next().map(|c| c.to_string_lossy().into_owned());
+    let rest: Vec<OsString> = args.collect();
+    let result = match command.as_deref() {
+        Some("ci") if rest.is_empty() => ci(),
+        Some("bench") => bench(&rest),
+        Some("fuzz") => fuzz(&rest),
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some("ci") => Err(Failure::Usage("`ci` takes no arguments".into())),
+        Some(other) => Err(Failure::Usage(format!("unknown command `{other}`"))),
+        None => Err(Failure::Usage("no command given".into())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("xtask: {failure}");
+            if matches!(failure, Failure::Usage(_)) {
+                eprintln!("\n{USAGE}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Why a command did not succeed.
+enum Failure {
+    /// Wrong arguments.
+    Usage(String),
+    /// A step ran and failed.
+    Step {
+        name: &'static str,
+        command: String,
+        status: String,
+    },
+    /// A step could not be started at all.
+    Spawn {
+        name: &'static str,
+        command: String,
+        error: std::io::Error,
+    },
+    /// A precondition is missing (e.g. `cargo fuzz` not installed).
+    Missing(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Usage(message) | Failure::Missing(message) => f.write_str(message),
+            Failure::Step {
+                name,
+                command,
+                status,
+            } => write!(f, "step `{name}` FAILED ({status})\n  command: {command}"),
+            Failure::Spawn {
+                name,
+                command,
+                error,
+            } => write!(
+                f,
+                "step `{name}` could not start: {error}\n  command: {command}"
+            ),
+        }
+    }
+}
+
+/// One command of a pipeline.
+struct Step {
+    name: &'static str,
+    args: Vec<OsString>,
+    envs: Vec<(&'static str, &'static str)>,
+    dir: PathBuf,
+}
+
+impl Step {
+    fn cargo(name: &'static str, args: &[&str]) -> Self {
+        Step {
+            name,
+            args: args.iter().map(OsString::from).collect(),
+            envs: Vec::new(),
+            dir: workspace_root(),
+        }
+    }
+
+    fn env(mut self, key: &'static str, value: &'static str) -> Self {
+        self.envs.push((key, value));
+        self
+    }
+
+    fn describe(&self) -> String {
+        let mut text = String::new();
+        for (key, value) in &self.envs {
+            text.push_str(&format!("{key}={value} "));
+        }
+        text.push_str("cargo");
+        for arg in &self.args {
+            text.push(' ');
+            text.push_str(&arg.to_string_lossy());
+        }
+        text
+    }
+
+    /// Runs the step, printing its name, command and duration.
+    fn run(&self) -> Result<Duration, Failure> {
+        let command = self.describe();
+        println!("==> {}: {command}", self.name);
+        let start = Instant::now();
+        let status = Command::new(cargo())
+            .args(&self.args)
+            .envs(self.envs.iter().copied())
+            .current_dir(&self.dir)
+            .status()
+            .map_err(|error| Failure::Spawn {
+                name: self.name,
+                command: command.clone(),
+                error,
+            })?;
+        let elapsed = start.elapsed();
+        if status.success() {
+            println!("==> {}: ok in {}", self.name, seconds(elapsed));
+            Ok(elapsed)
+        } else {
+            println!("==> {}: FAILED after {}", self.name, seconds(elapsed));
+            Err(Failure::Step {
+                name: self.name,
+                command,
+                status: status.to_string(),
+            })
+        }
+    }
+}
+
+fn ci() -> Result<(), Failure> {
+    let steps = [
+        Step::cargo("fmt", &["fmt", "--all", "--", "--check"]),
+        Step::cargo(
+            "clippy",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--all-features",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+        // Snapshots are never accepted or written by CI.
+        Step::cargo("test", &["test", "--workspace", "--all-features"])
+            .env("INSTA_UPDATE", "no")
+            .env("CI", "true"),
+        Step::cargo(
+            "doc",
+            &["doc", "--workspace", "--no-deps", "--all-features"],
+        )
+        .env("RUSTDOCFLAGS", "-D warnings"),
+        Step::cargo("bench-build", &["bench", "--workspace", "--no-run"]),
+    ];
+    let start = Instant::now();
+    let mut timings = Vec::new();
+    for step in &steps {
+        match step.run() {
+            Ok(elapsed) => timings.push((step.name, elapsed)),
+            Err(failure) => {
+                print_timings(&timings);
+                return Err(failure);
+            }
+        }
+    }
+    print_timings(&timings);
+    println!(
+        "xtask ci: all {} steps passed in {}",
+        steps.len(),
+        seconds(start.elapsed())
+    );
+    Ok(())
+}
+
+fn print_timings(timings: &[(&str, Duration)]) {
+    if timings.is_empty() {
+        return;
+    }
+    println!("\nstep timings:");
+    for (name, elapsed) in timings {
+        println!("  {name:<12} {}", seconds(*elapsed));
+    }
+}
+
+fn bench(args: &[OsString]) -> Result<(), Failure> {
+    let mut step = Step::cargo("bench", &["bench", "-p", "hongbao-benches"]);
+    step.args.extend(args.iter().cloned());
+    step.run().map(|_| ())
+}
+
+fn fuzz(args: &[OsString]) -> Result<(), Failure> {
+    let mut target: Option<String> = None;
+    let mut time: Option<u64> = None;
+    let mut args = args.iter().map(|a| a.to_string_lossy().into_owned());
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--time" => {
+                let value = args
+                    .next()
+                    .ok_or_else(|| Failure::Usage("`--time` needs a number of seconds".into()))?;
+                time = Some(value.parse().map_err(|_| {
+                    Failure::Usage(format!("`--time {value}`: not a whole number of seconds"))
+                })?);
+            }
+            flag if flag.starts_with('-') => {
+                return Err(Failure::Usage(format!("unknown fuzz option `{flag}`")));
+            }
+            name if target.is_none() => target = Some(name.to_owned()),
+            extra => return Err(Failure::Usage(format!("unexpected argument `{extra}`"))),
+        }
+    }
+
+    let fuzz_dir = workspace_root().join("crates/proto/fuzz");
+    let targets = fuzz_targets(&fuzz_dir.join("fuzz_targets"));
+    if targets.is_empty() {
+        return Err(Failure::Missing(format!(
+            "no fuzz targets found in {}",
+            fuzz_dir.join("fuzz_targets").display()
+        )));
+    }
+    let target = match target {
+        Some(name) if targets.contains(&name) => name,
+        Some(name) => {
+            return Err(Failure::Usage(format!(
+                "no fuzz target `{name}`; available: {}",
+                targets.join(", ")
+            )));
+        }
+        None if targets.len() == 1 => targets[0].clone(),
+        None => {
+            return Err(Failure::Usage(format!(
+                "several fuzz targets; name one of: {}",
+                targets.join(", ")
+            )));
+        }
+    };
+
+    let installed = Command::new(cargo())
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !installed {
+        return Err(Failure::Missing(
+            "`cargo fuzz` is not installed.\n  install it with: cargo install cargo-fuzz\n  \
+             with a nightly toolchain (`cargo +nightly xtask fuzz ...`) it fuzzes under \
+             AddressSanitizer;\n  on stable it runs without a sanitizer (--sanitizer none)"
+                .into(),
+        ));
+    }
+
+    let mut step = Step::cargo("fuzz", &["fuzz", "run"]);
+    step.dir = workspace_root().join("crates/proto");
+    if !rustc_is_nightly() {
+        println!(
+            "xtask: stable toolchain: fuzzing without a sanitizer (--sanitizer none); \
+             use `cargo +nightly xtask fuzz` for AddressSanitizer"
+        );
+        step.args.push("--sanitizer".into());
+        step.args.push("none".into());
+    }
+    step.args.push(target.into());
+    if let Some(seconds) = time {
+        step.args.push("--".into());
+        step.args.push(format!("-max_total_time={seconds}").into());
+    }
+    step.run().map(|_| ())
+}
+
+/// Whether the active `rustc` is a nightly (cargo-fuzz's sanitizers need
+/// `-Z` flags).
+fn rustc_is_nightly() -> bool {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    Command::new(rustc)
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("nightly"))
+}
+
+/// The file stems of `dir/*.rs`, sorted.
+fn fuzz_targets(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
+                .filter_map(|path| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The cargo that runs us (so `cargo +toolchain xtask` stays on that toolchain).
+fn cargo() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// The workspace root: the parent of this crate's directory.
+fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
+
+fn seconds(duration: Duration) -> String {
+    format!("{:.1}s", duration.as_secs_f64())
+}

@@ -108,7 +108,8 @@ impl Signer {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        let sorted = Sorted::collect(params, SignField::Refuse, |_| true)?;
+        let mut sorted = Sorted::new();
+        sorted.collect(params, SignField::Refuse, |_| true)?;
         Ok(self.sign_sorted(algorithm, &sorted))
     }
 
@@ -142,7 +143,9 @@ impl Signer {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        Ok(Sorted::collect(params, SignField::Refuse, |_| true)?.masked("key"))
+        let mut sorted = Sorted::new();
+        sorted.collect(params, SignField::Refuse, |_| true)?;
+        Ok(sorted.masked("key"))
     }
 
     /// Checks `received` against the signature of `params` (which must not
@@ -152,7 +155,8 @@ impl Signer {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        let sorted = Sorted::collect(params, SignField::Refuse, |_| true)?;
+        let mut sorted = Sorted::new();
+        sorted.collect(params, SignField::Refuse, |_| true)?;
         self.verify_sorted(&sorted, Some(received))
     }
 
@@ -163,17 +167,23 @@ impl Signer {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        let sorted = Sorted::collect(fields, SignField::Extract, |_| true)?;
+        let mut sorted = Sorted::new();
+        sorted.collect(fields, SignField::Extract, |_| true)?;
         self.verify_sorted(&sorted, sorted.sign)
     }
 
-    fn verify_sorted(&self, sorted: &Sorted<'_>, received: Option<&str>) -> Result<(), VerifyError> {
+    fn verify_sorted(
+        &self,
+        sorted: &Sorted<'_>,
+        received: Option<&str>,
+    ) -> Result<(), VerifyError> {
         let received = match received {
             Some(r) if !r.is_empty() => r,
             _ => return Err(VerifyError::Missing),
         };
-        let algorithm = Algorithm::from_hex_len(received.len())
-            .ok_or(VerifyError::BadLength { len: received.len() })?;
+        let algorithm = Algorithm::from_hex_len(received.len()).ok_or(VerifyError::BadLength {
+            len: received.len(),
+        })?;
         if self.sign_sorted(algorithm, sorted).matches(received) {
             Ok(())
         } else {
@@ -253,7 +263,8 @@ impl WorkwxSigner {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        let sorted = Sorted::collect(
+        let mut sorted = Sorted::new();
+        sorted.collect(
             params.into_iter().filter(|(n, _)| *n != "sign"),
             SignField::Refuse,
             |name| kind.includes(name),
@@ -269,7 +280,8 @@ impl WorkwxSigner {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        let sorted = Sorted::collect(
+        let mut sorted = Sorted::new();
+        sorted.collect(
             params.into_iter().filter(|(n, _)| *n != "sign"),
             SignField::Refuse,
             |name| kind.includes(name),
