@@ -9,6 +9,10 @@
 //! * `cargo xtask fuzz [target] [--time SECS]`: a cargo-fuzz target of
 //!   `crates/proto/fuzz`, if `cargo fuzz` is installed (with AddressSanitizer
 //!   on a nightly toolchain, without a sanitizer on stable).
+//! * `cargo xtask load [CLIENTS] [SECONDS]`: the sandbox load test
+//!   (`cargo run --release -p hongbao-sandbox --example load -- CLIENTS SECONDS`,
+//!   default 32 clients for 10 seconds), which prints sends/s and the p50 and
+//!   p99 latencies.
 //!
 //! Only `std::process::Command`: no dependencies, so it builds in seconds.
 
@@ -28,6 +32,10 @@ commands:
   fuzz [target] [--time SECS] run a cargo-fuzz target of crates/proto/fuzz
                               (default: the only target; needs `cargo install cargo-fuzz`;
                               AddressSanitizer on nightly, no sanitizer on stable)
+  load [CLIENTS] [SECONDS]    load test: CLIENTS concurrent mutual-TLS clients send red packets
+                              to an in-process sandbox for SECONDS (default 32 clients, 10 s);
+                              prints sends/s, p50 and p99 latency
+                              (cargo run --release -p hongbao-sandbox --example load -- CLIENTS SECONDS)
   help                        this text";
 
 fn main() -> ExitCode {
@@ -38,6 +46,7 @@ fn main() -> ExitCode {
         Some("ci") if rest.is_empty() => ci(),
         Some("bench") => bench(&rest),
         Some("fuzz") => fuzz(&rest),
+        Some("load") => load(&rest),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -224,6 +233,50 @@ fn print_timings(timings: &[(&str, Duration)]) {
 fn bench(args: &[OsString]) -> Result<(), Failure> {
     let mut step = Step::cargo("bench", &["bench", "-p", "hongbao-benches"]);
     step.args.extend(args.iter().cloned());
+    step.run().map(|_| ())
+}
+
+/// Default number of concurrent clients of `cargo xtask load`.
+const LOAD_CLIENTS: u64 = 32;
+/// Default duration of `cargo xtask load`, in seconds.
+const LOAD_SECONDS: u64 = 10;
+
+fn load(args: &[OsString]) -> Result<(), Failure> {
+    if args.len() > 2 {
+        return Err(Failure::Usage(
+            "`load` takes at most two arguments: CLIENTS SECONDS".into(),
+        ));
+    }
+    let number = |index: usize, what: &str, default: u64| -> Result<u64, Failure> {
+        match args.get(index) {
+            None => Ok(default),
+            Some(arg) => {
+                let text = arg.to_string_lossy();
+                match text.parse::<u64>() {
+                    Ok(value) if value > 0 => Ok(value),
+                    _ => Err(Failure::Usage(format!(
+                        "`load`: {what} must be a whole number above 0, got `{text}`"
+                    ))),
+                }
+            }
+        }
+    };
+    let clients = number(0, "CLIENTS", LOAD_CLIENTS)?;
+    let seconds = number(1, "SECONDS", LOAD_SECONDS)?;
+    let mut step = Step::cargo(
+        "load",
+        &[
+            "run",
+            "--release",
+            "-p",
+            "hongbao-sandbox",
+            "--example",
+            "load",
+            "--",
+        ],
+    );
+    step.args.push(clients.to_string().into());
+    step.args.push(seconds.to_string().into());
     step.run().map(|_| ())
 }
 
