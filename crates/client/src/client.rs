@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hongbao_proto::{
-    Amount, BillNo, BuildError, Endpoint, ErrorCode, Expected, GroupRedPacket, Merchant,
-    MiniProgramRedPacket, NonceStr, Outcome, PayEmployee, PayEmployeeQuery, PayEmployeeQueryReply,
-    ProductState, RawXml, RedPacket, RedPacketQuery, RedPacketQueryReply, Reply, Request,
-    ResultCode, SignKeyRequest, TradeNo, Transfer, TransferQuery, TransferQueryReply, Unknown,
-    UnknownReason, WorkwxRedPacket, WorkwxRedPacketQuery, WorkwxRedPacketQueryReply,
+    Amount, BillNo, BuildError, Endpoint, ErrorClass, ErrorCode, Expected, GroupRedPacket,
+    Merchant, MiniProgramRedPacket, NonceStr, Outcome, PayEmployee, PayEmployeeQuery,
+    PayEmployeeQueryReply, ProductState, RawXml, RedPacket, RedPacketQuery, RedPacketQueryReply,
+    Reply, Request, ResultCode, SignKeyRequest, TradeNo, Transfer, TransferQuery,
+    TransferQueryReply, Unknown, UnknownReason, WorkwxRedPacket, WorkwxRedPacketQuery,
+    WorkwxRedPacketQueryReply,
 };
 use hongbao_sign::ApiKey;
 use hongbao_sign::{Signer, WorkwxSigner};
@@ -355,8 +356,44 @@ impl Client {
                             )
                         }
                         Ok(response) => {
+                            let earlier_maybe_sent = maybe_sent;
                             maybe_sent = true;
                             match self.interpret(endpoint, &expected, &response) {
+                                // This resend was turned away (a limit, the
+                                // certificate, a parameter…), but an earlier
+                                // attempt may have reached WeChat and paid:
+                                // the refusal says nothing about that one.
+                                // Only a query can tell. (A `Final` code such
+                                // as SEND_FAILED is about the bill itself.)
+                                Attempt::Definite(Outcome::NotPaid(refused))
+                                    if earlier_maybe_sent && refused.class != ErrorClass::Final =>
+                                {
+                                    tracing::info!(
+                                        code = refused.code.as_str(),
+                                        "a resend was refused after an earlier attempt may have \
+                                         been sent; querying"
+                                    );
+                                    let unknown = Unknown {
+                                        bill: bill.to_owned(),
+                                        reason: UnknownReason::ErrorCode {
+                                            code: refused.code,
+                                            message: refused.message,
+                                        },
+                                    };
+                                    let Some(query) = spec.query else {
+                                        return Ok(Outcome::Unknown(unknown));
+                                    };
+                                    return Ok(self
+                                        .query_loop(
+                                            &mut guard,
+                                            query,
+                                            bill,
+                                            None,
+                                            policy.queries.max(1),
+                                            Some(unknown),
+                                        )
+                                        .await);
+                                }
                                 Attempt::Definite(outcome) => return Ok(outcome),
                                 Attempt::Unknown(unknown, code) => (unknown, code),
                             }

@@ -458,3 +458,58 @@ async fn resolve_survives_transport_failures() {
         "/mmpaymkttransfers/promotion/querywwsptrans2pocket"
     );
 }
+
+/// A refusal of a resend (a limit, here) says nothing about an earlier attempt
+/// that may have reached WeChat: the client queries instead of reporting
+/// "not paid", and the query finds the payment.
+#[tokio::test(start_paused = true)]
+async fn a_refused_resend_after_a_maybe_sent_attempt_is_settled_by_query() {
+    let mock = MockTransport::new();
+    mock.push_error(maybe_sent());
+    mock.push_reply(200, fail_reply("FREQ_LIMIT"));
+    mock.push_reply(200, query_status("mch_billno", BILL, "SENT", false));
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    assert!(outcome.is_paid(), "{outcome:?}");
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 3);
+    assert!(
+        requests[2].url.ends_with("/gethbinfo"),
+        "{}",
+        requests[2].url
+    );
+}
+
+/// The same refusal with a query that cannot find the bill (it may still
+/// land) stays unknown, never "not paid".
+#[tokio::test(start_paused = true)]
+async fn a_refused_resend_after_a_maybe_sent_attempt_is_never_not_paid() {
+    let mock = MockTransport::new();
+    mock.push_error(maybe_sent());
+    mock.push_reply(200, fail_reply("NOTENOUGH"));
+    for _ in 0..4 {
+        mock.push_reply(200, fail_reply("NOT_FOUND"));
+    }
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    assert!(outcome.is_unknown(), "{outcome:?}");
+    assert_eq!(outcome.bill(), BILL);
+}
+
+/// Without an earlier maybe-sent attempt, a refusal is definite for this
+/// attempt and reported as such (with its bill rule).
+#[tokio::test(start_paused = true)]
+async fn a_refusal_of_the_first_attempt_is_not_paid() {
+    let mock = MockTransport::new();
+    mock.push_reply(200, fail_reply("NOTENOUGH"));
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::NotPaid(_)), "{outcome:?}");
+    assert_eq!(mock.requests().len(), 1);
+}
