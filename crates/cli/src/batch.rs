@@ -734,9 +734,35 @@ async fn resolve_row(
     // Not known to be paid: resend the identical stored body.
     query.outcome = RowState::Sending;
     let mut records = vec![query];
+    let mut resent =
+        execute_with_limit_retries(client, &prepared, &row, AttemptAction::Resend).await;
+    if matches!(row.state, RowState::Sending | RowState::Unknown) {
+        // An earlier attempt may have reached WeChat. A refusal of this
+        // resend (a limit, the certificate, ...) says nothing about that one,
+        // so the row stays unknown and the next run queries it again. Only a
+        // `Final` code (SEND_FAILED, ...) is about the bill itself.
+        for record in &mut resent {
+            if record.outcome == RowState::NotPaid
+                && !is_final(endpoint, record.err_code.as_deref())
+            {
+                record.outcome = RowState::Unknown;
+                record.message = Some(format!(
+                    "{} (refused resend; an earlier attempt may have been sent, rerun to query)",
+                    record.message.as_deref().unwrap_or("refused")
+                ));
+            }
+        }
+    }
+    records.extend(resent);
     records
-        .extend(execute_with_limit_retries(client, &prepared, &row, AttemptAction::Resend).await);
-    records
+}
+
+/// Whether `err_code` is a definite failure of the bill itself on this endpoint
+/// (class `Final`), as opposed to a refusal of one attempt.
+fn is_final(endpoint: hongbao_proto::Endpoint, err_code: Option<&str>) -> bool {
+    err_code.is_some_and(|code| {
+        hongbao_proto::ErrorCode::parse(code).class(endpoint).0 == ErrorClass::Final
+    })
 }
 
 fn reissue(journal: &mut dyn Journal, options: &RunOptions) -> Result<u64, BatchError> {

@@ -106,6 +106,47 @@ async fn crash_between_sending_and_reply_resolves_by_query_first() {
     assert_ledger_matches(&handle, &journal);
 }
 
+/// A row left `sending` by a crash may have reached WeChat. When the resend
+/// of the rerun is refused for this attempt only (here: no balance), the row
+/// stays unknown, never `not_paid`, and a later rerun settles it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_resend_of_a_crashed_row_stays_unknown() {
+    let handle = sandbox(FaultConfig::none(), 9, None).await;
+    let client = client(&handle, Duration::from_secs(5));
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "p.csv", &csv_rows(2));
+    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
+    plan(&mut journal, &csv, Kind::Transfer, &handle).unwrap();
+    let rows = journal.rows_in_states(&[RowState::Planned], 0, 10).unwrap();
+    let mut stored = Vec::new();
+    for row in &rows {
+        let request: PayoutRequest = serde_json::from_str(&row.request_json).unwrap();
+        let prepared = batch::prepare(&client, &request).unwrap();
+        stored.push((row.id, serde_json::to_vec(&prepared).unwrap()));
+    }
+    let marks: Vec<(i64, &[u8])> = stored.iter().map(|(id, b)| (*id, b.as_slice())).collect();
+    journal.mark_sending(&marks).unwrap();
+    drop(journal);
+
+    handle.set_balance_fen(0);
+    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
+    let report = plan_and_run(&mut journal, &csv, Kind::Transfer, &handle, &client).await;
+    assert_eq!(report.summary.get(RowState::NotPaid).0, 0, "{report:?}");
+    assert_eq!(report.summary.get(RowState::Unknown).0, 2, "{report:?}");
+    assert!(
+        handle
+            .ledger()
+            .payments
+            .iter()
+            .all(|p| p.failure_code.is_none())
+    );
+
+    handle.set_balance_fen(10_000_000);
+    let report = plan_and_run(&mut journal, &csv, Kind::Transfer, &handle, &client).await;
+    assert_eq!(report.summary.get(RowState::Paid).0, 2, "{report:?}");
+    assert_ledger_matches(&handle, &journal);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_after_commit_never_pay_twice() {
     let mut faults = FaultConfig::none();
