@@ -22,7 +22,7 @@ use tracing::Instrument;
 use crate::config::ClientBuilder;
 use crate::error::{ClientError, ConfigError};
 use crate::locks::{BillGuard, BillLocks};
-use crate::prepared::Prepared;
+use crate::prepared::{Echoes, Prepared};
 use crate::rate::{RateLimiter, RateRequest};
 use crate::retry::{RetryDecision, RetryKind, RetryPolicy};
 
@@ -186,23 +186,32 @@ impl Client {
             .bill
             .clone()
             .ok_or_else(|| ClientError::Build("the request has no bill number".to_owned()))?;
-        let payee = spec.openid_field.and_then(|name| {
-            req.fields()
-                .into_iter()
-                .find(|(field, _)| *field == name)
-                .map(|(_, value)| value.into_owned())
-        });
+        // One pass over the business fields for what rate limits and echo
+        // checks need (mch_id and appid come from the merchant).
+        let fields = req.fields();
+        let field = |name: Option<&str>| {
+            name.and_then(|name| fields.iter().find(|(field, _)| *field == name))
+                .map(|(_, value)| value.as_ref())
+        };
+        let payee = field(spec.openid_field).map(str::to_owned);
+        let echoes = Echoes {
+            appid: spec.appid_field.map(|_| self.inner.merchant.appid.clone()),
+            amount: field(spec.amount_field)
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(Amount::from_fen),
+        };
         let body = String::from_utf8(signed.body)
             .map_err(|_| ClientError::Build("the built body is not UTF-8".to_owned()))?;
-        Ok(Prepared::new(
-            R::ENDPOINT,
-            self.inner.merchant.mch_id.clone(),
+        Ok(Prepared {
+            endpoint: R::ENDPOINT,
+            mch_id: self.inner.merchant.mch_id.clone(),
             bill,
-            signed.nonce,
-            signed.sign.as_str().to_owned(),
+            nonce: signed.nonce,
+            sign: signed.sign.as_str().to_owned(),
             payee,
             body,
-        ))
+            echoes: Some(echoes),
+        })
     }
 
     /// Sends any money-moving request: [`prepare`](Self::prepare) then
@@ -223,7 +232,16 @@ impl Client {
     /// `Unknown`, an `Err` leaves the bill exactly as unknown as before.
     pub async fn execute(&self, prepared: &Prepared) -> Result<Outcome, ClientError> {
         let endpoint = prepared.endpoint();
-        let sent = self.check_prepared(prepared)?;
+        // A request built by this process is trusted as built; one read from
+        // storage is read back and checked against its own metadata first.
+        let read_back = match prepared.echoes() {
+            Some(_) => {
+                self.check_merchant(prepared)?;
+                None
+            }
+            None => Some(self.check_prepared(prepared)?),
+        };
+        let expected = expected_echoes(prepared, read_back.as_ref());
         let span = tracing::info_span!(
             "hongbao.send",
             endpoint = endpoint.name(),
@@ -244,7 +262,7 @@ impl Client {
             let started = Instant::now();
             let mut attempts = 0;
             let result = self
-                .execute_locked(prepared, &sent, started, &mut attempts)
+                .execute_locked(prepared, &expected, started, &mut attempts)
                 .await;
             tracing::Span::current().record("attempts", attempts);
             record_result(&result, started);
@@ -254,10 +272,10 @@ impl Client {
         .await
     }
 
-    fn check_prepared(&self, prepared: &Prepared) -> Result<RawXml, ClientError> {
+    /// The prepared request moves money and belongs to this client's merchant.
+    fn check_merchant(&self, prepared: &Prepared) -> Result<(), ClientError> {
         let endpoint = prepared.endpoint();
-        let spec = endpoint.spec();
-        if !spec.moves_money {
+        if !endpoint.spec().moves_money {
             return Err(ClientError::unsupported("execute", endpoint));
         }
         if prepared.mch_id() != self.inner.merchant.mch_id {
@@ -269,6 +287,14 @@ impl Client {
                 ),
             });
         }
+        Ok(())
+    }
+
+    /// [`check_merchant`](Self::check_merchant), then reads the body back and
+    /// checks it carries the prepared bill number, merchant, nonce and sign.
+    fn check_prepared(&self, prepared: &Prepared) -> Result<RawXml, ClientError> {
+        self.check_merchant(prepared)?;
+        let spec = prepared.endpoint().spec();
         let raw = hongbao_proto::RawXml::parse(prepared.body().as_bytes()).map_err(|e| {
             ClientError::PreparedMismatch {
                 reason: format!("the body is not a valid request document: {e}"),
@@ -295,23 +321,13 @@ impl Client {
     async fn execute_locked(
         &self,
         prepared: &Prepared,
-        sent: &RawXml,
+        expected: &Expected<'_>,
         started: Instant,
         attempts: &mut u32,
     ) -> Result<Outcome, ClientError> {
         let endpoint = prepared.endpoint();
         let bill = prepared.bill();
         let spec = endpoint.spec();
-        let field = |name: Option<&str>| name.and_then(|n| sent.get_non_empty(n));
-        let expected = Expected {
-            bill,
-            mch_id: field(Some(spec.mch_id_field)),
-            appid: field(spec.appid_field),
-            amount: field(spec.amount_field)
-                .and_then(|v| v.parse::<u64>().ok())
-                .map(Amount::from_fen),
-            openid: field(spec.openid_field),
-        };
         let mut guard = self.lock_bill(endpoint, bill).await;
         let policy = &self.inner.retry;
         let mut attempt: u32 = 0;
@@ -358,7 +374,7 @@ impl Client {
                         Ok(response) => {
                             let earlier_maybe_sent = maybe_sent;
                             maybe_sent = true;
-                            match self.interpret(endpoint, &expected, &response) {
+                            match self.interpret(endpoint, expected, &response) {
                                 // This resend was turned away (a limit, the
                                 // certificate, a parameter…), but an earlier
                                 // attempt may have reached WeChat and paid:
@@ -897,5 +913,33 @@ impl RetryKind {
                 _ => RetryKind::Other,
             },
         }
+    }
+}
+
+/// What a reply to `prepared` must echo: from the values recorded when this
+/// process built it, or else from its body as read back.
+fn expected_echoes<'a>(prepared: &'a Prepared, read_back: Option<&'a RawXml>) -> Expected<'a> {
+    let spec = prepared.endpoint().spec();
+    match (prepared.echoes(), read_back) {
+        (_, Some(raw)) => {
+            let field = |name: Option<&str>| name.and_then(|n| raw.get_non_empty(n));
+            Expected {
+                bill: prepared.bill(),
+                mch_id: field(Some(spec.mch_id_field)),
+                appid: field(spec.appid_field),
+                amount: field(spec.amount_field)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .map(Amount::from_fen),
+                openid: field(spec.openid_field),
+            }
+        }
+        (Some(echoes), None) => Expected {
+            bill: prepared.bill(),
+            mch_id: Some(prepared.mch_id()),
+            appid: echoes.appid.as_deref(),
+            amount: echoes.amount,
+            openid: prepared.payee(),
+        },
+        (None, None) => Expected::bill(prepared.bill()),
     }
 }

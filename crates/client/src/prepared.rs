@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use hongbao_proto::Endpoint;
+use hongbao_proto::{Amount, Endpoint};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A fully built and signed money-moving request: the exact body bytes, the
@@ -15,17 +15,48 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 ///
 /// The body contains no secret (only the signature), but it does contain the
 /// payee's openid and the amount: store it accordingly. `Debug` omits the body.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Prepared {
     #[serde(serialize_with = "ser_endpoint", deserialize_with = "de_endpoint")]
-    endpoint: Endpoint,
-    mch_id: String,
-    bill: String,
-    nonce: String,
-    sign: String,
-    payee: Option<String>,
-    body: String,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) mch_id: String,
+    pub(crate) bill: String,
+    pub(crate) nonce: String,
+    pub(crate) sign: String,
+    pub(crate) payee: Option<String>,
+    pub(crate) body: String,
+    /// What the reply must echo, known only when the request was built by
+    /// this process (then the body need not be read back before sending).
+    /// Never serialized: a `Prepared` read from storage is checked against
+    /// its body instead.
+    #[serde(skip)]
+    pub(crate) echoes: Option<Echoes>,
 }
+
+/// The values a reply echoes, as they were signed into the body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Echoes {
+    /// The app id field's value, if the endpoint has one.
+    pub(crate) appid: Option<String>,
+    /// The amount, if the endpoint has one.
+    pub(crate) amount: Option<Amount>,
+}
+
+/// Equal when they would send the same bytes (the in-memory echo cache is
+/// not part of the value).
+impl PartialEq for Prepared {
+    fn eq(&self, other: &Self) -> bool {
+        self.endpoint == other.endpoint
+            && self.mch_id == other.mch_id
+            && self.bill == other.bill
+            && self.nonce == other.nonce
+            && self.sign == other.sign
+            && self.payee == other.payee
+            && self.body == other.body
+    }
+}
+
+impl Eq for Prepared {}
 
 impl fmt::Debug for Prepared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -41,24 +72,9 @@ impl fmt::Debug for Prepared {
 }
 
 impl Prepared {
-    pub(crate) fn new(
-        endpoint: Endpoint,
-        mch_id: String,
-        bill: String,
-        nonce: String,
-        sign: String,
-        payee: Option<String>,
-        body: String,
-    ) -> Self {
-        Prepared {
-            endpoint,
-            mch_id,
-            bill,
-            nonce,
-            sign,
-            payee,
-            body,
-        }
+    /// The echo values, when this process built the request.
+    pub(crate) fn echoes(&self) -> Option<&Echoes> {
+        self.echoes.as_ref()
     }
 
     /// The endpoint it is sent to.

@@ -513,3 +513,39 @@ async fn a_refusal_of_the_first_attempt_is_not_paid() {
     assert!(matches!(outcome, Outcome::NotPaid(_)), "{outcome:?}");
     assert_eq!(mock.requests().len(), 1);
 }
+
+/// Echo checks hold whether the request was built by this client or read
+/// back from storage: a reply echoing another amount, payee or app id is
+/// never taken as paid.
+#[tokio::test(start_paused = true)]
+async fn echo_checks_hold_for_built_and_restored_requests() {
+    let mock = MockTransport::new();
+    let client = builder(&mock).retry(RetryPolicy::none()).build().unwrap();
+    let prepared = client.prepare(&red_packet(BILL)).unwrap();
+    let restored: hongbao::Prepared =
+        serde_json::from_str(&serde_json::to_string(&prepared).unwrap()).unwrap();
+    for (field, other) in [
+        ("total_amount", "99999"),
+        ("re_openid", "oSomeoneElse000000000000000"),
+        ("wxappid", "wx0000000000000000"),
+    ] {
+        for request in [&prepared, &restored] {
+            mock.push_fn(move |r| {
+                let reply = send_success(r, false);
+                let text = String::from_utf8(reply.body.to_vec()).unwrap();
+                let start = text.find(&format!("<{field}>")).unwrap();
+                let end = text.find(&format!("</{field}>")).unwrap();
+                let changed = format!("{}<{field}>{other}{}", &text[..start], &text[end..]);
+                Ok(HttpResponse::new(200, changed))
+            });
+            let outcome = client.execute(request).await.unwrap();
+            assert!(
+                matches!(
+                    &outcome,
+                    Outcome::Unknown(u) if matches!(&u.reason, UnknownReason::EchoMismatch { field: f } if f == field)
+                ),
+                "{field}: {outcome:?}"
+            );
+        }
+    }
+}
