@@ -47,13 +47,24 @@ pub struct Signature {
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
+/// The two uppercase hex digits of each byte value, so that a digest is
+/// written with one table load per byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut pairs = [[0u8; 2]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        pairs[byte] = [HEX_UPPER[byte >> 4], HEX_UPPER[byte & 0x0f]];
+        byte += 1;
+    }
+    pairs
+};
+
 impl Signature {
     pub(crate) fn from_digest(digest: &[u8]) -> Self {
         let mut hex = [0u8; 64];
         let n = digest.len().min(32);
-        for (i, byte) in digest.iter().take(n).enumerate() {
-            hex[2 * i] = HEX_UPPER[usize::from(byte >> 4)];
-            hex[2 * i + 1] = HEX_UPPER[usize::from(byte & 0x0f)];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(digest) {
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(*byte)]);
         }
         Signature {
             hex,
