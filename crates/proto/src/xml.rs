@@ -324,7 +324,49 @@ pub enum XmlError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Span {
     name: (usize, usize),
+    /// Summary of the name, to find fields without comparing bytes.
+    key: NameKey,
     value: (usize, usize),
+}
+
+/// A name's length and its first and last (up to) eight bytes: equal keys
+/// mean equal names when the length is at most 16, and a differing key
+/// always means a different name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NameKey {
+    len: usize,
+    head: u64,
+    tail: u64,
+}
+
+impl NameKey {
+    /// Names up to this length are fully described by their key.
+    const EXACT: usize = 16;
+
+    fn of(name: &[u8]) -> NameKey {
+        let (head, tail) = match (name.first_chunk::<8>(), name.last_chunk::<8>()) {
+            (Some(head), Some(tail)) => (u64::from_le_bytes(*head), u64::from_le_bytes(*tail)),
+            _ => {
+                let mut padded = [0u8; 8];
+                for (dst, src) in padded.iter_mut().zip(name) {
+                    *dst = *src;
+                }
+                (u64::from_le_bytes(padded), 0)
+            }
+        };
+        NameKey {
+            len: name.len(),
+            head,
+            tail,
+        }
+    }
+
+    /// Whether the field named `field` (in `text`, with key `self`) is
+    /// `name` (with key `key`).
+    #[inline]
+    fn matches(self, text: &[u8], field: (usize, usize), key: NameKey, name: &[u8]) -> bool {
+        self == key && (key.len <= Self::EXACT || text.get(field.0..field.1) == Some(name))
+    }
 }
 
 /// A parsed reply (or request) body: its flat fields in document order, the
@@ -346,6 +388,7 @@ impl fmt::Debug for RawXml {
     }
 }
 
+#[derive(Clone, Copy)]
 enum Level {
     /// A direct child of `<xml>`: a field, unless it turns out to contain elements.
     Field { span: Span },
@@ -362,27 +405,75 @@ enum Level {
     Skip,
 }
 
+/// The open elements below `<xml>`, in a fixed array (no allocation per parse).
+struct Stack {
+    levels: [Level; MAX_DEPTH],
+    len: usize,
+}
+
+impl Stack {
+    fn new() -> Self {
+        Stack {
+            levels: [Level::Skip; MAX_DEPTH],
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn last(&self) -> Option<&Level> {
+        self.levels.get(self.len.checked_sub(1)?)
+    }
+
+    fn last_mut(&mut self) -> Option<&mut Level> {
+        self.levels.get_mut(self.len.checked_sub(1)?)
+    }
+
+    /// Pushes `level`; false if the stack is full.
+    fn push(&mut self, level: Level) -> bool {
+        match self.levels.get_mut(self.len) {
+            Some(slot) => {
+                *slot = level;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn pop(&mut self) -> Option<Level> {
+        self.len = self.len.checked_sub(1)?;
+        self.levels.get(self.len).copied()
+    }
+}
+
 struct Parser<'a> {
     src: &'a str,
     text: String,
     fields: Vec<Span>,
     records: Vec<Vec<(String, String)>>,
     record: Vec<(String, String)>,
-    stack: Vec<Level>,
+    stack: Stack,
     root_open: bool,
     root_done: bool,
+}
+
+/// Whether `bytes` has a control byte (tab, LF and CR included) or 0xEF (the
+/// lead byte of U+FFFE and U+FFFF). A branch-free pass (vectorises): most
+/// values have neither.
+fn suspicious(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .fold(false, |acc, &b| acc | (b < 0x20) | (b == 0xef))
 }
 
 /// The first character XML 1.0 does not allow, found with a byte scan
 /// (controls other than tab/LF/CR; U+FFFE and U+FFFF, encoded EF BF BE/BF).
 pub(crate) fn first_forbidden(raw: &str) -> Option<char> {
     let bytes = raw.as_bytes();
-    // Branch-free pre-check (vectorises): most values have neither a control
-    // byte nor 0xEF.
-    let suspicious = bytes
-        .iter()
-        .fold(false, |acc, &b| acc | (b < 0x20) | (b == 0xef));
-    if !suspicious {
+    if !suspicious(bytes) {
         return None;
     }
     for (i, &b) in bytes.iter().enumerate() {
@@ -420,6 +511,12 @@ impl<'a> Parser<'a> {
 
     /// Appends character data with line-end normalisation; refuses characters XML forbids.
     fn push_text(&mut self, raw: &str, pos: u64) -> Result<(), XmlError> {
+        if !suspicious(raw.as_bytes()) {
+            // No control byte (so no CR) and no 0xEF: nothing to check or
+            // normalise.
+            self.text.push_str(raw);
+            return Ok(());
+        }
         if let Some(c) = first_forbidden(raw) {
             return Err(malformed(
                 pos,
@@ -471,11 +568,13 @@ impl<'a> Parser<'a> {
         }
         let level = match self.stack.last_mut() {
             None => {
+                let key = NameKey::of(name.as_bytes());
                 let name = self.push_name(name);
                 let at = self.text.len();
                 Level::Field {
                     span: Span {
                         name,
+                        key,
                         value: (at, at),
                     },
                 }
@@ -518,7 +617,9 @@ impl<'a> Parser<'a> {
             }
             Some(Level::RecordField { .. }) | Some(Level::Skip) => Level::Skip,
         };
-        self.stack.push(level);
+        if !self.stack.push(level) {
+            return Err(XmlError::TooDeep);
+        }
         if empty {
             self.end(pos)?;
         }
@@ -542,7 +643,7 @@ impl<'a> Parser<'a> {
                 if self
                     .fields
                     .iter()
-                    .any(|f| text.get(f.name.0..f.name.1) == Some(name))
+                    .any(|f| f.key.matches(text, f.name, span.key, name))
                 {
                     return Err(XmlError::Duplicate {
                         field: self.str_at(span.name).to_owned(),
@@ -658,7 +759,7 @@ impl RawXml {
             fields: Vec::with_capacity(16),
             records: Vec::new(),
             record: Vec::new(),
-            stack: Vec::with_capacity(4),
+            stack: Stack::new(),
             root_open: false,
             root_done: false,
         };
@@ -678,12 +779,11 @@ impl RawXml {
     /// The value of a top-level field (exactly as sent, after XML decoding).
     pub fn get(&self, name: &str) -> Option<&str> {
         let text = self.text.as_bytes();
+        let name = name.as_bytes();
+        let key = NameKey::of(name);
         self.fields
             .iter()
-            .find(|f| {
-                f.name.1 - f.name.0 == name.len()
-                    && text.get(f.name.0..f.name.1) == Some(name.as_bytes())
-            })
+            .find(|f| f.key.matches(text, f.name, key, name))
             .map(|f| self.slice(f.value))
     }
 

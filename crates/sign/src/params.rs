@@ -51,26 +51,6 @@ const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
 // Every index below MAX_PARAMS fits in INDEX_BITS.
 const _: () = assert!(MAX_PARAMS <= 1 << INDEX_BITS);
 
-/// One in each byte lane of a `u64`.
-const LANES: u64 = 0x0101_0101_0101_0101;
-/// The high bit of each byte lane.
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// Sets the high bit of each byte lane of `word` that holds one of
-/// `[a-z0-9_]`, and clears every other bit (eight bytes checked at once).
-#[inline(always)]
-fn name_lanes(word: u64) -> u64 {
-    let ascii = !word & HIGH;
-    let low7 = word & !HIGH;
-    // High bit of each lane set iff that lane's low7 >= c (1 <= c <= 0x80):
-    // (low7 | 0x80) - c never borrows across lanes.
-    let at_least = |c: u8| ((low7 | HIGH) - LANES * u64::from(c)) & HIGH;
-    let digit = at_least(b'0') & !at_least(b'9' + 1);
-    let lower = at_least(b'a') & !at_least(b'z' + 1);
-    let underscore = !(((low7 ^ (LANES * u64::from(b'_'))) | HIGH) - LANES) & HIGH;
-    (digit | lower | underscore) & ascii
-}
-
 /// The 1 to 7 bytes of a short name, big-endian, zero-padded (`None` if
 /// empty). Built from two overlapping loads in registers: writing the bytes
 /// into a stack array and reading it back as one word stalls on store
@@ -101,35 +81,35 @@ fn short_name_word(bytes: &[u8]) -> Option<u64> {
 /// prefix: the first seven bytes, big-endian, zero-padded, in the top 56
 /// bits (the last byte is left for the index). Name bytes are never zero, so
 /// prefixes compare like the names' raw bytes, except that names sharing
-/// their first seven bytes tie.
+/// their first seven bytes tie. The check is one table load per byte, with
+/// no branch per byte.
 #[inline(always)]
 fn name_prefix(name: &str) -> Option<u64> {
     let bytes = name.as_bytes();
-    let head = if let Some(head) = bytes.first_chunk::<8>() {
-        let mut valid = HIGH;
-        for chunk in bytes.chunks_exact(8) {
-            if let Some(chunk) = chunk.first_chunk::<8>() {
-                valid &= name_lanes(u64::from_ne_bytes(*chunk));
-            }
-        }
-        if let Some(last) = bytes.last_chunk::<8>() {
-            valid &= name_lanes(u64::from_ne_bytes(*last));
-        }
-        if valid != HIGH {
-            return None;
-        }
-        u64::from_be_bytes(*head)
-    } else {
-        let word = short_name_word(bytes)?;
-        // The lanes of the name's bytes: the top `len` bytes.
-        let used = HIGH << (8 * (8 - bytes.len()));
-        if name_lanes(word) & used != used {
-            return None;
-        }
-        word
+    let mut valid = true;
+    for &b in bytes {
+        valid &= NAME_BYTE[usize::from(b)];
+    }
+    if !valid {
+        return None;
+    }
+    let head = match bytes.first_chunk::<8>() {
+        Some(head) => u64::from_be_bytes(*head),
+        None => short_name_word(bytes)?,
     };
     Some(head & !INDEX_MASK)
 }
+
+/// Whether each byte value may appear in a name (`[a-z0-9_]`).
+const NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8, b'a'..=b'z' | b'0'..=b'9' | b'_');
+        b += 1;
+    }
+    table
+};
 
 /// Parameters sorted by the raw bytes of their names, in fixed arrays on
 /// the stack.
@@ -268,10 +248,7 @@ impl<'a> Sorted<'a> {
             update,
         };
         for (name, value) in self.pairs() {
-            feeder.push(name.as_bytes());
-            feeder.push_byte(b'=');
-            feeder.push(value.as_bytes());
-            feeder.push_byte(b'&');
+            feeder.push_pair(name.as_bytes(), value.as_bytes());
         }
         feeder.push(suffix_name.as_bytes());
         feeder.push_byte(b'=');
@@ -334,6 +311,31 @@ impl<F: FnMut(&[u8])> Feeder<F> {
             (self.update)(&self.buf);
             self.len = 0;
             bytes = rest;
+        }
+    }
+
+    /// Appends `name=value&`: one bounds check when the pair fits.
+    #[inline(always)]
+    fn push_pair(&mut self, name: &[u8], value: &[u8]) {
+        let start = self.len;
+        let end = start + name.len() + value.len() + 2;
+        if let Some(dst) = self.buf.get_mut(start..end) {
+            let (name_dst, rest) = dst.split_at_mut(name.len());
+            copy_short(name_dst, name);
+            if let Some((eq, rest)) = rest.split_first_mut() {
+                *eq = b'=';
+                let (value_dst, rest) = rest.split_at_mut(value.len());
+                copy_short(value_dst, value);
+                if let Some(amp) = rest.first_mut() {
+                    *amp = b'&';
+                }
+            }
+            self.len = end;
+        } else {
+            self.push(name);
+            self.push_byte(b'=');
+            self.push(value);
+            self.push_byte(b'&');
         }
     }
 
