@@ -247,7 +247,7 @@ pub enum JournalError {
     ReadOnly {
         /// The journal path.
         path: String,
-        /// SQLite's message.
+        /// What failed (SQLite's message, or why the directory could not be made).
         detail: String,
     },
     /// The file is not a hongbao journal, or it is damaged.

@@ -281,3 +281,13 @@ fn is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+#[test]
+fn a_new_journal_in_a_missing_directory_creates_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("target").join("nested").join("j.db");
+    drop(SqliteJournal::open(&path).unwrap());
+    assert!(path.exists());
+    // …and reopening it finds the same journal.
+    drop(SqliteJournal::open_existing(&path).unwrap());
+}

@@ -73,6 +73,16 @@ impl SqliteJournal {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, JournalError> {
         let path_ref = path.as_ref();
         let shown = path_ref.display().to_string();
+        // A new journal may name a directory that does not exist yet
+        // (`target/` in a fresh checkout): create it, as `cargo` would.
+        if let Some(parent) = path_ref.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !parent.exists() {
+                std::fs::create_dir_all(parent).map_err(|e| JournalError::ReadOnly {
+                    path: shown.clone(),
+                    detail: format!("cannot create its directory: {e}"),
+                })?;
+            }
+        }
         let conn = Connection::open_with_flags(
             path_ref,
             OpenFlags::SQLITE_OPEN_READ_WRITE
