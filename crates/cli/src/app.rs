@@ -306,8 +306,12 @@ fn sign(cli: &Cli, args: &SignArgs) -> Result<u8, AppError> {
     };
     let report = sign_debug::debug(&fields, mode, api_key.as_ref(), workwx.as_ref()).map_err(
         |e| match e {
-            sign_debug::SignDebugError::MissingSecret(_) => {
+            sign_debug::SignDebugError::MissingSecret(_) if matches!(mode, SignMode::Main(_)) => {
                 AppError::Config(ConfigError::MissingApiKey)
+            }
+            // The WeCom app secret is missing: say so, not "no API key".
+            sign_debug::SignDebugError::MissingSecret(message) => {
+                AppError::Config(ConfigError::Invalid(message.to_owned()))
             }
             other => AppError::Invalid(other.to_string()),
         },
@@ -436,6 +440,15 @@ async fn send(cli: &Cli, args: &SendArgs) -> Result<u8, AppError> {
         batch::prepare(&session.client, &request).map_err(|e| AppError::Invalid(e.to_string()))?;
     let outcome = match session.client.execute(&prepared).await {
         Ok(outcome) => outcome,
+        // `Err` means this call sent nothing. With a bill number given by
+        // hand this may be a retry of an earlier send that ended unknown:
+        // that one is still unknown, so do not claim nothing was paid.
+        Err(e) if args.bill.is_some() => {
+            eprintln!(
+                "error: {e} (nothing was sent by this call; if an earlier send of bill {bill} ended unknown, it is still unknown: resolve it with `hongbao query`)"
+            );
+            return Ok(exit::ERROR);
+        }
         Err(e) => {
             eprintln!("error: {e} (nothing was paid)");
             return Ok(exit::ERROR);

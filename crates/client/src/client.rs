@@ -93,6 +93,15 @@ pub struct QueryReply<T> {
     pub reply: Option<T>,
 }
 
+/// How long a query loop may go on.
+#[derive(Clone, Copy)]
+enum QueryBudget {
+    /// Until the next query would start after this instant.
+    Until(Instant),
+    /// At most this many queries.
+    Count(u32),
+}
+
 /// What one exchange produced, before the retry decision.
 enum Attempt {
     Definite(Outcome),
@@ -184,7 +193,6 @@ impl Client {
         let signed = self.build_signed(req)?;
         let bill = signed
             .bill
-            .clone()
             .ok_or_else(|| ClientError::Build("the request has no bill number".to_owned()))?;
         // One pass over the business fields for what rate limits and echo
         // checks need (mch_id and appid come from the merchant).
@@ -200,8 +208,7 @@ impl Client {
                 .and_then(|v| v.parse::<u64>().ok())
                 .map(Amount::from_fen),
         };
-        let body = String::from_utf8(signed.body)
-            .map_err(|_| ClientError::Build("the built body is not UTF-8".to_owned()))?;
+        let body = body_text(signed.body)?;
         Ok(Prepared {
             endpoint: R::ENDPOINT,
             mch_id: self.inner.merchant.mch_id.clone(),
@@ -265,7 +272,7 @@ impl Client {
                 .execute_locked(prepared, &expected, started, &mut attempts)
                 .await;
             tracing::Span::current().record("attempts", attempts);
-            record_result(&result, started);
+            record_result(result.as_ref(), started);
             result
         }
         .instrument(span)
@@ -404,8 +411,7 @@ impl Client {
                                             &mut guard,
                                             query,
                                             bill,
-                                            None,
-                                            policy.queries.max(1),
+                                            QueryBudget::Count(policy.queries.max(1)),
                                             Some(unknown),
                                         )
                                         .await);
@@ -435,7 +441,13 @@ impl Client {
                     };
                     tokio::time::sleep(after).await;
                     return Ok(self
-                        .query_loop(&mut guard, query, bill, None, policy.queries, Some(unknown))
+                        .query_loop(
+                            &mut guard,
+                            query,
+                            bill,
+                            QueryBudget::Count(policy.queries),
+                            Some(unknown),
+                        )
                         .await);
                 }
                 RetryDecision::GiveUp => return Ok(Outcome::Unknown(unknown)),
@@ -492,15 +504,14 @@ impl Client {
         }
     }
 
-    /// Queries `bill` up to `max_queries` times (at least once) or until
-    /// `deadline`, returning the first definite outcome, else an unknown one.
+    /// Queries `bill` within `budget` (at least once), returning the first
+    /// definite outcome, else an unknown one.
     async fn query_loop(
         &self,
         guard: &mut BillGuard,
         query: Endpoint,
         bill: &str,
-        deadline: Option<Instant>,
-        max_queries: u32,
+        budget: QueryBudget,
         send_unknown: Option<Unknown>,
     ) -> Outcome {
         // A failed query does not replace the send's reason; without a send,
@@ -553,9 +564,9 @@ impl Client {
             }
             let wait = self.inner.retry.query_backoff(queries, rand::random());
             let next = Instant::now() + wait;
-            let out_of_budget = match deadline {
-                Some(deadline) => next > deadline,
-                None => queries >= max_queries,
+            let out_of_budget = match budget {
+                QueryBudget::Until(deadline) => next > deadline,
+                QueryBudget::Count(max_queries) => queries >= max_queries,
             };
             if out_of_budget {
                 return Outcome::Unknown(last);
@@ -590,8 +601,7 @@ impl Client {
             })?,
             other => return Err(ClientError::unsupported("query", other)),
         };
-        String::from_utf8(signed.body)
-            .map_err(|_| ClientError::Build("the built body is not UTF-8".to_owned()))
+        body_text(signed.body)
     }
 
     /// Sends one query request (no automatic retry) and returns what it says
@@ -607,9 +617,8 @@ impl Client {
             return Err(ClientError::unsupported("query", endpoint));
         }
         let signed = self.build_signed(req)?;
-        let bill = signed.bill.clone().unwrap_or_default();
-        let body = String::from_utf8(signed.body)
-            .map_err(|_| ClientError::Build("the built body is not UTF-8".to_owned()))?;
+        let bill = signed.bill.unwrap_or_default();
+        let body = body_text(signed.body)?;
         let span = tracing::info_span!(
             "hongbao.query",
             endpoint = endpoint.name(),
@@ -652,13 +661,7 @@ impl Client {
                     })
                 }
             };
-            record_result(
-                &result
-                    .as_ref()
-                    .map(|r| r.outcome.clone())
-                    .map_err(Clone::clone),
-                started,
-            );
+            record_result(result.as_ref().map(|r| &r.outcome), started);
             result
         }
         .instrument(span)
@@ -755,8 +758,7 @@ impl Client {
     pub async fn get_sign_key(&self, req: &SignKeyRequest) -> Result<ApiKey, ClientError> {
         let endpoint = SignKeyRequest::ENDPOINT;
         let signed = self.build_signed(req)?;
-        let body = String::from_utf8(signed.body)
-            .map_err(|_| ClientError::Build("the built body is not UTF-8".to_owned()))?;
+        let body = body_text(signed.body)?;
         let span = tracing::info_span!("hongbao.get_sign_key", endpoint = endpoint.name());
         let call = async move {
             let failed = |reason: String| ClientError::Failed {
@@ -834,15 +836,20 @@ impl Client {
             let started = Instant::now();
             let mut guard = self.lock_bill(query, bill).await;
             let outcome = self
-                .query_loop(&mut guard, query, bill, Some(deadline), u32::MAX, None)
+                .query_loop(&mut guard, query, bill, QueryBudget::Until(deadline), None)
                 .await;
-            let result = Ok(outcome);
-            record_result(&result, started);
-            result
+            record_result(Ok(&outcome), started);
+            Ok(outcome)
         }
         .instrument(span)
         .await
     }
+}
+
+/// The built body as text (the builder writes UTF-8 XML).
+fn body_text(body: Vec<u8>) -> Result<String, ClientError> {
+    String::from_utf8(body)
+        .map_err(|_| ClientError::Build("the built body is not UTF-8".to_owned()))
 }
 
 /// The query endpoint for a send endpoint, or the endpoint itself if it is a query.
@@ -855,7 +862,9 @@ fn query_endpoint(endpoint: Endpoint) -> Option<Endpoint> {
     }
 }
 
-fn record_result(result: &Result<Outcome, ClientError>, started: Instant) {
+/// Records the outcome and latency on the current span and logs them (by
+/// reference: nothing is cloned for logging).
+fn record_result(result: Result<&Outcome, &ClientError>, started: Instant) {
     let span = tracing::Span::current();
     let latency = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     span.record("latency_ms", latency);

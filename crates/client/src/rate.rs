@@ -185,7 +185,12 @@ impl LocalRateLimiter {
         let mut state = self.lock();
         let tat = state.merchants.get(mch_id).copied().unwrap_or(now).max(now);
         let start = tat.checked_sub(tolerance).unwrap_or(now).max(now);
-        state.merchants.insert(mch_id.to_owned(), tat + interval);
+        // The merchant id is allocated once, not on every request.
+        if let Some(slot) = state.merchants.get_mut(mch_id) {
+            *slot = tat + interval;
+        } else {
+            state.merchants.insert(mch_id.to_owned(), tat + interval);
+        }
         start
     }
 

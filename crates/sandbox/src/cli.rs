@@ -168,9 +168,11 @@ pub async fn run_from_args(args: SandboxArgs) -> Result<(), SandboxError> {
     }
     for spec in &args.workwx_secret_env {
         let (agent, env) = spec.split_once('=').ok_or_else(|| {
-            SandboxError::Config(format!(
-                "--workwx-secret-env expects AGENTID=ENVNAME, got {spec:?}"
-            ))
+            // The value is not echoed: it may be a secret passed by mistake.
+            SandboxError::Config(
+                "--workwx-secret-env expects AGENTID=ENVNAME (an agent id and the name of an environment variable)"
+                    .to_owned(),
+            )
         })?;
         if agent.is_empty() || !agent.bytes().all(|b| b.is_ascii_digit()) {
             return Err(SandboxError::Config(format!(
