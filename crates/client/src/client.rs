@@ -322,6 +322,14 @@ impl Client {
                 }
             }
         }
+        // The payee drives the per-employee rate limit: it must be the body's.
+        if let Some(field) = spec.openid_field {
+            if raw.get_non_empty(field) != prepared.payee() {
+                return Err(ClientError::PreparedMismatch {
+                    reason: format!("the body's `{field}` does not match the prepared payee"),
+                });
+            }
+        }
         Ok(raw)
     }
 

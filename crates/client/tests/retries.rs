@@ -295,6 +295,15 @@ async fn prepared_for_another_merchant_or_tampered_is_rejected() {
     );
 
     let mut json: serde_json::Value = serde_json::to_value(&prepared).unwrap();
+    json["payee"] = serde_json::Value::String("oSomeoneElse000000000000000".into());
+    let tampered: hongbao::Prepared = serde_json::from_value(json).unwrap();
+    let err = client.execute(&tampered).await.unwrap_err();
+    assert!(
+        matches!(err, ClientError::PreparedMismatch { .. }),
+        "{err:?}"
+    );
+
+    let mut json: serde_json::Value = serde_json::to_value(&prepared).unwrap();
     json["endpoint"] = serde_json::Value::String("nosuchendpoint".into());
     assert!(serde_json::from_value::<hongbao::Prepared>(json).is_err());
 
