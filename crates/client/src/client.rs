@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use hongbao_proto::{
     Amount, BillNo, BuildError, Endpoint, ErrorClass, ErrorCode, Expected, GroupRedPacket,
-    Merchant, MiniProgramRedPacket, NonceStr, Outcome, PayEmployee, PayEmployeeQuery,
-    PayEmployeeQueryReply, ProductState, RawXml, RedPacket, RedPacketQuery, RedPacketQueryReply,
-    Reply, Request, ResultCode, SignKeyRequest, TradeNo, Transfer, TransferQuery,
-    TransferQueryReply, Unknown, UnknownReason, WorkwxRedPacket, WorkwxRedPacketQuery,
-    WorkwxRedPacketQueryReply,
+    Merchant, MiniProgramRedPacket, NextStep, NonceStr, NotPaid, Outcome, PayEmployee,
+    PayEmployeeQuery, PayEmployeeQueryReply, ProductState, RawXml, RedPacket, RedPacketQuery,
+    RedPacketQueryReply, Reply, Request, ResultCode, SignKeyRequest, TradeNo, Transfer,
+    TransferQuery, TransferQueryReply, Unknown, UnknownReason, WorkwxRedPacket,
+    WorkwxRedPacketQuery, WorkwxRedPacketQueryReply,
 };
 use hongbao_sign::ApiKey;
 use hongbao_sign::{Signer, WorkwxSigner};
@@ -100,6 +100,30 @@ enum QueryBudget {
     Until(Instant),
     /// At most this many queries.
     Count(u32),
+}
+
+/// How an execution starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Start {
+    /// Nothing of this request may have been sent before.
+    Fresh,
+    /// An earlier attempt may have been sent: query first, and trust no
+    /// refusal without a query.
+    Resume,
+}
+
+/// What a query loop settles.
+#[derive(Default)]
+struct Settle {
+    /// The refusal that led to the query, if any.
+    refusal: Option<NotPaid>,
+    /// Whether an attempt had an unknown outcome.
+    uncertain: bool,
+    /// Whether the refusal counts only once a query confirms it (payments
+    /// to employees).
+    confirm: bool,
+    /// The unknown outcome of the send that led to the query, if any.
+    send_unknown: Option<Unknown>,
 }
 
 /// What one exchange produced, before the retry decision.
@@ -232,27 +256,161 @@ impl Client {
     /// outcomes per the [`RetryPolicy`] by resending the same bytes, then
     /// querying.
     ///
+    /// Every money decision of the protocol is made here, once, and comes
+    /// back typed ([`Outcome::next_step`]):
+    ///
+    /// * a refusal after an attempt of this call whose outcome was unknown
+    ///   is never trusted alone: the bill is queried (errors.md §0a.3);
+    /// * a refusal whose rule is QUERY (`PARAM_ERROR`, `NO_AUTH`, …), and
+    ///   `FATAL_ERROR`, are settled by a query checked against this
+    ///   request's payee and amount: another payment's bill is a
+    ///   [`Outcome::Conflict`];
+    /// * rate-limit refusals (`FREQ_LIMIT`, `SECOND_OVER_LIMITED`) are
+    ///   resent identically after a pause ([`RetryPolicy::limit_retries`]);
+    /// * a request read from storage whose signature does not verify with
+    ///   this client's key (a wrong or rotated key when it was signed) is
+    ///   signed again with the same parameters first ([`Client::refresh`]).
+    ///
     /// `Err` only when nothing can have been paid **by this call**: the
     /// request is rejected before sending (another merchant, corrupted body),
     /// the rate limiter fails, or the transport reports `NotSent` on the first
     /// attempt. When re-executing a request whose earlier execution ended
     /// `Unknown`, an `Err` leaves the bill exactly as unknown as before.
+    ///
+    /// For a stored request that an earlier process may have sent, use
+    /// [`resume`](Self::resume).
     pub async fn execute(&self, prepared: &Prepared) -> Result<Outcome, ClientError> {
+        self.run(prepared, Start::Fresh).await
+    }
+
+    /// Finishes a stored request that an earlier attempt (another process,
+    /// a crash, an earlier run) **may have sent**: queries the bill first
+    /// (checked against this request's payee and amount); if the query does
+    /// not settle it, resends the same bill number with identical parameters
+    /// (re-signed if the key changed), knowing that an earlier attempt may
+    /// have reached WeChat, so that no refusal is taken as "not paid" without
+    /// a query confirming it.
+    ///
+    /// `Err` as for [`execute`](Self::execute): nothing was sent by this
+    /// call, and the bill is exactly as unknown as before.
+    pub async fn resume(&self, prepared: &Prepared) -> Result<Outcome, ClientError> {
+        self.run(prepared, Start::Resume).await
+    }
+
+    /// Asks WeChat what became of a prepared request, sending nothing but
+    /// queries: the answer is checked against the request's payee and amount
+    /// (another payment under its bill number is an [`Outcome::Conflict`]).
+    /// A bill WeChat does not know (`NOT_FOUND`) stays `Unknown`.
+    pub async fn status(&self, prepared: &Prepared) -> Result<Outcome, ClientError> {
+        let read_back = self.read_back(prepared)?;
+        let expected = expected_echoes(prepared, read_back.as_ref());
+        let query = query_endpoint(prepared.endpoint())
+            .ok_or_else(|| ClientError::unsupported("status", prepared.endpoint()))?;
+        let span = tracing::info_span!(
+            "hongbao.status",
+            endpoint = query.name(),
+            bill = prepared.bill(),
+            queries = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        async move {
+            let started = Instant::now();
+            let mut guard = self.lock_bill(query, prepared.bill()).await;
+            let outcome = self
+                .query_loop(
+                    &mut guard,
+                    query,
+                    &expected,
+                    QueryBudget::Count(1),
+                    Settle::default(),
+                )
+                .await;
+            record_result(Ok(&outcome), started);
+            Ok(outcome)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// A prepared request whose signatures verify with this client's keys:
+    /// `None` when `prepared` already does, else `Some` copy signed again
+    /// with the same parameters (a new nonce and signatures; errors.md
+    /// §0a.2: resending identical business parameters under the same bill
+    /// number is always safe). Store the copy in place of the old one.
+    ///
+    /// A request built by this client always verifies. `Err` when the body
+    /// cannot be read back or signed (on WeCom endpoints without a WeCom
+    /// secret, the stored `workwx_sign` and its nonce are kept).
+    pub fn refresh(&self, prepared: &Prepared) -> Result<Option<Prepared>, ClientError> {
+        if prepared.echoes().is_some() {
+            self.check_merchant(prepared)?;
+            return Ok(None);
+        }
+        let raw = self.check_prepared(prepared)?;
+        self.resigned(prepared, &raw)
+    }
+
+    fn resigned(&self, prepared: &Prepared, raw: &RawXml) -> Result<Option<Prepared>, ClientError> {
         let endpoint = prepared.endpoint();
-        // A request built by this process is trusted as built; one read from
-        // storage is read back and checked against its own metadata first.
-        let read_back = match prepared.echoes() {
+        let workwx = self.workwx_signer(raw.get_non_empty("agentid"));
+        if hongbao_proto::signed_with(endpoint, raw, &self.inner.signer, workwx) {
+            return Ok(None);
+        }
+        let nonce = NonceStr::from_random_bytes(rand::random());
+        let signed = hongbao_proto::resign(endpoint, raw, &nonce, &self.inner.signer, workwx)
+            .map_err(|e| match e {
+                BuildError::MissingWorkwxSecret => {
+                    ClientError::Config(ConfigError::MissingWorkwxSecret {
+                        agentid: raw.get_non_empty("agentid").map(str::to_owned),
+                    })
+                }
+                other => ClientError::Build(other.to_string()),
+            })?;
+        tracing::info!(
+            endpoint = endpoint.name(),
+            bill = prepared.bill(),
+            "the stored request was signed with another key: signed again, same parameters"
+        );
+        Ok(Some(Prepared {
+            endpoint,
+            mch_id: prepared.mch_id.clone(),
+            bill: prepared.bill.clone(),
+            nonce: signed.nonce,
+            sign: signed.sign.as_str().to_owned(),
+            payee: prepared.payee.clone(),
+            body: body_text(signed.body)?,
+            echoes: None,
+        }))
+    }
+
+    /// `None` for a request built by this process (trusted as built);
+    /// otherwise the body read back and checked against its metadata.
+    fn read_back(&self, prepared: &Prepared) -> Result<Option<RawXml>, ClientError> {
+        match prepared.echoes() {
             Some(_) => {
                 self.check_merchant(prepared)?;
-                None
+                Ok(None)
             }
-            None => Some(self.check_prepared(prepared)?),
+            None => Ok(Some(self.check_prepared(prepared)?)),
+        }
+    }
+
+    async fn run(&self, prepared: &Prepared, start: Start) -> Result<Outcome, ClientError> {
+        let endpoint = prepared.endpoint();
+        let read_back = self.read_back(prepared)?;
+        // A stored body signed with another key is signed again first.
+        let refreshed = match &read_back {
+            Some(raw) => self.resigned(prepared, raw)?,
+            None => None,
         };
+        let prepared = refreshed.as_ref().unwrap_or(prepared);
         let expected = expected_echoes(prepared, read_back.as_ref());
         let span = tracing::info_span!(
             "hongbao.send",
             endpoint = endpoint.name(),
             bill = prepared.bill(),
+            resume = matches!(start, Start::Resume),
             attempts = tracing::field::Empty,
             queries = tracing::field::Empty,
             outcome = tracing::field::Empty,
@@ -269,7 +427,7 @@ impl Client {
             let started = Instant::now();
             let mut attempts = 0;
             let result = self
-                .execute_locked(prepared, &expected, started, &mut attempts)
+                .execute_locked(prepared, &expected, start, started, &mut attempts)
                 .await;
             tracing::Span::current().record("attempts", attempts);
             record_result(result.as_ref(), started);
@@ -337,6 +495,7 @@ impl Client {
         &self,
         prepared: &Prepared,
         expected: &Expected<'_>,
+        start: Start,
         started: Instant,
         attempts: &mut u32,
     ) -> Result<Outcome, ClientError> {
@@ -345,8 +504,36 @@ impl Client {
         let spec = endpoint.spec();
         let mut guard = self.lock_bill(endpoint, bill).await;
         let policy = &self.inner.retry;
+        let mut expected = *expected;
+        // Whether an attempt (of this call, or before it when resuming) had
+        // an unknown outcome: then no refusal is definite without a query.
+        let mut uncertain = matches!(start, Start::Resume);
+        // Whether an attempt of this call may have reached WeChat (an `Err`
+        // is only returned while none may have).
+        let mut sent = false;
+        if let (Start::Resume, Some(query)) = (start, spec.query) {
+            let outcome = self
+                .query_loop(
+                    &mut guard,
+                    query,
+                    &expected,
+                    QueryBudget::Count(1),
+                    Settle::default(),
+                )
+                .await;
+            match &outcome {
+                Outcome::Unknown(Unknown {
+                    reason: UnknownReason::InProgress { .. },
+                    ..
+                }) => return Ok(outcome),
+                Outcome::Unknown(_) => {
+                    tracing::info!("the query did not settle the stored request: resending it")
+                }
+                _ => return Ok(outcome),
+            }
+        }
         let mut attempt: u32 = 0;
-        let mut maybe_sent = false;
+        let mut limit_retries: u32 = 0;
         loop {
             attempt += 1;
             *attempts = attempt;
@@ -357,8 +544,8 @@ impl Client {
                 prepared.payee(),
                 attempt,
             );
-            let unknown = match self.inner.rate_limiter.acquire(&permit).await {
-                Err(e) if !maybe_sent => return Err(ClientError::RateLimit(e)),
+            let (unknown, code) = match self.inner.rate_limiter.acquire(&permit).await {
+                Err(e) if !sent => return Err(ClientError::RateLimit(e)),
                 Err(e) => (
                     Unknown {
                         bill: bill.to_owned(),
@@ -369,7 +556,7 @@ impl Client {
                 Ok(()) => {
                     guard.space().await;
                     match self.exchange(endpoint, prepared.body().to_owned()).await {
-                        Err(e) if !e.may_have_been_sent() && !maybe_sent => {
+                        Err(e) if !e.may_have_been_sent() && !sent => {
                             tracing::info!(error = %e, "request not sent");
                             return Err(ClientError::NotSent {
                                 endpoint: endpoint.name(),
@@ -377,7 +564,8 @@ impl Client {
                             });
                         }
                         Err(e) => {
-                            maybe_sent |= e.may_have_been_sent();
+                            sent |= e.may_have_been_sent();
+                            uncertain |= e.may_have_been_sent();
                             (
                                 Unknown {
                                     bill: bill.to_owned(),
@@ -387,57 +575,58 @@ impl Client {
                             )
                         }
                         Ok(response) => {
-                            let earlier_maybe_sent = maybe_sent;
-                            maybe_sent = true;
-                            match self.interpret(endpoint, expected, &response) {
-                                // This resend was turned away (a limit, the
-                                // certificate, a parameter…), but an earlier
-                                // attempt may have reached WeChat and paid:
-                                // the refusal says nothing about that one.
-                                // Only a query can tell. (A `Final` code such
-                                // as SEND_FAILED is about the bill itself.)
-                                Attempt::Definite(Outcome::NotPaid(refused))
-                                    if earlier_maybe_sent && refused.class != ErrorClass::Final =>
-                                {
-                                    tracing::info!(
-                                        code = refused.code.as_str(),
-                                        "a resend was refused after an earlier attempt may have \
-                                         been sent; querying"
-                                    );
-                                    let unknown = Unknown {
-                                        bill: bill.to_owned(),
-                                        reason: UnknownReason::ErrorCode {
-                                            code: refused.code,
-                                            message: refused.message,
-                                        },
-                                    };
-                                    let Some(query) = spec.query else {
-                                        return Ok(Outcome::Unknown(unknown));
-                                    };
+                            sent = true;
+                            match self.interpret(endpoint, &expected, &response) {
+                                Attempt::Definite(Outcome::NotPaid(refused)) => {
+                                    if refused.code.is_rate_limit()
+                                        && limit_retries < policy.limit_retries
+                                    {
+                                        limit_retries += 1;
+                                        let after = policy.backoff(limit_retries, rand::random());
+                                        tracing::info!(
+                                            code = refused.code.as_str(),
+                                            after_ms = after.as_millis() as u64,
+                                            "rate limited: resending the identical request"
+                                        );
+                                        tokio::time::sleep(after).await;
+                                        continue;
+                                    }
                                     return Ok(self
-                                        .query_loop(
-                                            &mut guard,
-                                            query,
-                                            bill,
-                                            QueryBudget::Count(policy.queries.max(1)),
-                                            Some(unknown),
+                                        .settle_refusal(
+                                            &mut guard, prepared, &expected, refused, uncertain,
                                         )
                                         .await);
                                 }
                                 Attempt::Definite(outcome) => return Ok(outcome),
-                                Attempt::Unknown(unknown, code) => (unknown, code),
+                                Attempt::Unknown(unknown, code) => {
+                                    if let Some(refused) = documented_refusal(endpoint, &unknown) {
+                                        // Payments to employees: every FAIL is
+                                        // confirmed by a query.
+                                        return Ok(self
+                                            .settle_refusal(
+                                                &mut guard, prepared, &expected, refused, uncertain,
+                                            )
+                                            .await);
+                                    }
+                                    uncertain = true;
+                                    (unknown, code)
+                                }
                             }
                         }
                     }
                 }
             };
-            let (unknown, code) = unknown;
+            if code == Some(ErrorCode::FatalError) {
+                // The bill is held by another payee: a query that does not
+                // name the payee settles as a conflict.
+                expected.other_payee_reported = true;
+            }
             let kind = RetryKind::of(&unknown.reason, code.as_ref());
             let decision = policy.decide(attempt, kind, started.elapsed(), rand::random());
             tracing::info!(
                 attempt,
                 kind = kind.as_str(),
-                reason = ?unknown.reason,
+                reason = %unknown.reason,
                 decision = ?decision,
                 "unknown outcome"
             );
@@ -452,15 +641,84 @@ impl Client {
                         .query_loop(
                             &mut guard,
                             query,
-                            bill,
+                            &expected,
                             QueryBudget::Count(policy.queries),
-                            Some(unknown),
+                            Settle {
+                                send_unknown: Some(unknown),
+                                ..Settle::default()
+                            },
                         )
                         .await);
                 }
                 RetryDecision::GiveUp => return Ok(Outcome::Unknown(unknown)),
             }
         }
+    }
+
+    /// A refusal of one attempt, turned into a decision for the bill
+    /// (errors.md §0 and §0a):
+    ///
+    /// * no attempt had an unknown outcome and the rule keeps the number
+    ///   (KEEP, KEEP!) or declares it failed (NEW): the refusal is definite;
+    /// * otherwise (the QUERY rule, a payment to an employee, or an earlier
+    ///   attempt with an unknown outcome) the bill is queried: `FAILED`, or
+    ///   `NOT_FOUND` when no attempt had an unknown outcome, confirms it;
+    ///   another payment under the bill is a conflict; a payment matching
+    ///   this request is `Paid`. A query that settles nothing leaves the
+    ///   bill unknown after an uncertain attempt, else the refusal stands
+    ///   with [`NextStep::Query`](hongbao_proto::NextStep::Query).
+    async fn settle_refusal(
+        &self,
+        guard: &mut BillGuard,
+        prepared: &Prepared,
+        expected: &Expected<'_>,
+        refused: NotPaid,
+        uncertain: bool,
+    ) -> Outcome {
+        let endpoint = prepared.endpoint();
+        // Payments to employees: every FAIL is confirmed by a query.
+        let confirm = endpoint == Endpoint::PayEmployee;
+        let needs_query = uncertain || confirm || refused.next == NextStep::Query;
+        if !needs_query {
+            return Outcome::NotPaid(refused);
+        }
+        let unconfirmed = |refused: NotPaid| {
+            if uncertain || confirm {
+                Outcome::Unknown(Unknown {
+                    bill: refused.bill,
+                    reason: UnknownReason::ErrorCode {
+                        code: refused.code,
+                        message: refused.message,
+                    },
+                })
+            } else {
+                Outcome::NotPaid(refused)
+            }
+        };
+        let queries = self.inner.retry.queries;
+        let (Some(query), true) = (endpoint.spec().query, queries > 0) else {
+            // No automatic query (RetryPolicy::none): the refusal as it is,
+            // with the query still to be made.
+            return unconfirmed(refused);
+        };
+        tracing::info!(
+            code = refused.code.as_str(),
+            uncertain,
+            "refused; querying the bill before deciding"
+        );
+        self.query_loop(
+            guard,
+            query,
+            expected,
+            QueryBudget::Count(queries),
+            Settle {
+                refusal: Some(refused),
+                uncertain,
+                confirm,
+                send_unknown: None,
+            },
+        )
+        .await
     }
 
     /// Locks the bill number for the whole call (namespace: the query
@@ -512,23 +770,41 @@ impl Client {
         }
     }
 
-    /// Queries `bill` within `budget` (at least once), returning the first
-    /// definite outcome, else an unknown one.
+    /// Queries the bill within `budget` (at least once), returning the first
+    /// definite outcome, else an unknown one. Each answer is checked against
+    /// `expected` (payee and amount: another payment is a conflict).
     async fn query_loop(
         &self,
         guard: &mut BillGuard,
         query: Endpoint,
-        bill: &str,
+        expected: &Expected<'_>,
         budget: QueryBudget,
-        send_unknown: Option<Unknown>,
+        settle: Settle,
     ) -> Outcome {
+        let bill = expected.bill;
+        let Settle {
+            refusal,
+            uncertain,
+            confirm,
+            send_unknown,
+        } = settle;
         // A failed query does not replace the send's reason; without a send,
         // the latest query's reason is the answer.
-        let keep_send_reason = send_unknown.is_some();
+        let keep_send_reason = send_unknown.is_some() || refusal.is_some();
         let mut last = send_unknown.unwrap_or_else(|| Unknown {
             bill: bill.to_owned(),
-            reason: UnknownReason::NoResult,
+            reason: match &refusal {
+                Some(refused) => UnknownReason::ErrorCode {
+                    code: refused.code.clone(),
+                    message: refused.message.clone(),
+                },
+                None => UnknownReason::NoResult,
+            },
         });
+        let query_expected = Expected {
+            mch_id: Some(&self.inner.merchant.mch_id),
+            ..*expected
+        };
         let mut queries: u32 = 0;
         loop {
             queries += 1;
@@ -544,22 +820,27 @@ impl Client {
                         bill: bill.to_owned(),
                         reason: UnknownReason::Transport(e.to_string()),
                     },
-                    Ok(response) => {
-                        match self.interpret(query, &self.query_expected(bill), &response) {
-                            Attempt::Definite(outcome) => {
-                                tracing::info!(
-                                    query = query.name(),
-                                    queries,
-                                    "query settled the outcome"
-                                );
-                                return outcome;
-                            }
-                            Attempt::Unknown(unknown, _) => unknown,
+                    Ok(response) => match self.interpret(query, &query_expected, &response) {
+                        Attempt::Definite(outcome) => {
+                            tracing::info!(
+                                query = query.name(),
+                                queries,
+                                "query settled the outcome"
+                            );
+                            return outcome;
                         }
-                    }
+                        Attempt::Unknown(unknown, _) => unknown,
+                    },
                 },
             };
-            tracing::info!(query = query.name(), queries, reason = ?unknown.reason, "query left the outcome unknown");
+            tracing::info!(query = query.name(), queries, reason = %unknown.reason, "query left the outcome unknown");
+            if unknown.reason == UnknownReason::NotFound && !uncertain {
+                if let Some(refused) = &refusal {
+                    // errors.md QUERY rule: NOT_FOUND, and no attempt had an
+                    // unknown outcome: the refusal holds for the bill.
+                    return Outcome::NotPaid(refused.clone().confirmed());
+                }
+            }
             // A query that learnt something about the payment replaces the
             // send's reason; a failed query does not.
             if !keep_send_reason
@@ -577,17 +858,19 @@ impl Client {
                 QueryBudget::Count(max_queries) => queries >= max_queries,
             };
             if out_of_budget {
-                return Outcome::Unknown(last);
+                return match refusal {
+                    // Refused, nothing uncertain, but the query could not
+                    // confirm it: not paid by this attempt, still to be
+                    // settled by a query.
+                    Some(refused)
+                        if !uncertain && !confirm && last.reason != UnknownReason::NotFound =>
+                    {
+                        Outcome::NotPaid(refused)
+                    }
+                    _ => Outcome::Unknown(last),
+                };
             }
             tokio::time::sleep_until(next).await;
-        }
-    }
-
-    fn query_expected<'a>(&'a self, bill: &'a str) -> Expected<'a> {
-        Expected {
-            bill,
-            mch_id: Some(&self.inner.merchant.mch_id),
-            ..Expected::default()
         }
     }
 
@@ -654,7 +937,11 @@ impl Client {
                 Ok(response) => {
                     let interpretation = hongbao_proto::interpret_expecting(
                         endpoint,
-                        &self.query_expected(&bill),
+                        &Expected {
+                            bill: &bill,
+                            mch_id: Some(&self.inner.merchant.mch_id),
+                            ..Expected::default()
+                        },
                         response.status,
                         &response.body,
                         &self.inner.signer,
@@ -843,8 +1130,15 @@ impl Client {
         async move {
             let started = Instant::now();
             let mut guard = self.lock_bill(query, bill).await;
+            let expected = Expected::bill(bill);
             let outcome = self
-                .query_loop(&mut guard, query, bill, QueryBudget::Until(deadline), None)
+                .query_loop(
+                    &mut guard,
+                    query,
+                    &expected,
+                    QueryBudget::Until(deadline),
+                    Settle::default(),
+                )
                 .await;
             record_result(Ok(&outcome), started);
             Ok(outcome)
@@ -890,6 +1184,15 @@ fn record_result(result: Result<&Outcome, &ClientError>, started: Instant) {
                 "call finished"
             );
         }
+        Ok(Outcome::Conflict(conflict)) => {
+            span.record("outcome", "conflict");
+            tracing::warn!(
+                outcome = "conflict",
+                field = conflict.field.as_str(),
+                latency_ms = latency,
+                "call finished; the bill number belongs to another payment: nothing was paid to this payee under it"
+            );
+        }
         Ok(Outcome::Unknown(unknown)) => {
             span.record("outcome", "unknown");
             tracing::warn!(
@@ -933,6 +1236,24 @@ impl RetryKind {
     }
 }
 
+/// A documented refusal that the proto crate leaves unknown only so that a
+/// query confirms it (payments to employees: every FAIL is confirmed by
+/// query): any documented code of the endpoint other than those of class U
+/// and `FATAL_ERROR` (another payee under the bill).
+fn documented_refusal(endpoint: Endpoint, unknown: &Unknown) -> Option<NotPaid> {
+    let UnknownReason::ErrorCode { code, message } = &unknown.reason else {
+        return None;
+    };
+    let (class, _) = code.class(endpoint);
+    if endpoint != Endpoint::PayEmployee
+        || class == ErrorClass::Unknown
+        || *code == ErrorCode::FatalError
+    {
+        return None;
+    }
+    Some(NotPaid::new(&unknown.bill, endpoint, code.clone()).with_message(message.clone()))
+}
+
 /// What a reply to `prepared` must echo: from the values recorded when this
 /// process built it, or else from its body as read back.
 fn expected_echoes<'a>(prepared: &'a Prepared, read_back: Option<&'a RawXml>) -> Expected<'a> {
@@ -948,6 +1269,7 @@ fn expected_echoes<'a>(prepared: &'a Prepared, read_back: Option<&'a RawXml>) ->
                     .and_then(|v| v.parse::<u64>().ok())
                     .map(Amount::from_fen),
                 openid: field(spec.openid_field),
+                other_payee_reported: false,
             }
         }
         (Some(echoes), None) => Expected {
@@ -956,6 +1278,7 @@ fn expected_echoes<'a>(prepared: &'a Prepared, read_back: Option<&'a RawXml>) ->
             appid: echoes.appid.as_deref(),
             amount: echoes.amount,
             openid: prepared.payee(),
+            other_payee_reported: false,
         },
         (None, None) => Expected::bill(prepared.bill()),
     }

@@ -76,12 +76,15 @@
 //!     match outcome {
 //!         // Record the receipt (WeChat's id, amount, status).
 //!         Outcome::Paid(_receipt) => "paid",
-//!         // Definite: close the bill in the ledger; check `bill_rule` before
-//!         // ever sending this payment again under a new number.
+//!         // Not paid by this attempt: `reason.next` says whether to retry
+//!         // later under the same bill number or pay under a new one.
 //!         Outcome::NotPaid(_reason) => "not paid",
 //!         // Unknown: keep the bill number, never replace it; resolve later
-//!         // with `client.resolve(..)` or resend the identical request.
+//!         // with `client.resume(..)` (query, then the identical request).
 //!         Outcome::Unknown(_unknown) => "unknown",
+//!         // The bill number is another payment's: nothing was paid to this
+//!         // payee under it; a new bill number is safe.
+//!         Outcome::Conflict(_conflict) => "conflict",
 //!     }
 //! }
 //!
@@ -175,10 +178,11 @@ pub use hongbao_proto as proto;
 pub use hongbao_transport as transport;
 
 pub use hongbao_proto::{
-    Amount, AmtType, BillNo, BillRule, CheckName, Endpoint, ErrorClass, ErrorCode, GroupRedPacket,
-    MiniProgramRedPacket, MsgType, NotPaid, OpenId, Outcome, PayEmployee, PayEmployeeQuery,
-    Receipt, RedPacket, RedPacketQuery, SceneId, SignKeyRequest, TradeNo, Transfer, TransferQuery,
-    Unknown, UnknownReason, Violation, Violations, WorkwxRedPacket, WorkwxRedPacketQuery,
+    Amount, AmtType, BillNo, BillRule, CheckName, Conflict, Endpoint, ErrorClass, ErrorCode,
+    GroupRedPacket, MiniProgramRedPacket, MsgType, NextStep, NotPaid, OpenId, Outcome, PayEmployee,
+    PayEmployeeQuery, Receipt, RedPacket, RedPacketQuery, SceneId, SignKeyRequest, TradeNo,
+    Transfer, TransferQuery, Unknown, UnknownReason, Violation, Violations, WorkwxRedPacket,
+    WorkwxRedPacketQuery,
 };
 pub use hongbao_sign::{ApiKey, WorkwxSecret};
 #[cfg(feature = "reqwest")]

@@ -103,7 +103,8 @@ pub enum RetryDecision {
 /// returns `Outcome::Unknown`.
 ///
 /// Defaults: 3 resends, backoff 1 s → 2 s → 4 s (capped at 30 s), jitter 0.5,
-/// resends only within 60 s of the first attempt, then 2 queries.
+/// resends only within 60 s of the first attempt, then 2 queries; 3 identical
+/// resends after a rate-limit refusal.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetryPolicy {
     /// Resends of the identical body after the first attempt (0 = never resend).
@@ -120,6 +121,10 @@ pub struct RetryPolicy {
     pub max_elapsed: Duration,
     /// Queries after the resends are exhausted (0 = return `Unknown` without querying).
     pub queries: u32,
+    /// Identical resends after a rate-limit refusal (`FREQ_LIMIT`,
+    /// `SECOND_OVER_LIMITED`: nothing was paid, the same bill number is
+    /// kept), each after [`backoff`](Self::backoff) (0 = return the refusal).
+    pub limit_retries: u32,
 }
 
 impl Default for RetryPolicy {
@@ -131,6 +136,7 @@ impl Default for RetryPolicy {
             jitter: 0.5,
             max_elapsed: Duration::from_secs(60),
             queries: 2,
+            limit_retries: 3,
         }
     }
 }
@@ -142,6 +148,7 @@ impl RetryPolicy {
         RetryPolicy {
             max_resends: 0,
             queries: 0,
+            limit_retries: 0,
             ..RetryPolicy::default()
         }
     }

@@ -15,7 +15,8 @@ use hongbao::transport::{
     ErrorKind, HttpRequest, HttpResponse, Transport, TransportError, async_trait,
 };
 use hongbao::{
-    ClientError, Endpoint, ErrorCode, MIN_SPACING, Outcome, RateLimits, RetryPolicy, UnknownReason,
+    ClientError, Endpoint, ErrorCode, MIN_SPACING, NextStep, Outcome, RateLimits, RetryPolicy,
+    UnknownReason,
 };
 use tokio::time::Instant;
 
@@ -177,7 +178,6 @@ async fn processing_and_return_fail_go_straight_to_query() {
     for first in [
         fail_reply("PROCESSING"),
         xml(&[("return_code", "FAIL"), ("return_msg", "签名错误")]),
-        fail_reply("FATAL_ERROR"),
     ] {
         let mock = MockTransport::new();
         mock.push_reply(200, first);
@@ -468,14 +468,34 @@ async fn resolve_survives_transport_failures() {
     );
 }
 
-/// A refusal of a resend (a limit, here) says nothing about an earlier attempt
-/// that may have reached WeChat: the client queries instead of reporting
-/// "not paid", and the query finds the payment.
+/// FATAL_ERROR says the bill is held by another payee: it goes to a query,
+/// and a query that does not name the payee (an unopened red packet) settles
+/// it as a conflict, never as paid.
+#[tokio::test(start_paused = true)]
+async fn fatal_error_goes_to_query_and_settles_as_conflict() {
+    let mock = MockTransport::new();
+    mock.push_reply(200, fail_reply("FATAL_ERROR"));
+    mock.push_reply(200, query_status("mch_billno", BILL, "SENT", false));
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    let Outcome::Conflict(conflict) = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(conflict.bill, BILL);
+    assert_eq!(outcome.next_step(), NextStep::NewBill);
+    assert_eq!(mock.requests()[1].path(), "/mmpaymkttransfers/gethbinfo");
+}
+
+/// A refusal of a resend (a daily limit, here) says nothing about an earlier
+/// attempt that may have reached WeChat: the client queries instead of
+/// reporting "not paid", and the query finds the payment.
 #[tokio::test(start_paused = true)]
 async fn a_refused_resend_after_a_maybe_sent_attempt_is_settled_by_query() {
     let mock = MockTransport::new();
     mock.push_error(maybe_sent());
-    mock.push_reply(200, fail_reply("FREQ_LIMIT"));
+    mock.push_reply(200, fail_reply("SENDNUM_LIMIT"));
     mock.push_reply(200, query_status("mch_billno", BILL, "SENT", false));
     let outcome = client(&mock)
         .send_red_packet(&red_packet(BILL))

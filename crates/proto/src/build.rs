@@ -8,7 +8,7 @@ use crate::endpoint::Endpoint;
 use crate::model::{Merchant, Request};
 use crate::validate::Violations;
 use crate::values::NonceStr;
-use crate::xml::write_document;
+use crate::xml::{RawXml, write_document};
 
 /// A request ready to send: the exact body that was signed.
 ///
@@ -161,5 +161,97 @@ pub fn build_debug<R: Request>(
         workwx_string_to_sign,
         string_to_sign,
         signed,
+    })
+}
+
+/// Whether a stored request body carries signatures made with these keys:
+/// its `sign` verifies with `signer` and, on WeCom endpoints when `workwx` is
+/// given, its `workwx_sign` is the one `workwx` makes. A body signed with an
+/// older (or wrong) key answers `false`: [`resign`] it before sending.
+pub fn signed_with(
+    endpoint: Endpoint,
+    stored: &RawXml,
+    signer: &Signer,
+    workwx: Option<&WorkwxSigner>,
+) -> bool {
+    if signer.verify_reply(stored.fields()).is_err() {
+        return false;
+    }
+    match (endpoint.spec().workwx, workwx) {
+        (Some(kind), Some(workwx)) => {
+            match workwx.sign(kind, stored.fields().filter(|(n, _)| *n != "workwx_sign")) {
+                Ok(expected) => stored
+                    .get("workwx_sign")
+                    .is_some_and(|got| expected.matches(got)),
+                Err(_) => false,
+            }
+        }
+        _ => true,
+    }
+}
+
+/// Signs a stored request again: the same fields with the same values (the
+/// business parameters: bill number, payee, amount, texts, ids) byte for
+/// byte and in the same order, a new `nonce_str`, and `workwx_sign` and
+/// `sign` made with the keys given now.
+///
+/// WeChat keeps one payment per bill number and a resend with identical
+/// business parameters can never pay twice, so this is how a request refused
+/// with `SIGN_ERROR` (or signed with a key that was rotated since) is sent
+/// again under its bill number. The stored body is not validated again (it
+/// was when it was built); nothing but the nonce and the signatures changes.
+///
+/// On a WeCom endpoint without `workwx`, the stored `workwx_sign` and the
+/// stored `nonce_str` it covers are kept, and only the main `sign` is made
+/// again (`MissingWorkwxSecret` when the body has no `workwx_sign`).
+pub fn resign(
+    endpoint: Endpoint,
+    stored: &RawXml,
+    nonce: &NonceStr,
+    signer: &Signer,
+    workwx: Option<&WorkwxSigner>,
+) -> Result<SignedRequest, BuildError> {
+    let spec = endpoint.spec();
+    let kept_workwx = match (spec.workwx, workwx) {
+        (Some(_), None) => Some(
+            stored
+                .get_non_empty("workwx_sign")
+                .ok_or(BuildError::MissingWorkwxSecret)?,
+        ),
+        _ => None,
+    };
+    let nonce = match kept_workwx {
+        Some(_) => stored.get("nonce_str").unwrap_or_default(),
+        None => nonce.as_str(),
+    };
+    let mut pairs: Vec<(&str, &str)> = stored
+        .fields()
+        .filter(|(n, _)| !matches!(*n, "sign" | "workwx_sign" | "sign_type"))
+        .map(|(n, v)| if n == "nonce_str" { (n, nonce) } else { (n, v) })
+        .collect();
+    if !pairs.iter().any(|(n, _)| *n == "nonce_str") {
+        pairs.insert(0, ("nonce_str", nonce));
+    }
+    let workwx_sign = match (spec.workwx, workwx) {
+        (Some(kind), Some(workwx)) => Some(workwx.sign(kind, pairs.iter().copied())?),
+        _ => None,
+    };
+    if let Some(w) = &workwx_sign {
+        pairs.push(("workwx_sign", w.as_str()));
+    } else if let Some(kept) = kept_workwx {
+        pairs.push(("workwx_sign", kept));
+    }
+    let sign = signer.sign_md5(pairs.iter().copied())?;
+    pairs.push(("sign", sign.as_str()));
+    let body = write_document(&pairs, None);
+    Ok(SignedRequest {
+        endpoint,
+        bill: spec
+            .bill_field
+            .and_then(|f| stored.get_non_empty(f))
+            .map(str::to_owned),
+        body,
+        sign,
+        nonce: nonce.to_owned(),
     })
 }

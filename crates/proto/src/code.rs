@@ -378,3 +378,30 @@ impl ErrorCode {
         (ErrorClass::Unknown, BillRule::KeepMandatory)
     }
 }
+
+impl ErrorCode {
+    /// A rate limit that lifts within seconds (`FREQ_LIMIT`,
+    /// `SECOND_OVER_LIMITED`): nothing was paid, and the identical request
+    /// may be resent after a pause (the client's retry policy does).
+    pub fn is_rate_limit(&self) -> bool {
+        matches!(self, ErrorCode::FreqLimit | ErrorCode::SecondOverLimited)
+    }
+
+    /// Whether every other request of this merchant on `endpoint` would be
+    /// refused the same way right now: the merchant's setup (certificate,
+    /// balance, permissions: class A), the signing key (`SIGN_ERROR`,
+    /// `WORKWX_SIGN_ERROR`), or a merchant-wide daily total or time window.
+    /// A batch stops on these instead of sending every remaining payment
+    /// into the same refusal.
+    pub fn is_merchant_wide(&self, endpoint: Endpoint) -> bool {
+        matches!(
+            self,
+            ErrorCode::SignError
+                | ErrorCode::WorkwxSignError
+                | ErrorCode::SendAmountLimit
+                | ErrorCode::SendMoneyLimit
+                | ErrorCode::DayOverLimited
+                | ErrorCode::TimeLimited
+        ) || self.class(endpoint).0 == ErrorClass::Account
+    }
+}

@@ -63,7 +63,7 @@ pub mod validate;
 pub mod values;
 pub mod xml;
 
-pub use build::{BuildError, SignDebug, SignedRequest, build, build_debug};
+pub use build::{BuildError, SignDebug, SignedRequest, build, build_debug, resign, signed_with};
 pub use code::{BillRule, ErrorClass, ErrorCode, query_table, send_table};
 pub use endpoint::{Endpoint, EndpointSpec, Family, GET_SIGN_KEY_ALT_PATH, ProductState};
 pub use model::{
@@ -74,8 +74,8 @@ pub use model::{
     WorkwxRedPacketQuery, WorkwxRedPacketQueryReply, WorkwxRedPacketReply,
 };
 pub use outcome::{
-    Expected, Interpretation, NotPaid, Outcome, PayoutStatus, Receipt, Refund, Unknown,
-    UnknownReason, classify, interpret, interpret_expecting, interpret_signed,
+    Conflict, Expected, Interpretation, NextStep, NotPaid, Outcome, PayoutStatus, Receipt, Refund,
+    Unknown, UnknownReason, classify, interpret, interpret_expecting, interpret_signed,
 };
 pub use validate::{Rule, Violation, Violations, is_ipv4, is_xml_char};
 pub use values::{

@@ -40,16 +40,30 @@ use crate::endpoint::{Endpoint, Family};
 use crate::values::{Amount, RedPacketStatus, TransferStatus, parse_uint};
 use crate::xml::RawXml;
 
-/// What happened to the money.
+/// What happened to the money, with the next step ([`Outcome::next_step`]).
+///
+/// Four answers, each definite about what may be done next:
+///
+/// | outcome | money | next step |
+/// |---|---|---|
+/// | `Paid` | paid under this bill number | [`NextStep::Done`] |
+/// | `NotPaid` | not paid by this attempt | see [`NotPaid::next`]: same bill later, or a new bill |
+/// | `Unknown` | may or may not be paid | [`NextStep::Query`]: query, or resend the identical request under the same bill |
+/// | `Conflict` | the bill number belongs to **another** payment: nothing was paid to this payee under it | [`NextStep::NewBill`] |
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     /// Paid (for red packets: sent; see [`Receipt::status`]).
     Paid(Receipt),
-    /// Definitely not paid by this attempt; see [`NotPaid::bill_rule`] before
-    /// using a new bill number.
+    /// Not paid by this attempt; [`NotPaid::next`] says whether the same bill
+    /// number is to be sent again later or a new one may be used.
     NotPaid(NotPaid),
     /// Unknown: query, or resend the identical request with the same bill number.
     Unknown(Unknown),
+    /// The bill number belongs to another payment (another payee or another
+    /// amount): nothing was paid to this payee under it. WeChat never pays
+    /// two payees or two amounts under one bill number, so this is definite
+    /// for this request, and paying it under a new bill number is safe.
+    Conflict(Conflict),
 }
 
 impl Outcome {
@@ -59,6 +73,7 @@ impl Outcome {
             Outcome::Paid(r) => &r.bill,
             Outcome::NotPaid(n) => &n.bill,
             Outcome::Unknown(u) => &u.bill,
+            Outcome::Conflict(c) => &c.bill,
         }
     }
     /// Whether it is `Paid`.
@@ -72,6 +87,165 @@ impl Outcome {
     /// Whether it is `Unknown`.
     pub fn is_unknown(&self) -> bool {
         matches!(self, Outcome::Unknown(_))
+    }
+    /// Whether it is `Conflict`.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Outcome::Conflict(_))
+    }
+
+    /// What to do next with this payment: the one place where the money
+    /// rules turn an answer into an action.
+    pub fn next_step(&self) -> NextStep {
+        match self {
+            Outcome::Paid(_) => NextStep::Done,
+            Outcome::NotPaid(n) => n.next,
+            Outcome::Unknown(_) => NextStep::Query,
+            Outcome::Conflict(_) => NextStep::NewBill,
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    /// One line for people: what happened and what to do.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Paid(r) => {
+                write!(f, "paid: bill {}", r.bill)?;
+                if let Some(id) = &r.wechat_id {
+                    write!(f, " (WeChat id {id})")?;
+                }
+                Ok(())
+            }
+            Outcome::NotPaid(n) => n.fmt(f),
+            Outcome::Unknown(u) => u.fmt(f),
+            Outcome::Conflict(c) => c.fmt(f),
+        }
+    }
+}
+
+/// What to do next with a payment, decided by the client from WeChat's
+/// answers ([`Outcome::next_step`]). Nothing above the client re-derives it
+/// from error codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum NextStep {
+    /// Paid: nothing more to do.
+    Done,
+    /// Not paid, and nothing is pending under this bill number: after the
+    /// cause is fixed or the limit resets (top up the balance, wait for the
+    /// rate limit, fix the certificate…), send again under the **same**
+    /// bill number with the same parameters. With `resign`, the refusal was
+    /// about the signature (`SIGN_ERROR`, `WORKWX_SIGN_ERROR`): sign the
+    /// same parameters again with the right key (the client does this by
+    /// itself when its key differs from the one the stored body was signed
+    /// with).
+    RetrySameBill {
+        /// Whether the request must be signed again (same parameters, new
+        /// nonce and signature) rather than resent byte for byte.
+        resign: bool,
+    },
+    /// The outcome is unknown: query the bill number, or resend the
+    /// identical request under it. Never a new bill number.
+    Query,
+    /// Definitely nothing was paid to this payee under this bill number (a
+    /// failure WeChat declared final, confirmed by a query where the rules
+    /// ask for one, or a bill conflict): paying again needs a **new** bill
+    /// number, which is a new payment.
+    NewBill,
+}
+
+impl NextStep {
+    /// A short lowercase name (`done`, `retry_same_bill`, `resign_same_bill`,
+    /// `query`, `new_bill`), for journals and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NextStep::Done => "done",
+            NextStep::RetrySameBill { resign: false } => "retry_same_bill",
+            NextStep::RetrySameBill { resign: true } => "resign_same_bill",
+            NextStep::Query => "query",
+            NextStep::NewBill => "new_bill",
+        }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str).
+    pub fn parse(name: &str) -> Option<NextStep> {
+        Some(match name {
+            "done" => NextStep::Done,
+            "retry_same_bill" => NextStep::RetrySameBill { resign: false },
+            "resign_same_bill" => NextStep::RetrySameBill { resign: true },
+            "query" => NextStep::Query,
+            "new_bill" => NextStep::NewBill,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for NextStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NextStep::Done => "nothing to do",
+            NextStep::RetrySameBill { resign: false } => {
+                "not paid yet: retry later with the same bill number"
+            }
+            NextStep::RetrySameBill { resign: true } => {
+                "not paid yet: sign again with the right key and retry with the same bill number"
+            }
+            NextStep::Query => {
+                "keep the bill number: query it, or resend the identical request; never a new number"
+            }
+            NextStep::NewBill => {
+                "nothing was paid under this bill number: pay again only with a NEW bill number"
+            }
+        })
+    }
+}
+
+/// A bill conflict: the bill number is WeChat's record of another payment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Conflict {
+    /// The bill number.
+    pub bill: String,
+    /// The payee WeChat holds under this bill number, when it said.
+    pub openid: Option<String>,
+    /// The amount WeChat holds under this bill number, when it said.
+    pub amount: Option<Amount>,
+    /// What differs (`"openid"`, `"amount"`), or how the conflict was learnt.
+    pub field: String,
+}
+
+impl Conflict {
+    /// A conflict on `bill`, learnt from `field`.
+    pub fn new(
+        bill: impl Into<String>,
+        field: impl Into<String>,
+        openid: Option<String>,
+        amount: Option<Amount>,
+    ) -> Self {
+        Conflict {
+            bill: bill.into(),
+            openid,
+            amount,
+            field: field.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "bill {} belongs to another payment (", self.bill)?;
+        match &self.openid {
+            Some(openid) => write!(f, "openid {openid}")?,
+            None => f.write_str("another openid")?,
+        }
+        match self.amount {
+            Some(amount) => write!(f, ", amount {amount}")?,
+            None => f.write_str(", amount not reported")?,
+        }
+        f.write_str(
+            "); nothing was paid to this payee under it: pay again only with a NEW bill number",
+        )
     }
 }
 
@@ -139,6 +313,7 @@ impl Receipt {
 
 /// A definite "not paid by this attempt".
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct NotPaid {
     /// The bill number.
     pub bill: String,
@@ -147,10 +322,64 @@ pub struct NotPaid {
     pub code: ErrorCode,
     /// Its class.
     pub class: ErrorClass,
-    /// What to do with the bill number.
+    /// The documented bill-number rule of the code.
     pub bill_rule: BillRule,
+    /// What to do next: derived from the rule, and settled by a query where
+    /// the rule asks for one (the client does; a bare [`interpret`] leaves
+    /// [`NextStep::Query`]).
+    pub next: NextStep,
     /// Human text (`err_code_des` / `reason`), never for decisions.
     pub message: Option<String>,
+}
+
+impl NotPaid {
+    /// A refusal of `bill` with `code`, its class and rule on `endpoint`, and
+    /// the next step its rule gives before any query.
+    pub fn new(bill: impl Into<String>, endpoint: Endpoint, code: ErrorCode) -> NotPaid {
+        let (class, bill_rule) = code.class(endpoint);
+        let next = match bill_rule {
+            BillRule::New => NextStep::NewBill,
+            BillRule::Keep | BillRule::KeepMandatory => NextStep::RetrySameBill {
+                resign: matches!(code, ErrorCode::SignError | ErrorCode::WorkwxSignError),
+            },
+            BillRule::Query => NextStep::Query,
+        };
+        NotPaid {
+            bill: bill.into(),
+            code,
+            class,
+            bill_rule,
+            next,
+            message: None,
+        }
+    }
+
+    /// The same, with WeChat's text.
+    pub fn with_message(mut self, message: Option<String>) -> NotPaid {
+        self.message = message;
+        self
+    }
+
+    /// The same refusal, confirmed by a query (`FAILED`, or `NOT_FOUND` when
+    /// no attempt had an unknown outcome): definitely nothing was paid under
+    /// this bill number. A refusal whose rule keeps the number stays
+    /// [`NextStep::RetrySameBill`]; any other becomes [`NextStep::NewBill`].
+    pub fn confirmed(mut self) -> NotPaid {
+        if !matches!(self.next, NextStep::RetrySameBill { .. }) {
+            self.next = NextStep::NewBill;
+        }
+        self
+    }
+}
+
+impl std::fmt::Display for NotPaid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "not paid: bill {}, {}", self.bill, self.code.as_str())?;
+        if let Some(m) = self.message.as_deref().filter(|m| !m.is_empty()) {
+            write!(f, " ({m})")?;
+        }
+        write!(f, "; {}", self.next)
+    }
 }
 
 /// An unknown outcome: the money may or may not move.
@@ -160,6 +389,18 @@ pub struct Unknown {
     pub bill: String,
     /// Why the outcome is unknown.
     pub reason: UnknownReason,
+}
+
+impl std::fmt::Display for Unknown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unknown: bill {} may or may not be paid ({}); {}",
+            self.bill,
+            self.reason,
+            NextStep::Query
+        )
+    }
 }
 
 /// Why an outcome is unknown.
@@ -214,6 +455,42 @@ pub enum UnknownReason {
     Transport(String),
 }
 
+impl std::fmt::Display for UnknownReason {
+    /// The text users see.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let with =
+            |f: &mut std::fmt::Formatter<'_>, what: &str, message: &Option<String>| match message {
+                Some(m) if !m.is_empty() => write!(f, "{what}: {m}"),
+                _ => f.write_str(what),
+            };
+        match self {
+            UnknownReason::ErrorCode { code, message } => {
+                with(f, &format!("error code {}", code.as_str()), message)
+            }
+            UnknownReason::FailWithoutCode { message } => {
+                with(f, "result_code=FAIL without err_code", message)
+            }
+            UnknownReason::ReturnFail { message } => with(f, "return_code=FAIL", message),
+            UnknownReason::NoResult => f.write_str("reply without result_code"),
+            UnknownReason::HttpStatus(status) => write!(f, "HTTP status {status}"),
+            UnknownReason::Unparseable(detail) => write!(f, "unreadable reply: {detail}"),
+            UnknownReason::BadSignature(detail) => {
+                write!(f, "reply signature not verified: {detail}")
+            }
+            UnknownReason::EchoMismatch { field } => {
+                write!(f, "the reply does not carry this request's `{field}`")
+            }
+            UnknownReason::InProgress { status } => write!(f, "in progress ({status})"),
+            UnknownReason::NoStatus => f.write_str("query reply without status"),
+            UnknownReason::NotFound => f.write_str("query: no such bill (yet)"),
+            UnknownReason::QueryFailed { code } => {
+                write!(f, "the query failed: {}", code.as_str())
+            }
+            UnknownReason::Transport(detail) => write!(f, "no complete reply: {detail}"),
+        }
+    }
+}
+
 /// Everything learned from one reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Interpretation {
@@ -238,6 +515,10 @@ pub struct Expected<'a> {
     pub amount: Option<Amount>,
     /// The payee sent.
     pub openid: Option<&'a str>,
+    /// A send under this bill was refused because the bill is held by
+    /// another payee (`FATAL_ERROR`): a query that does not name the payee
+    /// (an unopened cash red packet) then settles as a [`Conflict`].
+    pub other_payee_reported: bool,
 }
 
 impl<'a> Expected<'a> {
@@ -283,6 +564,7 @@ pub fn interpret_signed(
             .and_then(parse_uint)
             .map(Amount::from_fen),
         openid: get(spec.openid_field),
+        other_payee_reported: false,
     };
     interpret_expecting(request.endpoint, &expected, http_status, body, signer)
 }
@@ -363,8 +645,10 @@ fn echo_mismatch(endpoint: Endpoint, expected: &Expected<'_>, raw: &RawXml) -> O
             return Some(field.to_owned());
         }
     }
+    // A query reply's payee and amount are checked by `query_conflict`: a
+    // difference there is a bill conflict, not a garbled reply.
     for field in ["re_openid", "openid"] {
-        if differs(field, expected.openid) {
+        if !endpoint.is_query() && differs(field, expected.openid) {
             return Some(field.to_owned());
         }
     }
@@ -449,7 +733,7 @@ fn classify_verified(
     match raw.get_non_empty("result_code") {
         Some("SUCCESS") => {
             let result = if endpoint.is_query() {
-                query_success(endpoint, bill, raw)
+                query_success(endpoint, expected, raw)
             } else {
                 send_success(endpoint, expected, raw)
             };
@@ -492,17 +776,81 @@ fn send_success(
     Ok(Outcome::Paid(receipt))
 }
 
+/// A query's `FAILED`: final for the bill whatever the family's table says
+/// of `SEND_FAILED` (transfers class it U), since the status is about the
+/// bill itself.
 fn failed_status(bill: &str, raw: &RawXml) -> Outcome {
     Outcome::NotPaid(NotPaid {
         bill: bill.to_owned(),
         code: ErrorCode::SendFailed,
         class: ErrorClass::Final,
         bill_rule: BillRule::New,
+        next: NextStep::NewBill,
         message: text(raw, "reason"),
     })
 }
 
-fn query_success(endpoint: Endpoint, bill: &str, raw: &RawXml) -> Result<Outcome, String> {
+/// The payee a query reply names: `openid` (WeCom red packets, payments to
+/// employees, transfers) or the receiver of a cash red packet's single
+/// `hblist` record. `None` when it names none (an unopened cash red packet)
+/// or several (a group red packet).
+fn query_payee(raw: &RawXml) -> Option<String> {
+    text(raw, "openid").or_else(|| match raw.records() {
+        [only] => only
+            .iter()
+            .find(|(n, _)| n == "openid")
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty()),
+        _ => None,
+    })
+}
+
+/// Rule 0a.1 of errors.md: a query answers for the bill number, not for the
+/// request. A settling answer whose payee or amount differs from the
+/// request's is a [`Conflict`]; `Err` when the reply lacks the amount the
+/// check needs (then it cannot tell whose payment it is).
+fn query_conflict(
+    endpoint: Endpoint,
+    expected: &Expected<'_>,
+    raw: &RawXml,
+) -> Result<Option<Conflict>, String> {
+    let amount_field = match endpoint {
+        Endpoint::QueryRedPacket | Endpoint::QueryWorkwxRedPacket => "total_amount",
+        _ => "payment_amount",
+    };
+    let theirs = amount(raw, amount_field)?;
+    let payee = query_payee(raw);
+    let mut differs = None;
+    if let Some(want) = expected.amount {
+        match theirs {
+            None => {
+                return Err(format!(
+                    "the query reply has no `{amount_field}`, so it cannot tell whose payment bill {} is",
+                    expected.bill
+                ));
+            }
+            Some(got) if got != want => differs = Some("amount"),
+            Some(_) => {}
+        }
+    }
+    if let Some(want) = expected.openid {
+        match payee.as_deref() {
+            Some(got) if got != want => differs = differs.or(Some("openid")),
+            None if expected.other_payee_reported => {
+                differs = differs.or(Some("openid (FATAL_ERROR)"))
+            }
+            _ => {}
+        }
+    }
+    Ok(differs.map(|field| Conflict::new(expected.bill, field, payee, theirs)))
+}
+
+fn query_success(
+    endpoint: Endpoint,
+    expected: &Expected<'_>,
+    raw: &RawXml,
+) -> Result<Outcome, String> {
+    let bill = expected.bill;
     let Some(status) = raw.get_non_empty("status") else {
         return Ok(unknown(bill, UnknownReason::NoStatus));
     };
@@ -514,12 +862,29 @@ fn query_success(endpoint: Endpoint, bill: &str, raw: &RawXml) -> Result<Outcome
             },
         )
     };
-    let mut receipt = Receipt::new(bill);
-    receipt.wechat_id = text(raw, "detail_id");
-    if matches!(
+    let red_packet = matches!(
         endpoint,
         Endpoint::QueryRedPacket | Endpoint::QueryWorkwxRedPacket
-    ) {
+    );
+    let settled = if red_packet {
+        !matches!(
+            RedPacketStatus::parse(status),
+            RedPacketStatus::Sending | RedPacketStatus::Unknown(_)
+        )
+    } else {
+        matches!(
+            TransferStatus::parse(status),
+            TransferStatus::Success | TransferStatus::Failed
+        )
+    };
+    if settled {
+        if let Some(conflict) = query_conflict(endpoint, expected, raw)? {
+            return Ok(Outcome::Conflict(conflict));
+        }
+    }
+    let mut receipt = Receipt::new(bill);
+    receipt.wechat_id = text(raw, "detail_id");
+    if red_packet {
         let payout = match RedPacketStatus::parse(status) {
             RedPacketStatus::Failed => return Ok(failed_status(bill, raw)),
             RedPacketStatus::Sent => PayoutStatus::Sent,
@@ -531,13 +896,7 @@ fn query_success(endpoint: Endpoint, bill: &str, raw: &RawXml) -> Result<Outcome
         receipt.amount = amount(raw, "total_amount")?;
         receipt.status = Some(payout);
         receipt.paid_at = text(raw, "send_time");
-        receipt.openid = text(raw, "openid").or_else(|| {
-            raw.records()
-                .first()
-                .filter(|_| raw.records().len() == 1)
-                .and_then(|r| r.iter().find(|(n, _)| n == "openid"))
-                .map(|(_, v)| v.clone())
-        });
+        receipt.openid = query_payee(raw);
         if matches!(
             payout,
             PayoutStatus::RefundInProgress | PayoutStatus::Refunded
@@ -579,18 +938,12 @@ fn fail(endpoint: Endpoint, bill: &str, raw: &RawXml) -> Outcome {
             unknown(bill, UnknownReason::QueryFailed { code })
         };
     }
-    let (class, bill_rule) = code.class(endpoint);
+    let (class, _) = code.class(endpoint);
     if endpoint == Endpoint::PayEmployee
         || class == ErrorClass::Unknown
         || code == ErrorCode::FatalError
     {
         return unknown(bill, UnknownReason::ErrorCode { code, message });
     }
-    Outcome::NotPaid(NotPaid {
-        bill: bill.to_owned(),
-        code,
-        class,
-        bill_rule,
-        message,
-    })
+    Outcome::NotPaid(NotPaid::new(bill, endpoint, code).with_message(message))
 }

@@ -125,17 +125,28 @@ fn every_send_code_has_its_documented_class_and_outcome() {
                         "{endpoint} {wire}: {seen:?}"
                     );
                 } else {
-                    assert_eq!(
-                        seen,
-                        Outcome::NotPaid(NotPaid {
-                            bill: BILL.into(),
-                            code: code.clone(),
-                            class: *class,
-                            bill_rule: *rule,
-                            message: Some("text for people".into()),
-                        }),
-                        "{endpoint} {wire}"
-                    );
+                    let Outcome::NotPaid(not_paid) = &seen else {
+                        panic!("{endpoint} {wire}: {seen:?}");
+                    };
+                    assert_eq!(not_paid.bill, BILL);
+                    assert_eq!(&not_paid.code, &code);
+                    assert_eq!((not_paid.class, not_paid.bill_rule), (*class, *rule));
+                    assert_eq!(not_paid.message.as_deref(), Some("text for people"));
+                    // The next step follows the documented rule: KEEP keeps
+                    // the number (signature refusals re-sign), NEW allows a
+                    // new one, QUERY needs a query first.
+                    let next = match rule {
+                        BillRule::New => NextStep::NewBill,
+                        BillRule::Query => NextStep::Query,
+                        BillRule::Keep | BillRule::KeepMandatory => NextStep::RetrySameBill {
+                            resign: matches!(
+                                code,
+                                ErrorCode::SignError | ErrorCode::WorkwxSignError
+                            ),
+                        },
+                    };
+                    assert_eq!(not_paid.next, next, "{endpoint} {wire}");
+                    assert_eq!(seen.next_step(), next);
                 }
             }
             // The table in code has exactly the documented rows.
