@@ -1,7 +1,7 @@
 //! Running the commands: configuration, the client (real or embedded
 //! sandbox), output and exit codes.
 
-use crate::batch::{self, PlanResult, PlanSettings, Progress, RunOptions, describe_unknown};
+use crate::batch::{self, PlanResult, PlanSettings, Progress, RunOptions};
 use crate::cli::{
     BatchCommand, Cli, Command, JournalArgs, QueryArgs, RunArgs, SendArgs, SignArgs, WorkwxArg,
 };
@@ -11,7 +11,7 @@ use crate::journal::{AttemptRecord, Journal, JournalError, RowState, SqliteJourn
 use crate::payout::{Kind, PayoutInput};
 use crate::report;
 use crate::sign_debug::{self, SignMode};
-use hongbao::{Client, ClientIdentity, Outcome, RateLimits, Timeouts};
+use hongbao::{Client, ClientIdentity, NextStep, Outcome, RateLimits, Timeouts};
 use hongbao_sandbox::{Sandbox, SandboxHandle};
 use hongbao_sign::Algorithm;
 use std::io::{IsTerminal, Read, Write};
@@ -330,128 +330,154 @@ fn sign(cli: &Cli, args: &SignArgs) -> Result<u8, AppError> {
 }
 
 fn outcome_json(outcome: &Outcome) -> serde_json::Value {
+    let next = outcome.next_step().as_str();
     match outcome {
         Outcome::Paid(r) => serde_json::json!({
             "outcome": "paid", "bill": r.bill, "wechat_id": r.wechat_id,
-            "amount": r.amount.map(|a| a.to_string()),
+            "amount": r.amount.map(|a| a.to_string()), "next_step": next,
         }),
         Outcome::NotPaid(n) => serde_json::json!({
             "outcome": "not_paid", "bill": n.bill, "code": n.code.as_str(), "message": n.message,
+            "next_step": next,
         }),
         Outcome::Unknown(u) => serde_json::json!({
-            "outcome": "unknown", "bill": u.bill, "reason": describe_unknown(&u.reason),
+            "outcome": "unknown", "bill": u.bill, "reason": u.reason.to_string(), "next_step": next,
+        }),
+        Outcome::Conflict(c) => serde_json::json!({
+            "outcome": "conflict", "bill": c.bill, "their_openid": c.openid,
+            "their_amount": c.amount.map(|a| a.to_string()), "next_step": next,
         }),
     }
 }
 
+/// Prints an outcome with what to do next, worded from the client's typed
+/// decision ([`NextStep`]) and nothing else.
 fn print_outcome(cli: &Cli, kind: Kind, outcome: &Outcome, json: bool) -> Result<u8, AppError> {
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", outcome_json(outcome))?;
     }
     let code = match outcome {
-        Outcome::Paid(r) => {
-            if !json {
-                writeln!(
-                    out,
-                    "paid: bill {} wechat id {}",
-                    r.bill,
-                    r.wechat_id.as_deref().unwrap_or("-")
-                )?;
-            }
-            exit::OK
-        }
-        Outcome::NotPaid(n) => {
-            if !json {
-                writeln!(
-                    out,
-                    "not paid: bill {} code {}{}\nwhat to do: no money moved under this bill number; fix the cause, then pay again with a NEW bill number",
-                    n.bill,
-                    n.code.as_str(),
-                    n.message
-                        .as_deref()
-                        .map(|m| format!(" ({m})"))
-                        .unwrap_or_default()
-                )?;
-            }
-            exit::NOT_PAID
-        }
-        Outcome::Unknown(u) => {
-            if !json {
-                let config = cli
-                    .config
-                    .as_ref()
-                    .map(|p| format!("--config {} ", p.display()))
-                    .unwrap_or_default();
-                writeln!(
-                    out,
-                    "unknown: bill {} ({})\nthe money may or may not have moved: do NOT pay again with a new bill number.\nresolve it with: hongbao {config}query {} {}\n(to retry, repeat the same send command with --bill {}: same bill number, same parameters)",
-                    u.bill,
-                    describe_unknown(&u.reason),
-                    kind.as_str(),
-                    u.bill,
-                    u.bill
-                )?;
-            }
-            exit::UNKNOWN
-        }
+        Outcome::Paid(_) => exit::OK,
+        Outcome::Unknown(_) => exit::UNKNOWN,
+        Outcome::NotPaid(_) | Outcome::Conflict(_) => exit::NOT_PAID,
     };
+    if json {
+        return Ok(code);
+    }
+    let bill = outcome.bill();
+    let config = cli
+        .config
+        .as_ref()
+        .map(|p| format!("--config {} ", p.display()))
+        .unwrap_or_default();
+    match outcome {
+        Outcome::Paid(r) => writeln!(
+            out,
+            "paid: bill {} wechat id {}",
+            r.bill,
+            r.wechat_id.as_deref().unwrap_or("-")
+        )?,
+        Outcome::NotPaid(n) => {
+            writeln!(
+                out,
+                "not paid: bill {} code {}{}",
+                n.bill,
+                n.code.as_str(),
+                n.message
+                    .as_deref()
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_default()
+            )?;
+            let what = match n.next {
+                NextStep::RetrySameBill { resign: false } => format!(
+                    "not paid yet and nothing is pending: fix the cause or wait, then retry with the SAME bill number (repeat the command with --bill {bill}); no new bill number is needed"
+                ),
+                NextStep::RetrySameBill { resign: true } => format!(
+                    "the signature was refused: fix the API key (or WeCom secret), then retry with the SAME bill number (--bill {bill})"
+                ),
+                NextStep::NewBill => "no money moved under this bill number; fix the cause, then pay again only with a NEW bill number".to_owned(),
+                _ => format!(
+                    "this attempt was refused, but the bill must be queried before anything else: hongbao {config}query {} {bill}; do NOT use a new bill number before that",
+                    kind.as_str()
+                ),
+            };
+            writeln!(out, "what to do: {what}")?;
+        }
+        Outcome::Unknown(u) => writeln!(
+            out,
+            "unknown: bill {} ({})\nthe money may or may not have moved: do NOT pay again with a new bill number.\nresolve it with: hongbao {config}query {} {}\n(to retry, repeat the same send command with --bill {}: same bill number, same parameters)",
+            u.bill,
+            u.reason,
+            kind.as_str(),
+            u.bill,
+            u.bill
+        )?,
+        Outcome::Conflict(c) => writeln!(out, "conflict: {c}")?,
+    }
     Ok(code)
 }
 
 async fn send(cli: &Cli, args: &SendArgs) -> Result<u8, AppError> {
     let session = connect(cli, None).await?;
-    let bill = match &args.bill {
+    let mut bill = match &args.bill {
         Some(bill) => bill.clone(),
-        None => {
-            let date = batch::beijing_today()?;
-            let seq = rand::random_range(0..=batch::MAX_ROWS_PER_PREFIX);
-            batch::generate_bill(
-                args.kind,
-                &session.config.mch_id,
-                date,
-                rand::random_range(0..10_000),
-                seq,
-            )?
-        }
+        None => new_bill(&session, args.kind)?,
     };
     let texts = texts_of(&args.texts);
     let defaults = session.config.texts();
-    let input = PayoutInput {
-        line: 0,
-        openid: &args.to,
-        amount: &args.amount,
-        bill: &bill,
-        name: args.name.as_deref(),
-        texts: &texts,
-        defaults: &defaults,
-        client_ip: session.config.client_ip(),
-    };
-    let request = crate::payout::build(args.kind, &input).map_err(|issues| {
-        AppError::Invalid(
-            issues
-                .iter()
-                .map(|i| format!("--{}: {}", i.field.replace('_', "-"), i.rule))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
-    let prepared =
-        batch::prepare(&session.client, &request).map_err(|e| AppError::Invalid(e.to_string()))?;
-    let outcome = match session.client.execute(&prepared).await {
-        Ok(outcome) => outcome,
-        // `Err` means this call sent nothing. With a bill number given by
-        // hand this may be a retry of an earlier send that ended unknown:
-        // that one is still unknown, so do not claim nothing was paid.
-        Err(e) if args.bill.is_some() => {
-            eprintln!(
-                "error: {e} (nothing was sent by this call; if an earlier send of bill {bill} ended unknown, it is still unknown: resolve it with `hongbao query`)"
-            );
-            return Ok(exit::ERROR);
-        }
-        Err(e) => {
-            eprintln!("error: {e} (nothing was paid)");
-            return Ok(exit::ERROR);
+    // A number the tool chose that turns out to be another payment's is
+    // replaced by the tool, at most a few times (a second meeting is
+    // astronomically unlikely; a third means something else is wrong).
+    let mut renumbered = 0;
+    let outcome = loop {
+        let input = PayoutInput {
+            line: 0,
+            openid: &args.to,
+            amount: &args.amount,
+            bill: &bill,
+            name: args.name.as_deref(),
+            texts: &texts,
+            defaults: &defaults,
+            client_ip: session.config.client_ip(),
+        };
+        let request = crate::payout::build(args.kind, &input).map_err(|issues| {
+            AppError::Invalid(
+                issues
+                    .iter()
+                    .map(|i| format!("--{}: {}", i.field.replace('_', "-"), i.rule))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })?;
+        let prepared = batch::prepare(&session.client, &request)
+            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        let outcome = match session.client.execute(&prepared).await {
+            Ok(outcome) => outcome,
+            // `Err` means this call sent nothing. With a bill number given by
+            // hand this may be a retry of an earlier send that ended unknown:
+            // that one is still unknown, so do not claim nothing was paid.
+            Err(e) if args.bill.is_some() => {
+                eprintln!(
+                    "error: {e} (nothing was sent by this call; if an earlier send of bill {bill} ended unknown, it is still unknown: resolve it with `hongbao query`)"
+                );
+                return Ok(exit::ERROR);
+            }
+            Err(e) => {
+                eprintln!("error: {e} (nothing was paid)");
+                return Ok(exit::ERROR);
+            }
+        };
+        match &outcome {
+            Outcome::Conflict(conflict) if args.bill.is_none() && renumbered < 3 => {
+                renumbered += 1;
+                let fresh = new_bill(&session, args.kind)?;
+                eprintln!(
+                    "note: {conflict}. The tool chose that number, so it takes a new one: {fresh}"
+                );
+                bill = fresh;
+            }
+            _ => break outcome,
         }
     };
     let code = print_outcome(cli, args.kind, &outcome, args.json)?;
@@ -459,6 +485,16 @@ async fn send(cli: &Cli, args: &SendArgs) -> Result<u8, AppError> {
         sandbox.shutdown().await;
     }
     Ok(code)
+}
+
+fn new_bill(session: &Session, kind: Kind) -> Result<String, AppError> {
+    let date = batch::beijing_today()?;
+    Ok(batch::generate_bill(
+        kind,
+        &session.config.mch_id,
+        date,
+        session.config.bill_prefix(),
+    )?)
 }
 
 async fn query(cli: &Cli, args: &QueryArgs) -> Result<u8, AppError> {
@@ -553,7 +589,11 @@ fn exit_code_of(summary: &Summary, interrupted: bool) -> u8 {
         exit::UNKNOWN
     } else if interrupted {
         exit::INTERRUPTED
-    } else if summary.get(RowState::NotPaid).0 > 0 {
+    } else if summary.get(RowState::NotPaid).0
+        + summary.get(RowState::Conflict).0
+        + summary.get(RowState::Planned).0
+        > 0
+    {
         exit::NOT_PAID
     } else {
         exit::OK
@@ -576,6 +616,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         defaults: session.config.texts(),
         client_ip: session.config.client_ip().to_owned(),
         skip_invalid: args.skip_invalid,
+        bill_prefix: session.config.bill_prefix().to_owned(),
     };
     match batch::plan(&mut journal, &args.file, &settings)? {
         PlanResult::Invalid(issues) => {
@@ -622,9 +663,18 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         reissue_not_paid: args.reissue_not_paid,
         mch_id: session.config.mch_id.clone(),
         kind: args.kind,
+        bill_prefix: session.config.bill_prefix().to_owned(),
     };
     let report = batch::run(&mut journal, &session.client, &options, stop, &mut progress).await?;
     ctrl_c.abort();
+    for (line, old, new) in &report.renumbered {
+        eprintln!(
+            "note: line {line}: bill {old} belongs to another payment (nothing was paid to this payee under it); the tool had chosen it, so it took a new one: {new}"
+        );
+    }
+    if let Some(why) = &report.halted {
+        eprintln!("stopped early: {why}");
+    }
     print_summary(&report.summary, args.json)?;
     let code = exit_code_of(&report.summary, report.interrupted);
     if code == exit::UNKNOWN {

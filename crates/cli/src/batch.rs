@@ -5,16 +5,19 @@
 //! field and rule) and writes each row's bill number and request in one
 //! transaction. Paying then works row by row:
 //!
-//! 1. rows left `sending` or `unknown` by an earlier run are first resolved
-//!    by a query; if still not known to be paid (or definitely failed), the
-//!    **stored** signed body is resent verbatim (same bill number, same
-//!    parameters, same nonce and sign);
+//! 1. rows left `sending` or `unknown` by an earlier run are handed to
+//!    [`Client::resume`] (a query first, then the stored request under the
+//!    same bill number with identical parameters); rows refused with a
+//!    keep-the-number code (`NOTENOUGH`, `FREQ_LIMIT`, `SIGN_ERROR`…) are
+//!    sent again under their bill number with [`Client::execute`];
 //! 2. `planned` rows are signed, their body stored and their state set to
 //!    `sending` in one durable transaction, and only then sent;
-//! 3. every attempt (send, resend, query) is recorded with its outcome.
+//! 3. every attempt is recorded with the client's typed decision
+//!    ([`NextStep`]): this module never reads error codes to decide.
 //!
-//! A new bill number is only ever issued for a definite `not_paid` row, and
-//! only with `reissue_not_paid`.
+//! A new bill number is only ever issued for a row whose next step is
+//! [`NextStep::NewBill`]: by itself after a bill conflict on a number the
+//! tool chose, otherwise only with `reissue_not_paid`.
 
 use crate::config::Texts;
 use crate::input::{CsvPayouts, InputError, RowIssue};
@@ -23,13 +26,11 @@ use crate::journal::{
     PlannedRow, RowState, Summary, now_ms,
 };
 use crate::payout::{Kind, PayoutInput, PayoutRequest, build};
-use hongbao::{Client, ClientError, Outcome, Prepared};
-use hongbao_proto::{BillNo, BillRule, Date, ErrorClass, TradeNo, UnknownReason};
-use std::future::Future;
+use hongbao::{Client, ClientError, NextStep, Outcome, Prepared};
+use hongbao_proto::{BillNo, Date, TradeNo, UnknownReason};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 use tokio::task::JoinSet;
 
 /// The merchant and defaults a batch is planned with.
@@ -47,6 +48,8 @@ pub struct PlanSettings {
     pub client_ip: String,
     /// Plan the valid rows even if some are invalid.
     pub skip_invalid: bool,
+    /// The namespace of generated bill numbers (`bill_prefix`).
+    pub bill_prefix: String,
 }
 
 /// What planning did.
@@ -121,28 +124,22 @@ pub fn beijing_today() -> Result<Date, BatchError> {
         .map_err(|v| BatchError::BillNumber(v.to_string()))
 }
 
-/// Largest per-journal counter: the 10-digit daily sequence is the journal's
-/// 4-digit random prefix followed by a 6-digit counter.
-pub const MAX_ROWS_PER_PREFIX: u64 = 999_999;
-
-/// A generated bill number: `mch_id + yyyymmdd + prefix(4) + counter(6)`.
+/// A generated bill number: `mch_id + yyyymmdd + bill_prefix + random`,
+/// the random base-62 tail filling the field (10 characters, about 59 bits,
+/// for a red packet of a 10-digit merchant without prefix). Two systems of
+/// one merchant meet only by chance, and that chance is about one in 10^9
+/// for 10,000 numbers a day; a meeting is caught as a bill conflict anyway.
 pub fn generate_bill(
     kind: Kind,
     mch_id: &str,
     date: Date,
-    prefix: u32,
-    counter: u64,
+    prefix: &str,
 ) -> Result<String, BatchError> {
-    if counter > MAX_ROWS_PER_PREFIX {
-        return Err(BatchError::BillNumber(format!(
-            "more than {MAX_ROWS_PER_PREFIX} generated bill numbers in one journal; split the file"
-        )));
-    }
-    let seq = u64::from(prefix) * (MAX_ROWS_PER_PREFIX + 1) + counter;
+    let entropy: u128 = rand::random();
     let generated = if kind.uses_trade_no() {
-        TradeNo::generate(mch_id, date, seq).map(|t| t.as_str().to_owned())
+        TradeNo::random(mch_id, date, prefix, entropy).map(|t| t.as_str().to_owned())
     } else {
-        BillNo::generate(mch_id, date, seq).map(|b| b.as_str().to_owned())
+        BillNo::random(mch_id, date, prefix, entropy).map(|b| b.as_str().to_owned())
     };
     generated.map_err(|v| BatchError::BillNumber(v.to_string()))
 }
@@ -193,7 +190,7 @@ pub fn plan(
         return Ok(PlanResult::Resumed);
     }
     let date = beijing_today()?;
-    let prefix = journal.bill_prefix()?;
+    let new_bill = || generate_bill(settings.kind, &settings.mch_id, date, &settings.bill_prefix);
     let file = std::fs::File::open(path).map_err(|source| InputError::Io {
         path: path.display().to_string(),
         source,
@@ -202,7 +199,6 @@ pub fn plan(
     let mut writer = journal.begin_plan(&header)?;
     let mut issues: Vec<RowIssue> = Vec::new();
     let mut planned: u64 = 0;
-    let mut counter: u64 = 0;
     for row in rows.by_ref() {
         let row = match row? {
             Ok(row) => row,
@@ -213,13 +209,7 @@ pub fn plan(
         };
         let (bill, generated) = match &row.bill {
             Some(bill) => (bill.clone(), false),
-            None => {
-                counter += 1;
-                (
-                    generate_bill(settings.kind, &settings.mch_id, date, prefix, counter)?,
-                    true,
-                )
-            }
+            None => (new_bill()?, true),
         };
         let input = PayoutInput {
             line: row.line,
@@ -238,17 +228,13 @@ pub fn plan(
                 continue;
             }
         };
-        let request_json =
-            serde_json::to_string(&request).map_err(|e| BatchError::StoredRequest {
-                row: 0,
-                message: e.to_string(),
-            })?;
         let mut planned_row = PlannedRow {
             line: row.line,
             openid: row.openid.clone(),
             amount_fen: request.amount_fen(),
             bill,
-            request_json,
+            request_json: request_json(&request, 0)?,
+            generated,
         };
         loop {
             match writer.add(&planned_row)? {
@@ -268,18 +254,12 @@ pub fn plan(
                     break;
                 }
                 PlanAdd::DuplicateBill { .. } => {
-                    // A caller-chosen bill elsewhere took this generated one: next number.
-                    counter += 1;
-                    let bill =
-                        generate_bill(settings.kind, &settings.mch_id, date, prefix, counter)?;
+                    // A caller-chosen bill elsewhere took this generated one: another draw.
+                    let bill = new_bill()?;
                     let request = request
                         .with_bill(&bill)
                         .map_err(|v| BatchError::BillNumber(v.to_string()))?;
-                    planned_row.request_json =
-                        serde_json::to_string(&request).map_err(|e| BatchError::StoredRequest {
-                            row: 0,
-                            message: e.to_string(),
-                        })?;
+                    planned_row.request_json = request_json(&request, 0)?;
                     planned_row.bill = bill;
                 }
             }
@@ -294,11 +274,17 @@ pub fn plan(
         drop(writer);
         return Ok(PlanResult::Invalid(issues));
     }
-    writer.set_sequence(counter)?;
     writer.commit()?;
     Ok(PlanResult::Planned {
         rows: planned,
         skipped: issues,
+    })
+}
+
+fn request_json(request: &PayoutRequest, row: i64) -> Result<String, BatchError> {
+    serde_json::to_string(request).map_err(|e| BatchError::StoredRequest {
+        row,
+        message: e.to_string(),
     })
 }
 
@@ -327,12 +313,15 @@ impl Progress for NoProgress {
 pub struct RunOptions {
     /// Requests in flight at once.
     pub concurrency: usize,
-    /// Give definitely failed rows a new bill number and pay them again.
+    /// Give definitely failed rows (next step: a new bill) a new bill number
+    /// and pay them again.
     pub reissue_not_paid: bool,
-    /// Merchant id (for reissued bill numbers).
+    /// Merchant id (for new bill numbers).
     pub mch_id: String,
-    /// Kind (for reissued bill numbers).
+    /// Kind (for new bill numbers).
     pub kind: Kind,
+    /// The namespace of generated bill numbers (`bill_prefix`).
+    pub bill_prefix: String,
 }
 
 /// What a run did.
@@ -344,20 +333,38 @@ pub struct RunReport {
     pub sent: u64,
     /// Rows given a new bill number.
     pub reissued: u64,
+    /// Rows given a new bill number by the tool itself, after a bill
+    /// conflict on a number it had chosen: `(line, old bill, new bill)`.
+    pub renumbered: Vec<(u64, String, String)>,
     /// The run stopped early because of Ctrl-C (or the stop flag).
     pub interrupted: bool,
+    /// The run stopped by itself because the merchant's requests were all
+    /// being refused for one reason (a wrong key, the certificate, the
+    /// balance…): what to fix.
+    pub halted: Option<String>,
     /// The journal's summary at the end.
     pub summary: Summary,
 }
 
-fn to_record(
+/// After this many consecutive refusals that every request of the
+/// merchant would get, a run stops instead of burning the rest of the file.
+pub const HALT_AFTER: u32 = 3;
+
+/// What one row's work produced.
+struct Done {
+    records: Vec<AttemptRecord>,
+    /// Set when the row was refused for a reason every other row would be
+    /// refused for too (merchant-wide), with the text to show.
+    halt: Option<String>,
+}
+
+fn record_of(
     row_id: i64,
     bill: &str,
     action: AttemptAction,
     started_ms: i64,
-    result: &Result<Outcome, ClientError>,
+    outcome: &Outcome,
 ) -> AttemptRecord {
-    let finished_ms = now_ms();
     let base = AttemptRecord {
         row_id,
         bill: bill.to_owned(),
@@ -367,123 +374,82 @@ fn to_record(
         wechat_id: None,
         message: None,
         started_ms,
-        finished_ms,
+        finished_ms: now_ms(),
+        next_step: Some(outcome.next_step()),
     };
-    match result {
-        Ok(Outcome::Paid(receipt)) => AttemptRecord {
+    match outcome {
+        Outcome::Paid(receipt) => AttemptRecord {
             outcome: RowState::Paid,
             wechat_id: receipt.wechat_id.clone(),
             ..base
         },
-        Ok(Outcome::NotPaid(not_paid)) => AttemptRecord {
+        Outcome::NotPaid(not_paid) => AttemptRecord {
             outcome: RowState::NotPaid,
             err_code: Some(not_paid.code.as_str().to_owned()),
             message: not_paid.message.clone(),
             ..base
         },
-        Ok(Outcome::Unknown(unknown)) => AttemptRecord {
+        Outcome::Unknown(unknown) => AttemptRecord {
             outcome: RowState::Unknown,
-            err_code: unknown_code(&unknown.reason),
-            message: Some(describe_unknown(&unknown.reason)),
+            err_code: match &unknown.reason {
+                UnknownReason::ErrorCode { code, .. } | UnknownReason::QueryFailed { code } => {
+                    Some(code.as_str().to_owned())
+                }
+                _ => None,
+            },
+            message: Some(unknown.reason.to_string()),
             ..base
         },
-        Err(err) => AttemptRecord {
-            // Nothing can have been paid by this attempt, but the row was
-            // marked `sending`: keep it unknown so a rerun queries first.
-            outcome: RowState::Unknown,
-            err_code: Some("NOT_SENT".into()),
-            message: Some(err.to_string()),
+        Outcome::Conflict(conflict) => AttemptRecord {
+            outcome: RowState::Conflict,
+            message: Some(conflict.to_string()),
             ..base
         },
     }
 }
 
-/// A human description of why an outcome is unknown.
-pub fn describe_unknown(reason: &UnknownReason) -> String {
-    let with = |what: &str, message: &Option<String>| match message {
-        Some(m) if !m.is_empty() => format!("{what}: {m}"),
-        _ => what.to_owned(),
+/// An attempt that sent nothing (`Err` from the client): the row keeps the
+/// state it had (`planned` if it was never sent, else as unknown as before).
+fn not_sent(row: &JournalRow, action: AttemptAction, started_ms: i64, err: &ClientError) -> AttemptRecord {
+    let (outcome, next_step) = match row.state {
+        RowState::Planned => (RowState::Planned, None),
+        RowState::NotPaid => (RowState::NotPaid, row.next_step),
+        _ if row.body.is_none() => (RowState::Planned, None),
+        _ => (RowState::Unknown, Some(NextStep::Query)),
     };
-    match reason {
-        UnknownReason::ErrorCode { code, message } => {
-            with(&format!("error code {}", code.as_str()), message)
-        }
-        UnknownReason::FailWithoutCode { message } => {
-            with("result_code=FAIL without err_code", message)
-        }
-        UnknownReason::ReturnFail { message } => with("return_code=FAIL", message),
-        UnknownReason::NoResult => "reply without result_code".to_owned(),
-        UnknownReason::HttpStatus(status) => format!("HTTP status {status}"),
-        UnknownReason::Unparseable(detail) => format!("unreadable reply: {detail}"),
-        UnknownReason::BadSignature(detail) => format!("reply signature not verified: {detail}"),
-        UnknownReason::EchoMismatch { field } => format!("reply echoes a different `{field}`"),
-        UnknownReason::InProgress { status } => format!("in progress ({status})"),
-        UnknownReason::NoStatus => "query reply without status".to_owned(),
-        UnknownReason::NotFound => "query: no such bill (yet)".to_owned(),
-        UnknownReason::QueryFailed { code } => format!("query failed: {}", code.as_str()),
-        UnknownReason::Transport(detail) => format!("no complete reply: {detail}"),
-        other => format!("{other:?}"),
+    AttemptRecord {
+        row_id: row.id,
+        bill: row.bill.clone(),
+        action,
+        outcome,
+        err_code: None,
+        wechat_id: None,
+        message: Some(format!("not sent: {err}")),
+        started_ms,
+        finished_ms: now_ms(),
+        next_step,
     }
 }
 
-fn unknown_code(reason: &UnknownReason) -> Option<String> {
-    match reason {
-        UnknownReason::ErrorCode { code, .. } => Some(code.as_str().to_owned()),
-        UnknownReason::QueryFailed { code } => Some(code.as_str().to_owned()),
-        UnknownReason::NotFound => Some("NOT_FOUND".into()),
-        UnknownReason::InProgress { .. } => Some("IN_PROGRESS".into()),
+/// Whether an answer (or an error) stops the run: a refusal that every
+/// other request of the merchant would get as well (typed in the proto
+/// crate), or a configuration the client cannot sign with.
+fn halt_reason(
+    endpoint: hongbao_proto::Endpoint,
+    result: Result<&Outcome, &ClientError>,
+) -> Option<String> {
+    match result {
+        Ok(Outcome::NotPaid(n)) if n.code.is_merchant_wide(endpoint) => Some(format!(
+            "WeChat refuses this merchant's requests with {}{}: fix it (key, certificate, balance, permissions), then rerun the same command; the rows not sent yet are still planned",
+            n.code.as_str(),
+            n.message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
+        )),
+        Err(ClientError::Config(e)) => Some(format!(
+            "configuration: {e}; fix it, then rerun the same command (nothing was sent for these rows)"
+        )),
         _ => None,
     }
 }
-
-/// Whether a `not_paid` row must keep its bill number and be resent
-/// identically (rejections such as `FREQ_LIMIT` or `NOTENOUGH`: nothing was
-/// paid, and the docs say to retry with the same number), rather than being
-/// a definite failure that only a new bill number can follow.
-pub fn resend_same_bill(endpoint: hongbao_proto::Endpoint, err_code: Option<&str>) -> bool {
-    match err_code {
-        None => false,
-        Some(code) => matches!(
-            hongbao_proto::ErrorCode::parse(code).class(endpoint).1,
-            hongbao_proto::BillRule::Keep | hongbao_proto::BillRule::KeepMandatory
-        ),
-    }
-}
-
-/// Sends a prepared body; rate-limit rejections (nothing paid, same bill
-/// number to be reused) are retried a few times with growing pauses.
-async fn execute_with_limit_retries(
-    client: &Client,
-    prepared: &Prepared,
-    row: &JournalRow,
-    first_action: AttemptAction,
-) -> Vec<AttemptRecord> {
-    let mut records = Vec::new();
-    let mut action = first_action;
-    let mut pause = Duration::from_millis(1_000);
-    for attempt in 0..LIMIT_RETRIES {
-        let started = now_ms();
-        let result = client.execute(prepared).await;
-        let limited = matches!(&result, Ok(Outcome::NotPaid(n)) if n.class == ErrorClass::Limit
-            && matches!(n.bill_rule, BillRule::Keep | BillRule::KeepMandatory));
-        let mut record = to_record(row.id, &row.bill, action, started, &result);
-        if limited && attempt + 1 < LIMIT_RETRIES {
-            // Recorded as an attempt; the row stays `sending` until the resend.
-            record.outcome = RowState::Sending;
-            records.push(record);
-            tokio::time::sleep(pause).await;
-            pause = pause.saturating_mul(2);
-            action = AttemptAction::Resend;
-            continue;
-        }
-        records.push(record);
-        break;
-    }
-    records
-}
-
-/// How many times a rate-limited send is tried within one run.
-const LIMIT_RETRIES: u32 = 4;
 
 fn stored_prepared(row: &JournalRow) -> Result<Option<Prepared>, BatchError> {
     match &row.body {
@@ -506,6 +472,13 @@ fn stored_request(row: &JournalRow) -> Result<PayoutRequest, BatchError> {
     })
 }
 
+fn prepared_bytes(row: &JournalRow, prepared: &Prepared) -> Result<Vec<u8>, BatchError> {
+    serde_json::to_vec(prepared).map_err(|e| BatchError::StoredRequest {
+        row: row.id,
+        message: e.to_string(),
+    })
+}
+
 /// Signs a request with the client (no I/O).
 pub fn prepare(client: &Client, request: &PayoutRequest) -> Result<Prepared, ClientError> {
     match request {
@@ -517,27 +490,39 @@ pub fn prepare(client: &Client, request: &PayoutRequest) -> Result<Prepared, Cli
     }
 }
 
-/// Runs `work` over rows in `states` with at most `concurrency` in flight,
+/// How a row with a stored request is taken up again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Take {
+    /// Never sent: sign and send.
+    Fresh,
+    /// Refused with a keep-the-number code and nothing uncertain: send the
+    /// same bill again (re-signed by the client if the key changed).
+    Again,
+    /// May have been sent: query first, then the same bill again.
+    Resume,
+}
+
+/// Runs the work of rows in `states` with at most `concurrency` in flight,
 /// recording finished attempts in groups. `launch` turns a page of rows
 /// into work items (it may write to the journal first) and returns them.
-async fn windowed<F, Fut>(
+async fn windowed<F>(
     journal: &mut dyn Journal,
     states: &[RowState],
     concurrency: usize,
     stop: &AtomicBool,
+    halt: &mut Halt,
     progress: &mut dyn Progress,
     mut launch: F,
 ) -> Result<(u64, bool), BatchError>
 where
-    F: FnMut(&mut dyn Journal, Vec<JournalRow>) -> Result<Vec<Fut>, BatchError>,
-    Fut: Future<Output = Vec<AttemptRecord>> + Send + 'static,
+    F: FnMut(&mut dyn Journal, Vec<JournalRow>) -> Result<Vec<Work>, BatchError>,
 {
-    let mut inflight: JoinSet<Vec<AttemptRecord>> = JoinSet::new();
+    let mut inflight: JoinSet<Done> = JoinSet::new();
     let mut cursor = 0i64;
     let mut exhausted = false;
     let mut handled = 0u64;
     loop {
-        let stopping = stop.load(Ordering::SeqCst);
+        let stopping = stop.load(Ordering::SeqCst) || halt.reason.is_some();
         if !stopping && !exhausted && inflight.len() < concurrency {
             let page = journal.rows_in_states(states, cursor, concurrency - inflight.len())?;
             match page.last() {
@@ -545,7 +530,7 @@ where
                 Some(last) => {
                     cursor = last.id;
                     for work in launch(journal, page)? {
-                        inflight.spawn(work);
+                        inflight.spawn(work.run());
                     }
                     continue;
                 }
@@ -556,10 +541,11 @@ where
         };
         let mut records: Vec<AttemptRecord> = Vec::new();
         let mut finished = 0u64;
-        let mut push = |joined: Result<Vec<AttemptRecord>, tokio::task::JoinError>| {
-            if let Ok(mut r) = joined {
+        let mut push = |joined: Result<Done, tokio::task::JoinError>| {
+            if let Ok(done) = joined {
                 finished += 1;
-                records.append(&mut r);
+                halt.see(done.halt);
+                records.extend(done.records);
             }
         };
         push(first);
@@ -574,11 +560,33 @@ where
     }
 }
 
+/// Counts consecutive merchant-wide refusals.
+#[derive(Debug, Default)]
+struct Halt {
+    streak: u32,
+    reason: Option<String>,
+}
+
+impl Halt {
+    fn see(&mut self, refusal: Option<String>) {
+        match refusal {
+            Some(why) => {
+                self.streak += 1;
+                if self.streak >= HALT_AFTER && self.reason.is_none() {
+                    self.reason = Some(why);
+                }
+            }
+            None => self.streak = 0,
+        }
+    }
+}
+
 /// Pays every row of a planned journal that is not final yet.
 ///
 /// `stop` is checked between requests: once set (Ctrl-C), no new request
 /// starts, the ones in flight finish and are recorded, and the run returns
-/// with `interrupted`.
+/// with `interrupted`. After [`HALT_AFTER`] consecutive merchant-wide
+/// refusals the run stops the same way, with `halted`.
 pub async fn run(
     journal: &mut dyn Journal,
     client: &Client,
@@ -590,218 +598,254 @@ pub async fn run(
         return Err(JournalError::Empty.into());
     }
     let concurrency = options.concurrency.max(1);
+    let mut halt = Halt::default();
+    let mut renumbered = Vec::new();
     let mut reissued = 0;
     if options.reissue_not_paid {
-        reissued = reissue(journal, options)?;
+        reissued = reissue(journal, options, false, &mut Vec::new())?;
     }
 
-    // 1. Rows an earlier run left in flight or unknown: query, then resend
-    //    the stored body if the query does not settle it.
-    //    `not_paid` rows rejected with a keep-the-number code (FREQ_LIMIT,
-    //    NOTENOUGH, ...) are resent identically too.
+    // 1. Rows an earlier run left in flight, unknown, or refused with a
+    //    keep-the-number code.
     let pending = journal.summary()?;
-    let to_resolve = pending.get(RowState::Sending).0 + pending.get(RowState::Unknown).0;
+    let to_resolve = pending.get(RowState::Sending).0
+        + pending.get(RowState::Unknown).0
+        + pending.get(RowState::NotPaid).0;
     progress.start("resolving", to_resolve);
-    let (resumed, interrupted) = windowed(
+    let (resumed, mut interrupted) = windowed(
         journal,
         &[RowState::Sending, RowState::Unknown, RowState::NotPaid],
         concurrency,
         &stop,
+        &mut halt,
         progress,
-        |journal, rows| {
-            let mut work = Vec::with_capacity(rows.len());
-            let mut rejected: Vec<(i64, Vec<u8>)> = Vec::new();
-            for row in rows {
-                let endpoint = stored_request(&row)?.kind().endpoint();
-                if row.state == RowState::NotPaid {
-                    if !resend_same_bill(endpoint, row.err_code.as_deref()) {
-                        continue;
-                    }
-                    if let Some(body) = &row.body {
-                        rejected.push((row.id, body.clone()));
-                    }
-                }
-                let prepared = stored_prepared(&row)?;
-                let client = client.clone();
-                work.push(async move { resolve_row(&client, endpoint, row, prepared).await });
-            }
-            // Back to `sending` (durably) before the identical body is resent.
-            let marks: Vec<(i64, &[u8])> =
-                rejected.iter().map(|(id, b)| (*id, b.as_slice())).collect();
-            if !marks.is_empty() {
-                journal.mark_sending(&marks)?;
-            }
-            Ok(work)
-        },
+        |journal, rows| launch(journal, client, rows),
     )
     .await?;
     progress.finish();
 
-    // 2. Planned rows: sign, store body + `sending` durably, then send.
+    // 2. Planned rows: sign, store body + `sending` durably, then send;
+    //    rows whose tool-chosen bill number turned out to be another
+    //    payment's get a new one and go round again.
     let mut sent = 0;
-    let mut interrupted = interrupted;
-    if !interrupted {
+    for _ in 0..3 {
+        if interrupted || halt.reason.is_some() {
+            break;
+        }
         let planned = journal.summary()?.get(RowState::Planned).0;
+        if planned == 0 {
+            break;
+        }
         progress.start("paying", planned);
         let (count, stopped) = windowed(
             journal,
             &[RowState::Planned],
             concurrency,
             &stop,
+            &mut halt,
             progress,
-            |journal, rows| {
-                let mut ready: Vec<(JournalRow, Prepared, Vec<u8>)> =
-                    Vec::with_capacity(rows.len());
-                let mut failed: Vec<AttemptRecord> = Vec::new();
-                for row in rows {
-                    let request = stored_request(&row)?;
-                    let started = now_ms();
-                    match prepare(client, &request) {
-                        Ok(prepared) => {
-                            let bytes = serde_json::to_vec(&prepared).map_err(|e| {
-                                BatchError::StoredRequest {
-                                    row: row.id,
-                                    message: e.to_string(),
-                                }
-                            })?;
-                            ready.push((row, prepared, bytes));
-                        }
-                        Err(err) => {
-                            // Never sent: a definite failure of this row.
-                            let mut record = to_record(
-                                row.id,
-                                &row.bill,
-                                AttemptAction::Send,
-                                started,
-                                &Err(err),
-                            );
-                            record.outcome = RowState::NotPaid;
-                            failed.push(record);
-                        }
-                    }
-                }
-                if !failed.is_empty() {
-                    journal.record(&failed)?;
-                }
-                let marks: Vec<(i64, &[u8])> = ready
-                    .iter()
-                    .map(|(row, _, bytes)| (row.id, bytes.as_slice()))
-                    .collect();
-                journal.mark_sending(&marks)?;
-                let mut work = Vec::with_capacity(ready.len());
-                for (row, prepared, _) in ready {
-                    let client = client.clone();
-                    work.push(async move {
-                        execute_with_limit_retries(&client, &prepared, &row, AttemptAction::Send)
-                            .await
-                    });
-                }
-                Ok(work)
-            },
+            |journal, rows| launch(journal, client, rows),
         )
         .await?;
         progress.finish();
-        sent = count;
-        interrupted = stopped;
+        sent += count;
+        interrupted = stopped && halt.reason.is_none();
+        if reissue(journal, options, true, &mut renumbered)? == 0 {
+            break;
+        }
+    }
+    if !interrupted && halt.reason.is_none() {
+        reissue(journal, options, true, &mut renumbered)?;
     }
     Ok(RunReport {
         resumed,
         sent,
         reissued,
+        renumbered,
         interrupted,
+        halted: halt.reason,
         summary: journal.summary()?,
     })
 }
 
-async fn resolve_row(
+/// Turns a page of rows into work: decides from each row's typed state
+/// how it is taken up, stores the body to send (durably, `sending`) and
+/// returns the requests to make.
+fn launch(
+    journal: &mut dyn Journal,
     client: &Client,
-    endpoint: hongbao_proto::Endpoint,
-    row: JournalRow,
-    prepared: Option<Prepared>,
-) -> Vec<AttemptRecord> {
-    let started = now_ms();
-    let queried = client
-        .resolve(endpoint, &row.bill, tokio::time::Instant::now())
-        .await;
-    let mut query = to_record(row.id, &row.bill, AttemptAction::Query, started, &queried);
-    if matches!(queried, Ok(Outcome::Paid(_)) | Ok(Outcome::NotPaid(_))) {
-        return vec![query];
-    }
-    let Some(prepared) = prepared else {
-        // Nothing stored means nothing was ever sent under this bill.
-        return vec![query];
-    };
-    // Not known to be paid: resend the identical stored body.
-    query.outcome = RowState::Sending;
-    let mut records = vec![query];
-    let mut resent =
-        execute_with_limit_retries(client, &prepared, &row, AttemptAction::Resend).await;
-    if matches!(row.state, RowState::Sending | RowState::Unknown) {
-        // An earlier attempt may have reached WeChat. A refusal of this
-        // resend (a limit, the certificate, ...) says nothing about that one,
-        // so the row stays unknown and the next run queries it again. Only a
-        // `Final` code (SEND_FAILED, ...) is about the bill itself.
-        for record in &mut resent {
-            if record.outcome == RowState::NotPaid
-                && !is_final(endpoint, record.err_code.as_deref())
-            {
-                record.outcome = RowState::Unknown;
-                record.message = Some(format!(
-                    "{} (refused resend; an earlier attempt may have been sent, rerun to query)",
-                    record.message.as_deref().unwrap_or("refused")
-                ));
+    rows: Vec<JournalRow>,
+) -> Result<Vec<Work>, BatchError> {
+    let mut ready: Vec<(JournalRow, Prepared, Take, Vec<u8>)> = Vec::with_capacity(rows.len());
+    let mut refused: Vec<AttemptRecord> = Vec::new();
+    let mut halts: Vec<Option<String>> = Vec::new();
+    for row in rows {
+        let take = match (row.state, row.next_step, &row.body) {
+            (RowState::Planned, _, _) | (_, _, None) => Take::Fresh,
+            (RowState::NotPaid, Some(NextStep::RetrySameBill { .. }), Some(_)) => Take::Again,
+            // A definite failure waits for `--reissue-not-paid`.
+            (RowState::NotPaid, Some(NextStep::NewBill | NextStep::Done), _) => continue,
+            _ => Take::Resume,
+        };
+        let endpoint = stored_request(&row)?.kind().endpoint();
+        let started = now_ms();
+        let prepared = match (take, stored_prepared(&row)?) {
+            (Take::Fresh, _) | (_, None) => prepare(client, &stored_request(&row)?),
+            // The stored body is sent again as stored; one signed with
+            // another key is signed again by the client (same parameters).
+            // Checked here so that a body the client cannot send counts
+            // towards the halt without a request.
+            (_, Some(stored)) => client.refresh(&stored).map(|_| stored),
+        };
+        match prepared {
+            Ok(prepared) => {
+                let bytes = prepared_bytes(&row, &prepared)?;
+                ready.push((row, prepared, take, bytes));
+            }
+            Err(err) => {
+                // Nothing was sent: the row keeps its state (a planned row
+                // is simply sent by a later run).
+                halts.push(halt_reason(endpoint, Err(&err)));
+                refused.push(not_sent(&row, AttemptAction::Send, started, &err));
             }
         }
     }
-    records.extend(resent);
-    records
+    if !refused.is_empty() {
+        journal.record(&refused)?;
+    }
+    let marks: Vec<(i64, &[u8])> = ready
+        .iter()
+        .map(|(row, _, _, bytes)| (row.id, bytes.as_slice()))
+        .collect();
+    if !marks.is_empty() {
+        journal.mark_sending(&marks)?;
+    }
+    let mut work = Vec::with_capacity(ready.len() + halts.len());
+    for halt in halts {
+        // Signing failed locally: counted towards the halt like a refusal.
+        work.push(Work::Local(halt));
+    }
+    for (row, prepared, take, _) in ready {
+        work.push(Work::Send {
+            client: client.clone(),
+            row,
+            prepared,
+            take,
+        });
+    }
+    Ok(work)
 }
 
-/// Whether `err_code` is a definite failure of the bill itself on this endpoint
-/// (class `Final`), as opposed to a refusal of one attempt.
-fn is_final(endpoint: hongbao_proto::Endpoint, err_code: Option<&str>) -> bool {
-    err_code.is_some_and(|code| {
-        hongbao_proto::ErrorCode::parse(code).class(endpoint).0 == ErrorClass::Final
-    })
+/// One row's work.
+enum Work {
+    /// Nothing to send (it failed locally).
+    Local(Option<String>),
+    /// A request to make.
+    Send {
+        client: Client,
+        row: JournalRow,
+        prepared: Prepared,
+        take: Take,
+    },
 }
 
-fn reissue(journal: &mut dyn Journal, options: &RunOptions) -> Result<u64, BatchError> {
+impl Work {
+    async fn run(self) -> Done {
+        let (client, row, prepared, take) = match self {
+            Work::Local(halt) => {
+                return Done {
+                    records: Vec::new(),
+                    halt,
+                };
+            }
+            Work::Send {
+                client,
+                row,
+                prepared,
+                take,
+            } => (client, row, prepared, take),
+        };
+        let started = now_ms();
+        let (action, result) = match take {
+            Take::Fresh => (AttemptAction::Send, client.execute(&prepared).await),
+            Take::Again => (AttemptAction::Resend, client.execute(&prepared).await),
+            Take::Resume => (AttemptAction::Resume, client.resume(&prepared).await),
+        };
+        let halt = halt_reason(prepared.endpoint(), result.as_ref());
+        let record = match &result {
+            Ok(outcome) => record_of(row.id, &row.bill, action, started, outcome),
+            Err(err) => {
+                // Nothing sent by this call: the row is as it was before it
+                // was marked `sending` (planned if never sent).
+                let before = JournalRow {
+                    state: if take == Take::Fresh {
+                        RowState::Planned
+                    } else {
+                        row.state
+                    },
+                    ..row.clone()
+                };
+                not_sent(&before, action, started, err)
+            }
+        };
+        Done {
+            records: vec![record],
+            halt,
+        }
+    }
+}
+
+/// Gives rows whose next step is a new bill number one, and plans them
+/// again: with `conflicts_only`, only rows in `conflict` whose bill number
+/// the tool chose (it may choose another by itself); otherwise every row
+/// whose decision is [`NextStep::NewBill`] (`--reissue-not-paid`).
+fn reissue(
+    journal: &mut dyn Journal,
+    options: &RunOptions,
+    conflicts_only: bool,
+    renumbered: &mut Vec<(u64, String, String)>,
+) -> Result<u64, BatchError> {
     let date = beijing_today()?;
-    let prefix = journal.bill_prefix()?;
     let mut count = 0;
     let mut cursor = 0;
+    let states: &[RowState] = if conflicts_only {
+        &[RowState::Conflict]
+    } else {
+        &[RowState::NotPaid, RowState::Conflict]
+    };
     loop {
-        let page = journal.rows_in_states(&[RowState::NotPaid], cursor, 500)?;
+        let page = journal.rows_in_states(states, cursor, 500)?;
         let Some(last) = page.last() else {
             return Ok(count);
         };
         cursor = last.id;
         for row in page {
-            let request = stored_request(&row)?;
-            if resend_same_bill(request.kind().endpoint(), row.err_code.as_deref()) {
+            let new_bill_allowed =
+                row.state == RowState::Conflict || row.next_step == Some(NextStep::NewBill);
+            if !new_bill_allowed || (conflicts_only && !row.generated) {
                 // Not a definite failure of this bill: it is resent, never replaced.
                 continue;
             }
-            let counter = journal.next_sequence()?;
-            let bill = generate_bill(options.kind, &options.mch_id, date, prefix, counter)?;
+            let request = stored_request(&row)?;
+            let bill = generate_bill(options.kind, &options.mch_id, date, &options.bill_prefix)?;
             let request = request
                 .with_bill(&bill)
                 .map_err(|v| BatchError::BillNumber(v.to_string()))?;
-            let json = serde_json::to_string(&request).map_err(|e| BatchError::StoredRequest {
-                row: row.id,
-                message: e.to_string(),
-            })?;
-            journal.reissue(row.id, &bill, &json)?;
+            journal.reissue(row.id, &bill, &request_json(&request, row.id)?)?;
+            if conflicts_only {
+                renumbered.push((row.line, row.bill.clone(), bill));
+            }
             count += 1;
         }
     }
 }
 
 /// Queries WeChat for every row that was ever sent (paid, not paid, sending,
-/// unknown) and records the answers; sends nothing. Unknown and sending rows
-/// take the answer; a paid row never changes, and if WeChat does not confirm
-/// it, that is reported as a disagreement; a query that cannot decide never
-/// undoes a definite not-paid.
+/// unknown, conflict) and records the answers; sends nothing. Each answer is
+/// checked against the row's payee and amount. Unknown and sending rows take
+/// the answer; a paid row never changes, and if WeChat does not confirm it,
+/// that is reported as a disagreement; a query that cannot decide never
+/// undoes a definite answer.
 pub async fn reconcile(
     journal: &mut dyn Journal,
     client: &Client,
@@ -817,7 +861,6 @@ pub async fn reconcile(
     let total = before.rows() - before.get(RowState::Planned).0;
     progress.start("reconciling", total);
     let mut cursor = 0i64;
-    // Paid rows are confirmed one page at a time (they never change state).
     loop {
         let page = journal.rows_in_states(
             &[
@@ -825,28 +868,39 @@ pub async fn reconcile(
                 RowState::NotPaid,
                 RowState::Sending,
                 RowState::Unknown,
+                RowState::Conflict,
             ],
             cursor,
             concurrency.max(1) * 4,
         )?;
         let Some(last) = page.last() else { break };
         cursor = last.id;
-        let mut set: JoinSet<(JournalRow, AttemptRecord)> = JoinSet::new();
+        let mut set: JoinSet<(JournalRow, Option<AttemptRecord>)> = JoinSet::new();
         for row in page {
             let client = client.clone();
             let endpoint = stored_request(&row)?.kind().endpoint();
+            let prepared = stored_prepared(&row)?;
             set.spawn(async move {
                 let started = now_ms();
-                let result = client
-                    .resolve(endpoint, &row.bill, tokio::time::Instant::now())
-                    .await;
-                let record = to_record(row.id, &row.bill, AttemptAction::Query, started, &result);
+                let result = match &prepared {
+                    Some(prepared) => client.status(prepared).await,
+                    // Never sent under this bill: WeChat can only know it
+                    // from someone else; ask by number.
+                    None => {
+                        client
+                            .resolve(endpoint, &row.bill, tokio::time::Instant::now())
+                            .await
+                    }
+                };
+                let record = result.ok().map(|outcome| {
+                    record_of(row.id, &row.bill, AttemptAction::Query, started, &outcome)
+                });
                 (row, record)
             });
         }
         let mut records = Vec::new();
         while let Some(joined) = set.join_next().await {
-            let Ok((row, mut record)) = joined else {
+            let Ok((row, Some(mut record))) = joined else {
                 continue;
             };
             queried += 1;
@@ -858,17 +912,14 @@ pub async fn reconcile(
                         row.line,
                         row.bill,
                         other,
-                        record
-                            .message
-                            .clone()
-                            .or(record.err_code.clone())
-                            .unwrap_or_default()
+                        record.message.clone().unwrap_or_default()
                     ));
                 }
-                (RowState::NotPaid, RowState::Unknown) => {
+                (RowState::NotPaid | RowState::Conflict, RowState::Unknown) => {
                     // A query that cannot decide never undoes a definite answer.
-                    record.outcome = RowState::NotPaid;
+                    record.outcome = row.state;
                     record.err_code = row.err_code.clone();
+                    record.next_step = row.next_step;
                 }
                 _ => {}
             }

@@ -78,6 +78,11 @@ pub struct Config {
     pub max_resends: Option<u32>,
     /// Queries after the resends, within one run (default 2).
     pub queries: Option<u32>,
+    /// The namespace of generated bill numbers, 0–4 ASCII letters and
+    /// digits placed after the date (default none). Give each system that
+    /// pays from one merchant its own, so that their generated numbers can
+    /// never meet; the rest of the number is random.
+    pub bill_prefix: Option<String>,
     /// Default red packet sender name.
     pub send_name: Option<String>,
     /// Default activity name.
@@ -191,7 +196,19 @@ impl Config {
                 "client_cert and client_key go together".into(),
             ));
         }
+        if let Some(prefix) = &config.bill_prefix {
+            if prefix.len() > 4 || !prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(ConfigError::Invalid(
+                    "bill_prefix: 0 to 4 ASCII letters and digits".into(),
+                ));
+            }
+        }
         Ok(config)
+    }
+
+    /// The namespace of generated bill numbers (empty when none).
+    pub fn bill_prefix(&self) -> &str {
+        self.bill_prefix.as_deref().unwrap_or_default()
     }
 
     /// The API key: `HONGBAO_API_KEY`, else `api_key_file`.

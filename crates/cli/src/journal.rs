@@ -15,6 +15,7 @@ mod sqlite;
 
 pub use sqlite::SqliteJournal;
 
+use hongbao_proto::NextStep;
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -34,16 +35,22 @@ pub enum RowState {
     NotPaid,
     /// The outcome is ambiguous: it may or may not have been paid.
     Unknown,
+    /// The bill number belongs to another payment (another payee or
+    /// amount): nothing was paid to this row's payee under it; the row is
+    /// paid under a new bill number (by itself when the tool chose the
+    /// number, with `--reissue-not-paid` when the file did).
+    Conflict,
 }
 
 impl RowState {
     /// Every state, in lifecycle order.
-    pub const ALL: [RowState; 5] = [
+    pub const ALL: [RowState; 6] = [
         RowState::Planned,
         RowState::Sending,
         RowState::Paid,
         RowState::NotPaid,
         RowState::Unknown,
+        RowState::Conflict,
     ];
 
     /// The name stored in the journal and printed in reports.
@@ -54,12 +61,14 @@ impl RowState {
             RowState::Paid => "paid",
             RowState::NotPaid => "not_paid",
             RowState::Unknown => "unknown",
+            RowState::Conflict => "conflict",
         }
     }
 
-    /// Whether a batch run leaves this row alone (its outcome is final).
+    /// Whether the row's outcome is definite (paid, or definitely not paid
+    /// under its current bill number).
     pub fn is_final(self) -> bool {
-        matches!(self, RowState::Paid | RowState::NotPaid)
+        matches!(self, RowState::Paid | RowState::NotPaid | RowState::Conflict)
     }
 }
 
@@ -108,6 +117,9 @@ pub struct PlannedRow {
     pub bill: String,
     /// The request, serialized as JSON (the proto request type).
     pub request_json: String,
+    /// Whether the tool chose the bill number (it may then choose another
+    /// by itself after a bill conflict).
+    pub generated: bool,
 }
 
 /// Result of adding a planned row.
@@ -127,8 +139,6 @@ pub enum PlanAdd {
 pub trait PlanWriter {
     /// Adds one planned row.
     fn add(&mut self, row: &PlannedRow) -> Result<PlanAdd, JournalError>;
-    /// Sets the journal's bill sequence (the last generated counter).
-    fn set_sequence(&mut self, value: u64) -> Result<(), JournalError>;
     /// Makes the header and every added row durable at once.
     fn commit(self: Box<Self>) -> Result<(), JournalError>;
 }
@@ -164,6 +174,11 @@ pub struct JournalRow {
     pub attempts: u32,
     /// When the row last changed (RFC 3339, UTC).
     pub updated_at: String,
+    /// The client's decision for the row's bill (`None` before the first
+    /// answer, and for rows of journals written before it was recorded).
+    pub next_step: Option<NextStep>,
+    /// Whether the tool chose the bill number.
+    pub generated: bool,
 }
 
 /// What an attempt was.
@@ -176,6 +191,10 @@ pub enum AttemptAction {
     Resend,
     /// A status query.
     Query,
+    /// A request that may have been sent before, taken up again by the
+    /// client: a query first, then the same bill number with identical
+    /// parameters if the query did not settle it.
+    Resume,
 }
 
 impl AttemptAction {
@@ -185,6 +204,7 @@ impl AttemptAction {
             AttemptAction::Send => "send",
             AttemptAction::Resend => "resend",
             AttemptAction::Query => "query",
+            AttemptAction::Resume => "resume",
         }
     }
 }
@@ -211,6 +231,8 @@ pub struct AttemptRecord {
     pub started_ms: i64,
     /// End time, unix milliseconds.
     pub finished_ms: i64,
+    /// The client's decision after this attempt.
+    pub next_step: Option<NextStep>,
 }
 
 /// Counts and totals of a journal.
@@ -309,30 +331,24 @@ pub trait Journal {
     fn row(&self, id: i64) -> Result<JournalRow, JournalError>;
 
     /// Durably stores each row's signed body (only if none is stored yet:
-    /// a stored body is never replaced) and sets its state to `sending`, all
-    /// in one transaction. Call before the requests leave. Rows already
-    /// `paid` are refused.
+    /// a stored body is never replaced; one signed with an old key is
+    /// signed again by the client each time it is sent, same parameters)
+    /// and sets its state to `sending`, all in one transaction. Call before
+    /// the requests leave. Rows already `paid` are refused.
     fn mark_sending(&mut self, rows: &[(i64, &[u8])]) -> Result<(), JournalError>;
 
     /// Records attempts and moves each row to the attempt's outcome, in one
     /// transaction. A `paid` row never changes state again.
     fn record(&mut self, attempts: &[AttemptRecord]) -> Result<(), JournalError>;
 
-    /// Gives a definitely `not_paid` row a new bill number and request
-    /// (a new payment): body cleared, state back to `planned`.
+    /// Gives a definitely `not_paid` (or `conflict`) row a new bill number
+    /// and request (a new payment): body cleared, state back to `planned`.
     fn reissue(
         &mut self,
         row_id: i64,
         new_bill: &str,
         new_request_json: &str,
     ) -> Result<(), JournalError>;
-
-    /// The next value of the journal's bill sequence (durable, increasing).
-    fn next_sequence(&mut self) -> Result<u64, JournalError>;
-
-    /// A per-journal random number fixed when the journal was created, used
-    /// to keep generated bill numbers of different journals apart.
-    fn bill_prefix(&self) -> Result<u32, JournalError>;
 
     /// Every attempt recorded for a row, oldest first.
     fn attempts(&self, row_id: i64) -> Result<Vec<AttemptRecord>, JournalError>;

@@ -296,7 +296,75 @@ fn generate(
     Ok(value)
 }
 
+/// The fewest random characters [`BillNo::random`] and [`TradeNo::random`]
+/// accept after the date and the prefix: 6 base-62 characters, 35 bits.
+pub const MIN_RANDOM_CHARS: usize = 6;
+
+/// The characters of a random bill-number tail: digits and ASCII letters,
+/// all allowed in `mch_billno` and `partner_trade_no`.
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+fn generate_random(
+    field: &'static str,
+    max: usize,
+    mch_id: &str,
+    date: Date,
+    prefix: &str,
+    entropy: u128,
+) -> Result<String, Violation> {
+    check_id("mch_id", mch_id, 32, alnum, "ASCII letters and digits")?;
+    if !prefix.is_empty() {
+        check_id("bill_prefix", prefix, 16, alnum, "ASCII letters and digits")?;
+    }
+    if !date.is_valid() {
+        return Err(Violation::new("date", Rule::Date, Some(date.to_string())));
+    }
+    let fixed = mch_id.len() + 8 + prefix.len();
+    let room = max.saturating_sub(fixed);
+    if room < MIN_RANDOM_CHARS {
+        return Err(Violation::new(
+            field,
+            Rule::MaxChars(max),
+            Some(format!(
+                "{mch_id}{date}{prefix} leaves {room} random characters; at least {MIN_RANDOM_CHARS} are needed (shorten bill_prefix)"
+            )),
+        ));
+    }
+    let mut value = String::with_capacity(max);
+    value.push_str(mch_id);
+    value.push_str(&date.to_string());
+    value.push_str(prefix);
+    // u128 holds 21 base-62 digits; the longest tail is 32 - 8 - 1 = 23
+    // characters, so the rest is filled from a second pass over the bits.
+    let mut bits = entropy;
+    for i in 0..room {
+        if i == 21 {
+            bits = entropy.rotate_left(61) ^ 0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C834;
+        }
+        value.push(char::from(BASE62[(bits % 62) as usize]));
+        bits /= 62;
+    }
+    Ok(value)
+}
+
 impl BillNo {
+    /// A bill number that no other system of the merchant is likely to
+    /// draw: `mch_id + yyyymmdd + prefix + random`, the random tail filling
+    /// the 28 characters with base-62 characters from `entropy` (10 random
+    /// characters, about 59 bits, for a 10-digit `mch_id` and no prefix).
+    ///
+    /// `prefix` (`bill_prefix`, 0–16 ASCII letters and digits) is a namespace
+    /// per system sharing the merchant. Pure: pass 128 random bits. Fails
+    /// when fewer than [`MIN_RANDOM_CHARS`] random characters would be left.
+    pub fn random(
+        mch_id: &str,
+        date: Date,
+        prefix: &str,
+        entropy: u128,
+    ) -> Result<BillNo, Violation> {
+        generate_random("mch_billno", Self::MAX_LEN, mch_id, date, prefix, entropy).map(BillNo)
+    }
+
     /// The documented layout `mch_id + yyyymmdd + 10-digit daily sequence`
     /// (e.g. `10000098` + `20240210` + `0000000017`). Pure: the date and the
     /// sequence come from the caller, who must never hand out a sequence
@@ -309,6 +377,25 @@ impl BillNo {
 }
 
 impl TradeNo {
+    /// The layout of [`BillNo::random`] within 32 characters (14 random
+    /// characters, about 83 bits, for a 10-digit `mch_id` and no prefix).
+    pub fn random(
+        mch_id: &str,
+        date: Date,
+        prefix: &str,
+        entropy: u128,
+    ) -> Result<TradeNo, Violation> {
+        generate_random(
+            "partner_trade_no",
+            Self::MAX_LEN,
+            mch_id,
+            date,
+            prefix,
+            entropy,
+        )
+        .map(TradeNo)
+    }
+
     /// The same layout as [`BillNo::generate`], limited to 32 characters.
     pub fn generate(mch_id: &str, date: Date, seq: u64) -> Result<TradeNo, Violation> {
         generate("partner_trade_no", Self::MAX_LEN, mch_id, date, seq).map(TradeNo)

@@ -4,10 +4,11 @@ use super::{
     AttemptAction, AttemptRecord, BatchHeader, Journal, JournalError, JournalRow, PlanAdd,
     PlanWriter, PlannedRow, RowState, Summary, now_ms, rfc3339,
 };
+use hongbao_proto::NextStep;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
 use std::path::Path;
 
-const SCHEMA_VERSION: &str = "1";
+const SCHEMA_VERSION: &str = "2";
 const APPLICATION_ID: i64 = 0x4842_4a31; // "HBJ1"
 
 const SCHEMA: &str = "
@@ -21,14 +22,16 @@ CREATE TABLE IF NOT EXISTS rows (
     openid       TEXT NOT NULL,
     amount_fen   INTEGER NOT NULL,
     bill         TEXT NOT NULL UNIQUE,
-    state        TEXT NOT NULL CHECK (state IN ('planned','sending','paid','not_paid','unknown')),
+    state        TEXT NOT NULL CHECK (state IN ('planned','sending','paid','not_paid','unknown','conflict')),
     request_json TEXT NOT NULL,
     body         BLOB,
     wechat_id    TEXT,
     err_code     TEXT,
     message      TEXT,
     attempts     INTEGER NOT NULL DEFAULT 0,
-    updated_ms   INTEGER NOT NULL
+    updated_ms   INTEGER NOT NULL,
+    next_step    TEXT,
+    generated    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS rows_state ON rows(state, id);
 CREATE TABLE IF NOT EXISTS attempts (
@@ -41,9 +44,42 @@ CREATE TABLE IF NOT EXISTS attempts (
     wechat_id   TEXT,
     message     TEXT,
     started_ms  INTEGER NOT NULL,
-    finished_ms INTEGER NOT NULL
+    finished_ms INTEGER NOT NULL,
+    next_step   TEXT
 );
 CREATE INDEX IF NOT EXISTS attempts_row ON attempts(row_id, id);
+";
+
+/// Schema 1 (journals of hongbao 0.1's first release) to 2: the typed next
+/// step of every row and attempt, whether the tool chose the bill number,
+/// and the `conflict` state. Rows keep their state; a row's next step is
+/// unknown (NULL) until its next attempt, and such a row is settled by a
+/// query before anything else happens to it.
+const MIGRATE_1_TO_2: &str = "
+CREATE TABLE rows_v2 (
+    id           INTEGER PRIMARY KEY,
+    line         INTEGER NOT NULL,
+    openid       TEXT NOT NULL,
+    amount_fen   INTEGER NOT NULL,
+    bill         TEXT NOT NULL UNIQUE,
+    state        TEXT NOT NULL CHECK (state IN ('planned','sending','paid','not_paid','unknown','conflict')),
+    request_json TEXT NOT NULL,
+    body         BLOB,
+    wechat_id    TEXT,
+    err_code     TEXT,
+    message      TEXT,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    updated_ms   INTEGER NOT NULL,
+    next_step    TEXT,
+    generated    INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO rows_v2(id, line, openid, amount_fen, bill, state, request_json, body, wechat_id, err_code, message, attempts, updated_ms)
+    SELECT id, line, openid, amount_fen, bill, state, request_json, body, wechat_id, err_code, message, attempts, updated_ms FROM rows;
+DROP TABLE rows;
+ALTER TABLE rows_v2 RENAME TO rows;
+CREATE INDEX IF NOT EXISTS rows_state ON rows(state, id);
+ALTER TABLE attempts ADD COLUMN next_step TEXT;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
 ";
 
 /// A journal in one SQLite file (WAL mode, full fsync on every commit).
@@ -144,15 +180,18 @@ impl SqliteJournal {
                 .map_err(|e| classify_open(&path, e))?;
             conn.pragma_update(None, "application_id", APPLICATION_ID)
                 .map_err(|e| classify_open(&path, e))?;
-            let prefix = rand::random_range(0..10_000u32);
             conn.execute(
-                "INSERT INTO meta(key, value) VALUES ('schema_version', ?1), ('bill_prefix', ?2), ('sequence', '0')",
-                params![SCHEMA_VERSION, prefix.to_string()],
+                "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)",
+                params![SCHEMA_VERSION],
             )
             .map_err(|e| classify_open(&path, e))?;
         }
         let journal = SqliteJournal { conn, path };
-        let version = journal.meta("schema_version")?;
+        let mut version = journal.meta("schema_version")?;
+        if version.as_deref() == Some("1") {
+            journal.migrate_1_to_2()?;
+            version = journal.meta("schema_version")?;
+        }
         if version.as_deref() != Some(SCHEMA_VERSION) {
             return Err(JournalError::Corrupt(format!(
                 "{}: schema version {version:?}, expected {SCHEMA_VERSION}",
@@ -160,6 +199,24 @@ impl SqliteJournal {
             )));
         }
         Ok(journal)
+    }
+
+    fn migrate_1_to_2(&self) -> Result<(), JournalError> {
+        // Rebuilding `rows` under `attempts`' foreign key needs the check
+        // off; it cannot change inside a transaction.
+        self.conn
+            .pragma_update(None, "foreign_keys", "OFF")
+            .map_err(|e| self.classify(e))?;
+        let result = self
+            .conn
+            .execute_batch(&format!("BEGIN IMMEDIATE;{MIGRATE_1_TO_2}COMMIT;"));
+        if result.is_err() {
+            let _ = self.conn.execute_batch("ROLLBACK;");
+        }
+        self.conn
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| self.classify(e))?;
+        result.map_err(|e| self.classify(e))
     }
 
     /// The file path (or `:memory:`).
@@ -197,12 +254,17 @@ fn row_from_sql(r: &rusqlite::Row<'_>) -> rusqlite::Result<(JournalRow, String)>
             message: r.get(10)?,
             attempts: r.get(11)?,
             updated_at: rfc3339(updated_ms),
+            next_step: r
+                .get::<_, Option<String>>(13)?
+                .as_deref()
+                .and_then(NextStep::parse),
+            generated: r.get(14)?,
         },
         state,
     ))
 }
 
-const ROW_COLUMNS: &str = "id, line, openid, amount_fen, bill, state, request_json, body, wechat_id, err_code, message, attempts, updated_ms";
+const ROW_COLUMNS: &str = "id, line, openid, amount_fen, bill, state, request_json, body, wechat_id, err_code, message, attempts, updated_ms, next_step, generated";
 
 fn finish_row(pair: (JournalRow, String)) -> Result<JournalRow, JournalError> {
     let (mut row, state) = pair;
@@ -226,26 +288,19 @@ impl PlanWriter for SqlitePlan<'_> {
             return Ok(PlanAdd::DuplicateBill { first_line });
         }
         self.tx.execute(
-            "INSERT INTO rows(line, openid, amount_fen, bill, state, request_json, updated_ms)
-             VALUES (?1, ?2, ?3, ?4, 'planned', ?5, ?6)",
+            "INSERT INTO rows(line, openid, amount_fen, bill, state, request_json, updated_ms, generated)
+             VALUES (?1, ?2, ?3, ?4, 'planned', ?5, ?6, ?7)",
             params![
                 row.line,
                 row.openid,
                 row.amount_fen,
                 row.bill,
                 row.request_json,
-                now_ms()
+                now_ms(),
+                row.generated
             ],
         )?;
         Ok(PlanAdd::Added)
-    }
-
-    fn set_sequence(&mut self, value: u64) -> Result<(), JournalError> {
-        self.tx.execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'sequence'",
-            [value.to_string()],
-        )?;
-        Ok(())
     }
 
     fn commit(self: Box<Self>) -> Result<(), JournalError> {
@@ -363,13 +418,14 @@ impl Journal for SqliteJournal {
         let tx = self.conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO attempts(row_id, bill, action, outcome, err_code, wechat_id, message, started_ms, finished_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO attempts(row_id, bill, action, outcome, err_code, wechat_id, message, started_ms, finished_ms, next_step)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             // A paid row stays paid; the bill must still be the row's bill.
             let mut update = tx.prepare_cached(
                 "UPDATE rows SET state = ?2, err_code = ?3, message = ?4,
-                        wechat_id = COALESCE(?5, wechat_id), attempts = attempts + 1, updated_ms = ?6
+                        wechat_id = COALESCE(?5, wechat_id), attempts = attempts + 1, updated_ms = ?6,
+                        next_step = ?8
                  WHERE id = ?1 AND bill = ?7 AND state <> 'paid'",
             )?;
             let mut bump = tx.prepare_cached(
@@ -385,7 +441,8 @@ impl Journal for SqliteJournal {
                     a.wechat_id,
                     a.message,
                     a.started_ms,
-                    a.finished_ms
+                    a.finished_ms,
+                    a.next_step.map(NextStep::as_str)
                 ])?;
                 let changed = update.execute(params![
                     a.row_id,
@@ -394,7 +451,8 @@ impl Journal for SqliteJournal {
                     a.message,
                     a.wechat_id,
                     a.finished_ms,
-                    a.bill
+                    a.bill,
+                    a.next_step.map(NextStep::as_str)
                 ])?;
                 if changed == 0 {
                     bump.execute(params![a.row_id, a.wechat_id])?;
@@ -413,8 +471,9 @@ impl Journal for SqliteJournal {
     ) -> Result<(), JournalError> {
         let changed = self.conn.execute(
             "UPDATE rows SET bill = ?2, request_json = ?3, body = NULL, state = 'planned',
-                    err_code = NULL, message = NULL, wechat_id = NULL, updated_ms = ?4
-             WHERE id = ?1 AND state = 'not_paid'",
+                    err_code = NULL, message = NULL, wechat_id = NULL, next_step = NULL,
+                    generated = 1, updated_ms = ?4
+             WHERE id = ?1 AND state IN ('not_paid', 'conflict')",
             params![row_id, new_bill, new_request_json, now_ms()],
         )?;
         if changed == 1 {
@@ -427,29 +486,9 @@ impl Journal for SqliteJournal {
         }
     }
 
-    fn next_sequence(&mut self) -> Result<u64, JournalError> {
-        let value: String = self.conn.query_row(
-            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'sequence' RETURNING value",
-            [],
-            |r| r.get(0),
-        )?;
-        value
-            .parse()
-            .map_err(|_| JournalError::Corrupt(format!("bill sequence {value:?}")))
-    }
-
-    fn bill_prefix(&self) -> Result<u32, JournalError> {
-        let value = self
-            .meta("bill_prefix")?
-            .ok_or_else(|| JournalError::Corrupt("bill_prefix missing".into()))?;
-        value
-            .parse()
-            .map_err(|_| JournalError::Corrupt(format!("bill_prefix {value:?}")))
-    }
-
     fn attempts(&self, row_id: i64) -> Result<Vec<AttemptRecord>, JournalError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT row_id, bill, action, outcome, err_code, wechat_id, message, started_ms, finished_ms
+            "SELECT row_id, bill, action, outcome, err_code, wechat_id, message, started_ms, finished_ms, next_step
              FROM attempts WHERE row_id = ?1 ORDER BY id",
         )?;
         let rows = stmt.query_map([row_id], |r| {
@@ -463,6 +502,7 @@ impl Journal for SqliteJournal {
                 r.get::<_, Option<String>>(6)?,
                 r.get::<_, i64>(7)?,
                 r.get::<_, i64>(8)?,
+                r.get::<_, Option<String>>(9)?,
             ))
         })?;
         rows.map(|r| {
@@ -476,11 +516,13 @@ impl Journal for SqliteJournal {
                 message,
                 started_ms,
                 finished_ms,
+                next_step,
             ) = r?;
             let action = match action.as_str() {
                 "send" => AttemptAction::Send,
                 "resend" => AttemptAction::Resend,
                 "query" => AttemptAction::Query,
+                "resume" => AttemptAction::Resume,
                 other => return Err(JournalError::Corrupt(format!("attempt action {other:?}"))),
             };
             Ok(AttemptRecord {
@@ -493,6 +535,7 @@ impl Journal for SqliteJournal {
                 message,
                 started_ms,
                 finished_ms,
+                next_step: next_step.as_deref().and_then(NextStep::parse),
             })
         })
         .collect()

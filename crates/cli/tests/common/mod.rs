@@ -95,6 +95,7 @@ pub fn settings(kind: Kind, handle: &SandboxHandle, skip_invalid: bool) -> PlanS
         defaults: texts(),
         client_ip: "10.0.0.1".into(),
         skip_invalid,
+        bill_prefix: String::new(),
     }
 }
 
@@ -123,6 +124,7 @@ pub fn options(kind: Kind, handle: &SandboxHandle) -> RunOptions {
         reissue_not_paid: false,
         mch_id: handle.mch_id().to_owned(),
         kind,
+        bill_prefix: String::new(),
     }
 }
 
@@ -237,6 +239,16 @@ pub fn assert_ledger_matches(handle: &SandboxHandle, journal: &SqliteJournal) {
                 "planned row {} is in the ledger",
                 row.bill
             ),
+            RowState::Conflict => {
+                // The bill is another payment's: never this row's payee.
+                if let Some(payment) = payment {
+                    assert!(
+                        payment.openid != row.openid || payment.amount_fen != row.amount_fen,
+                        "row {} in conflict, but the ledger holds its own payment",
+                        row.bill
+                    );
+                }
+            }
             RowState::Sending | RowState::Unknown => {}
         }
     }
