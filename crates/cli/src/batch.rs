@@ -410,7 +410,12 @@ fn record_of(
 
 /// An attempt that sent nothing (`Err` from the client): the row keeps the
 /// state it had (`planned` if it was never sent, else as unknown as before).
-fn not_sent(row: &JournalRow, action: AttemptAction, started_ms: i64, err: &ClientError) -> AttemptRecord {
+fn not_sent(
+    row: &JournalRow,
+    action: AttemptAction,
+    started_ms: i64,
+    err: &ClientError,
+) -> AttemptRecord {
     let (outcome, next_step) = match row.state {
         RowState::Planned => (RowState::Planned, None),
         RowState::NotPaid => (RowState::NotPaid, row.next_step),
@@ -442,7 +447,10 @@ fn halt_reason(
         Ok(Outcome::NotPaid(n)) if n.code.is_merchant_wide(endpoint) => Some(format!(
             "WeChat refuses this merchant's requests with {}{}: fix it (key, certificate, balance, permissions), then rerun the same command; the rows not sent yet are still planned",
             n.code.as_str(),
-            n.message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
+            n.message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
         )),
         Err(ClientError::Config(e)) => Some(format!(
             "configuration: {e}; fix it, then rerun the same command (nothing was sent for these rows)"

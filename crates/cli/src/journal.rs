@@ -68,7 +68,10 @@ impl RowState {
     /// Whether the row's outcome is definite (paid, or definitely not paid
     /// under its current bill number).
     pub fn is_final(self) -> bool {
-        matches!(self, RowState::Paid | RowState::NotPaid | RowState::Conflict)
+        matches!(
+            self,
+            RowState::Paid | RowState::NotPaid | RowState::Conflict
+        )
     }
 }
 

@@ -10,8 +10,9 @@
 //! tested on its own:
 //!
 //! * [`journal`]: the [`Journal`](journal::Journal) trait and its SQLite
-//!   backend — row states `planned → sending → paid | not_paid | unknown`,
-//!   the signed body stored before the first send, every attempt recorded;
+//!   backend — row states `planned → sending → paid | not_paid | unknown |
+//!   conflict`, the signed body stored before the first send, every attempt
+//!   recorded with the client's typed decision;
 //! * [`input`]: the streaming CSV reader; [`payout`]: building and validating
 //!   a request per row; [`batch`]: planning and the exactly-once run;
 //! * [`config`]: `hongbao.toml` and secrets (environment or files, never
@@ -36,6 +37,7 @@
 //!     amount_fen: 100,
 //!     bill: "10000098202401010000000001".into(),
 //!     request_json: "{}".into(),
+//!     generated: true,
 //! };
 //! assert_eq!(plan.add(&row)?, PlanAdd::Added);
 //! assert_eq!(plan.add(&row)?, PlanAdd::DuplicateBill { first_line: 2 });

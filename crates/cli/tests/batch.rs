@@ -421,3 +421,295 @@ async fn stop_flag_finishes_in_flight_and_leaves_the_rest_planned() {
     assert_eq!(report.summary.get(RowState::Paid).0, 30);
     assert_ledger_matches(&handle, &journal);
 }
+
+// ---------------------------------------------------------------------------
+// Money safety at the edges: one test per defect of the issue.
+// ---------------------------------------------------------------------------
+
+/// A client of the sandbox with another API key and WeCom secret.
+fn client_with(
+    handle: &hongbao_sandbox::SandboxHandle,
+    api_key: &str,
+    workwx: Option<&str>,
+) -> hongbao::Client {
+    let mut builder = hongbao::Client::builder()
+        .mch_id(handle.mch_id())
+        .appid(handle.appid())
+        .api_key(hongbao::ApiKey::new(api_key).unwrap())
+        .identity(
+            hongbao::ClientIdentity::from_pem(
+                handle.client_cert_pem().as_bytes(),
+                handle.client_key_pem().as_bytes(),
+            )
+            .unwrap(),
+        )
+        .extra_ca_pem(handle.ca_cert_pem().as_bytes().to_vec())
+        .base_url(handle.url())
+        .retry(fast_retry())
+        .rate_limits(hongbao::RateLimits::unlimited());
+    if let Some(secret) = workwx {
+        builder = builder.workwx_secret(hongbao::WorkwxSecret::new(secret).unwrap());
+    }
+    builder.build().unwrap()
+}
+
+/// Pays `openid` `fen` under `bill` directly (another system of the merchant).
+async fn pay_directly(client: &hongbao::Client, kind: Kind, bill: &str, openid: &str, fen: &str) {
+    let input = hongbao_cli::payout::PayoutInput {
+        line: 0,
+        openid,
+        amount: fen,
+        bill,
+        name: None,
+        texts: &texts(),
+        defaults: &texts(),
+        client_ip: "10.0.0.1",
+    };
+    let request = hongbao_cli::payout::build(kind, &input).unwrap();
+    let prepared = batch::prepare(client, &request).unwrap();
+    assert!(client.execute(&prepared).await.unwrap().is_paid());
+}
+
+/// Defect 1: a batch whose `bill` column reuses a number another system
+/// already paid (another payee) reported the row paid. The query is checked
+/// against the row's payee and amount: the row is a bill conflict, never
+/// paid, and `--reissue-not-paid` pays it under a new number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect1_a_reused_bill_of_another_payee_is_a_conflict_not_paid() {
+    let handle = sandbox(FaultConfig::none(), 21, None).await;
+    let client = client(&handle, Duration::from_secs(5));
+    let bill = format!("{}20240210ALICE00001", handle.mch_id());
+    pay_directly(
+        &client,
+        Kind::RedPacket,
+        &bill,
+        "oAlice0000000000000000001",
+        "5.00",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(
+        dir.path(),
+        "p.csv",
+        &format!("openid,amount,bill\noBob00000000000000000000001,7.00,{bill}\n"),
+    );
+    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
+    let report = plan_and_run(&mut journal, &csv, Kind::RedPacket, &handle, &client).await;
+    assert_eq!(report.summary.get(RowState::Paid).0, 0, "{report:?}");
+    assert_eq!(report.summary.get(RowState::Conflict).0, 1, "{report:?}");
+    assert!(report.renumbered.is_empty(), "the file chose that number");
+    let row = journal
+        .rows_in_states(&[RowState::Conflict], 0, 1)
+        .unwrap()
+        .remove(0);
+    assert!(
+        row.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("belongs to another payment"),
+        "{:?}",
+        row.message
+    );
+    // Alice's payment is another system's: nothing of it is this row's.
+    assert!(
+        handle
+            .ledger()
+            .payments
+            .iter()
+            .all(|p| p.openid != "oBob00000000000000000000001")
+    );
+    let options = RunOptions {
+        reissue_not_paid: true,
+        ..options(Kind::RedPacket, &handle)
+    };
+    let again = batch::run(&mut journal, &client, &options, no_stop(), &mut NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(again.summary.get(RowState::Paid).0, 1, "{again:?}");
+    let bob: Vec<_> = handle
+        .ledger()
+        .payments
+        .into_iter()
+        .filter(|p| p.openid == "oBob00000000000000000000001")
+        .collect();
+    assert_eq!(bob.len(), 1);
+    assert_ne!(bob[0].bill, bill);
+    assert_eq!(bob[0].amount_fen, 700);
+}
+
+/// Defect 2: generated bill numbers fill the field with random characters
+/// after the date and the `bill_prefix` namespace; when a number the tool
+/// chose turns out to be another payment's, it takes a new one by itself
+/// and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect2_a_tool_chosen_bill_in_conflict_is_renumbered_by_itself() {
+    let handle = sandbox(FaultConfig::none(), 22, None).await;
+    let client = client(&handle, Duration::from_secs(5));
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "p.csv", &csv_rows(3));
+    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
+    let mut settings = settings(Kind::RedPacket, &handle, false);
+    settings.bill_prefix = "A7".into();
+    batch::plan(&mut journal, &csv, &settings).unwrap();
+    let rows = journal.rows_in_states(&[RowState::Planned], 0, 10).unwrap();
+    for row in &rows {
+        assert_eq!(row.bill.len(), 28, "{}", row.bill);
+        assert!(
+            row.bill[handle.mch_id().len() + 8..].starts_with("A7"),
+            "{}",
+            row.bill
+        );
+        assert!(row.generated);
+    }
+    // Another system of the merchant drew the first row's number.
+    let taken = rows[0].bill.clone();
+    pay_directly(
+        &client,
+        Kind::RedPacket,
+        &taken,
+        "oSomeoneElse00000000000001",
+        "3.21",
+    )
+    .await;
+    let report = batch::run(
+        &mut journal,
+        &client,
+        &options(Kind::RedPacket, &handle),
+        no_stop(),
+        &mut NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.summary.get(RowState::Paid).0, 3, "{report:?}");
+    assert_eq!(report.renumbered.len(), 1, "{report:?}");
+    assert_eq!(report.renumbered[0].1, taken);
+    let row = journal.row(rows[0].id).unwrap();
+    assert_ne!(row.bill, taken);
+    let payee: Vec<_> = handle
+        .ledger()
+        .payments
+        .into_iter()
+        .filter(|p| p.openid == rows[0].openid)
+        .collect();
+    assert_eq!(payee.len(), 1, "paid once, under the new number");
+    assert_eq!(payee[0].bill, row.bill);
+}
+
+/// Defect 3: a run with a wrong API key stops after a few SIGN_ERRORs
+/// instead of burning the file; a rerun with the right key signs the same
+/// parameters again under the same bill numbers and pays everyone once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect3_rows_refused_for_a_wrong_key_are_resigned_and_paid() {
+    let handle = sandbox(FaultConfig::none(), 23, None).await;
+    let wrong = client_with(&handle, "0123456789abcdef0123456789abcdef", None);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "p.csv", &csv_rows(30));
+    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
+    plan(&mut journal, &csv, Kind::RedPacket, &handle).unwrap();
+    let mut one_at_a_time = options(Kind::RedPacket, &handle);
+    one_at_a_time.concurrency = 1;
+    let report = batch::run(
+        &mut journal,
+        &wrong,
+        &one_at_a_time,
+        no_stop(),
+        &mut NoProgress,
+    )
+    .await
+    .unwrap();
+    let halted = report.halted.clone().expect("the run stops by itself");
+    assert!(halted.contains("SIGN_ERROR"), "{halted}");
+    assert_eq!(
+        report.summary.get(RowState::NotPaid).0,
+        u64::from(batch::HALT_AFTER)
+    );
+    assert_eq!(
+        report.summary.get(RowState::Planned).0,
+        30 - u64::from(batch::HALT_AFTER)
+    );
+    let refused = journal.rows_in_states(&[RowState::NotPaid], 0, 10).unwrap();
+    assert!(
+        refused
+            .iter()
+            .all(|r| r.next_step == Some(hongbao::NextStep::RetrySameBill { resign: true }))
+    );
+    assert!(handle.ledger().payments.is_empty());
+
+    let right = client(&handle, Duration::from_secs(5));
+    let again = plan_and_run(&mut journal, &csv, Kind::RedPacket, &handle, &right).await;
+    assert_eq!(again.summary.get(RowState::Paid).0, 30, "{again:?}");
+    for row in &refused {
+        assert_eq!(
+            journal.row(row.id).unwrap().bill,
+            row.bill,
+            "same bill number"
+        );
+    }
+    assert_ledger_matches(&handle, &journal);
+}
+
+/// Defect 3(b): without the WeCom secret nothing can be signed; the rows
+/// were never sent, so they stay planned (no query, no "unknown") and a
+/// later run with the secret simply sends them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect3_rows_never_sent_for_a_missing_secret_are_sent_later() {
+    let handle = sandbox(FaultConfig::none(), 24, None).await;
+    let no_secret = client_with(&handle, handle.api_key().expose(), None);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "p.csv", &csv_rows(12));
+    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
+    plan(&mut journal, &csv, Kind::PayEmployee, &handle).unwrap();
+    let report = batch::run(
+        &mut journal,
+        &no_secret,
+        &options(Kind::PayEmployee, &handle),
+        no_stop(),
+        &mut NoProgress,
+    )
+    .await
+    .unwrap();
+    let halted = report
+        .halted
+        .clone()
+        .expect("stops on the configuration error");
+    assert!(halted.contains("configuration"), "{halted}");
+    assert_eq!(report.summary.get(RowState::Planned).0, 12, "{report:?}");
+    assert_eq!(report.summary.get(RowState::Unknown).0, 0);
+    assert!(handle.ledger().payments.is_empty());
+    let with_secret = client(&handle, Duration::from_secs(5));
+    let again = plan_and_run(&mut journal, &csv, Kind::PayEmployee, &handle, &with_secret).await;
+    assert_eq!(again.summary.get(RowState::Paid).0, 12, "{again:?}");
+    assert_ledger_matches(&handle, &journal);
+}
+
+/// Defect 10: a payment to an employee that a query confirmed FAILED is a
+/// definite failure with a new bill allowed, and `--reissue-not-paid`
+/// reissues it (it used to be skipped silently).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect10_a_pay_employee_row_confirmed_failed_is_reissued() {
+    let handle = sandbox(FaultConfig::none(), 25, None).await;
+    let client = client(&handle, Duration::from_secs(5));
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(
+        dir.path(),
+        "p.csv",
+        "openid,amount\noFailing000000000000000001,1.00\noFine0000000000000000000001,2.00\n",
+    );
+    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
+    let report = plan_and_run(&mut journal, &csv, Kind::PayEmployee, &handle, &client).await;
+    assert_eq!(report.summary.get(RowState::NotPaid).0, 1, "{report:?}");
+    let failed = journal
+        .rows_in_states(&[RowState::NotPaid], 0, 1)
+        .unwrap()
+        .remove(0);
+    assert_eq!(failed.next_step, Some(hongbao::NextStep::NewBill));
+    let options = RunOptions {
+        reissue_not_paid: true,
+        ..options(Kind::PayEmployee, &handle)
+    };
+    let again = batch::run(&mut journal, &client, &options, no_stop(), &mut NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(again.reissued, 1, "{again:?}");
+    assert_ne!(journal.row(failed.id).unwrap().bill, failed.bill);
+}

@@ -15,8 +15,8 @@ use hongbao::transport::{
     ErrorKind, HttpRequest, HttpResponse, Transport, TransportError, async_trait,
 };
 use hongbao::{
-    ClientError, Endpoint, ErrorCode, MIN_SPACING, NextStep, Outcome, RateLimits, RetryPolicy,
-    UnknownReason,
+    Amount, ClientError, Endpoint, ErrorCode, MIN_SPACING, NextStep, Outcome, RateLimits,
+    RetryPolicy, UnknownReason,
 };
 use tokio::time::Instant;
 
@@ -577,4 +577,253 @@ async fn echo_checks_hold_for_built_and_restored_requests() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Money safety at the edges (issue: every money decision in the client).
+// ---------------------------------------------------------------------------
+
+/// A `gethbinfo` reply for a packet of `amount_fen` received by `openid`.
+fn received_by(openid: &str, amount_fen: &str) -> Vec<u8> {
+    let mut body = String::from_utf8(xml(&[
+        ("return_code", "SUCCESS"),
+        ("result_code", "SUCCESS"),
+        ("mch_billno", BILL),
+        ("mch_id", MCH_ID),
+        ("detail_id", "1000041701201411111234567890"),
+        ("status", "RECEIVED"),
+        ("send_type", "API"),
+        ("hb_type", "NORMAL"),
+        ("total_num", "1"),
+        ("total_amount", amount_fen),
+        ("send_time", "2024-02-10 10:00:05"),
+    ]))
+    .unwrap();
+    body = body.replace(
+        "</xml>",
+        &format!(
+            "<hblist><hbinfo><openid>{openid}</openid><amount>{amount_fen}</amount><rcv_time>2024-02-10 10:01:00</rcv_time></hbinfo></hblist></xml>"
+        ),
+    );
+    body.into_bytes()
+}
+
+/// Defect 1: a query answers for the bill number, not for the request. Bob
+/// is sent a packet under a bill that already paid Alice: WeChat answers
+/// FATAL_ERROR, the query shows Alice's packet, and the outcome is a bill
+/// conflict (nothing paid to Bob), never "paid".
+#[tokio::test(start_paused = true)]
+async fn defect1_a_query_for_another_payees_bill_is_a_conflict() {
+    let mock = MockTransport::new();
+    mock.push_reply(200, fail_reply("FATAL_ERROR"));
+    mock.push_reply(200, received_by("oAlice000000000000000000000", "500"));
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    let Outcome::Conflict(conflict) = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        conflict.openid.as_deref(),
+        Some("oAlice000000000000000000000")
+    );
+    assert_eq!(conflict.amount, Some(Amount::from_fen(500)));
+    assert_eq!(outcome.next_step(), NextStep::NewBill);
+    let text = outcome.to_string();
+    assert!(
+        text.contains("belongs to another payment") && text.contains("nothing was paid"),
+        "{text}"
+    );
+
+    // The same through `status` and `resume` of a stored request: the query
+    // alone settles it as a conflict, and nothing is resent.
+    for resume in [false, true] {
+        let mock = MockTransport::new();
+        mock.push_reply(200, received_by("oAlice000000000000000000000", "1000"));
+        let client = client(&mock);
+        let stored: hongbao::Prepared = serde_json::from_str(
+            &serde_json::to_string(&client.prepare(&red_packet(BILL)).unwrap()).unwrap(),
+        )
+        .unwrap();
+        let outcome = if resume {
+            client.resume(&stored).await.unwrap()
+        } else {
+            client.status(&stored).await.unwrap()
+        };
+        assert!(outcome.is_conflict(), "{outcome:?}");
+        assert_eq!(mock.requests().len(), 1, "only the query");
+    }
+}
+
+/// Defect 1: the amount-mismatch PARAM_ERROR of a resend with another
+/// amount goes to a query, and a query showing another amount under the
+/// bill is a conflict, never "not paid" with a new bill number.
+#[tokio::test(start_paused = true)]
+async fn defect1_param_error_is_settled_by_a_query_checked_against_the_amount() {
+    let mock = MockTransport::new();
+    mock.push_reply(200, fail_reply("PARAM_ERROR"));
+    mock.push_reply(200, received_by(OPENID, "500"));
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    let Outcome::Conflict(conflict) = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(conflict.field, "amount");
+    // With the query showing this very payment, it is paid.
+    let mock = MockTransport::new();
+    mock.push_reply(200, fail_reply("PARAM_ERROR"));
+    mock.push_reply(200, received_by(OPENID, "1000"));
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    assert!(outcome.is_paid(), "{outcome:?}");
+    // And a bill WeChat does not know, with nothing uncertain before, is
+    // definitely not paid: a new number is allowed.
+    let mock = MockTransport::new();
+    mock.push_reply(200, fail_reply("PARAM_ERROR"));
+    mock.push_reply(200, fail_reply("NOT_FOUND"));
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    let Outcome::NotPaid(not_paid) = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(not_paid.code, ErrorCode::ParamError);
+    assert_eq!(not_paid.next, NextStep::NewBill);
+}
+
+/// Defect 4: attempt 1 may have been sent (the connection was cut after
+/// the request was written); the resend is answered NO_AUTH (class F, rule
+/// QUERY). Only a query may settle it: NOT_FOUND after an uncertain
+/// attempt leaves it unknown, never "not paid, use a new bill number".
+/// The same for transfers with V2_ACCOUNT_SIMPLE_BAN.
+#[tokio::test(start_paused = true)]
+async fn defect4_a_definite_code_after_a_maybe_sent_attempt_is_queried() {
+    let mock = MockTransport::new();
+    mock.push_error(maybe_sent());
+    mock.push_reply(200, fail_reply("NO_AUTH"));
+    mock.push_reply(200, fail_reply("NOT_FOUND"));
+    mock.push_reply(200, fail_reply("NOT_FOUND"));
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    assert!(outcome.is_unknown(), "{outcome:?}");
+    assert_eq!(outcome.next_step(), NextStep::Query);
+    assert!(mock.requests()[2].url.ends_with("/gethbinfo"));
+
+    let mock = MockTransport::new();
+    mock.push_error(maybe_sent());
+    mock.push_reply(200, fail_reply("V2_ACCOUNT_SIMPLE_BAN"));
+    mock.push_reply(200, fail_reply("NOT_FOUND"));
+    mock.push_reply(200, fail_reply("NOT_FOUND"));
+    let outcome = client(&mock).transfer(&transfer(TRADE_NO)).await.unwrap();
+    assert!(outcome.is_unknown(), "{outcome:?}");
+    assert!(mock.requests()[2].url.ends_with("/gettransferinfo"));
+
+    // A stored request resumed by another process: the earlier attempt may
+    // have been sent, so the same refusal is never trusted without a query.
+    let mock = MockTransport::new();
+    let resumer = client(&mock);
+    let stored = resumer.prepare(&red_packet(BILL)).unwrap();
+    mock.push_reply(200, fail_reply("NOT_FOUND")); // resume: query first
+    mock.push_reply(200, fail_reply("NO_AUTH")); // the resend
+    mock.push_reply(200, fail_reply("NOT_FOUND"));
+    mock.push_reply(200, fail_reply("NOT_FOUND"));
+    let outcome = resumer.resume(&stored).await.unwrap();
+    assert!(outcome.is_unknown(), "{outcome:?}");
+    // ...while a query answering FAILED settles it: a new bill is allowed.
+    let mock = MockTransport::new();
+    mock.push_error(maybe_sent());
+    mock.push_reply(200, fail_reply("NO_AUTH"));
+    mock.push_reply(200, query_status("mch_billno", BILL, "FAILED", false));
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    assert_eq!(outcome.next_step(), NextStep::NewBill, "{outcome:?}");
+}
+
+/// Defect 3(a): a body stored after signing with a wrong key is refused
+/// with SIGN_ERROR forever if resent byte for byte. The client signs the
+/// same parameters again with its current key (new nonce and sign, same
+/// bill number, payee, amount and texts) and sends that.
+#[tokio::test(start_paused = true)]
+async fn defect3_a_body_signed_with_a_wrong_key_is_resigned_under_the_same_bill() {
+    let mock = MockTransport::new();
+    let wrong = builder(&mock)
+        .api_key(hongbao::ApiKey::new("0000000000wrongkey0000000000000x").unwrap())
+        .build()
+        .unwrap();
+    let stored = wrong.prepare(&red_packet(BILL)).unwrap();
+    let stored: hongbao::Prepared =
+        serde_json::from_str(&serde_json::to_string(&stored).unwrap()).unwrap();
+    let right = client(&mock);
+    let fresh = right.refresh(&stored).unwrap().expect("signed again");
+    assert_eq!(fresh.bill(), stored.bill());
+    assert_ne!(fresh.sign(), stored.sign());
+    // Only the nonce and the signature differ.
+    let strip = |body: &str| {
+        hongbao::proto::RawXml::parse(body.as_bytes())
+            .unwrap()
+            .fields()
+            .filter(|(n, _)| !matches!(*n, "nonce_str" | "sign"))
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(fresh.body()), strip(stored.body()));
+    assert!(right.refresh(&fresh).unwrap().is_none(), "already current");
+
+    mock.push_fn(|r| Ok(send_success(r, false)));
+    let outcome = right.execute(&stored).await.unwrap();
+    assert!(outcome.is_paid(), "{outcome:?}");
+    let sent = mock.last_request().unwrap();
+    let raw = hongbao::proto::RawXml::parse(&sent.body).unwrap();
+    signer()
+        .verify_reply(raw.fields())
+        .expect("signed with the right key");
+    assert_eq!(raw.get("mch_billno"), Some(BILL));
+}
+
+/// A refusal with a keep-the-number code and nothing uncertain before it
+/// needs no query: not paid yet, retry later under the same bill number.
+#[tokio::test(start_paused = true)]
+async fn a_keep_refusal_is_not_paid_yet_under_the_same_bill_without_a_query() {
+    for (code, resign) in [("NOTENOUGH", false), ("SIGN_ERROR", true)] {
+        let mock = MockTransport::new();
+        mock.push_reply(200, fail_reply(code));
+        let outcome = client(&mock)
+            .send_red_packet(&red_packet(BILL))
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome.next_step(),
+            NextStep::RetrySameBill { resign },
+            "{code}: {outcome:?}"
+        );
+        assert_eq!(mock.requests().len(), 1, "{code}: no query");
+    }
+}
+
+/// Rate-limit refusals are retried by the retry policy with the identical
+/// body, not by the caller.
+#[tokio::test(start_paused = true)]
+async fn rate_limit_refusals_are_resent_identically_by_the_policy() {
+    let mock = MockTransport::new();
+    mock.push_reply(200, fail_reply("FREQ_LIMIT"));
+    mock.push_reply(200, fail_reply("SECOND_OVER_LIMITED"));
+    mock.push_fn(|r| Ok(send_success(r, false)));
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    assert!(outcome.is_paid(), "{outcome:?}");
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[0].body, requests[2].body, "identical bytes");
 }

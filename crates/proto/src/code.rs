@@ -387,6 +387,22 @@ impl ErrorCode {
         matches!(self, ErrorCode::FreqLimit | ErrorCode::SecondOverLimited)
     }
 
+    /// A refusal at the gate, before WeChat processes the request at all:
+    /// its signature (`SIGN_ERROR`, `WORKWX_SIGN_ERROR`), its certificate
+    /// (`CA_ERROR`), its body (`XML_ERROR`, `HTTP_METHOD_ERROR`). Such a
+    /// request cannot have paid anything, whether the reply says
+    /// `return_code=FAIL` or `result_code=FAIL`.
+    pub fn is_gate_refusal(&self) -> bool {
+        matches!(
+            self,
+            ErrorCode::SignError
+                | ErrorCode::WorkwxSignError
+                | ErrorCode::CaError
+                | ErrorCode::XmlError
+                | ErrorCode::HttpMethodError
+        )
+    }
+
     /// Whether every other request of this merchant on `endpoint` would be
     /// refused the same way right now: the merchant's setup (certificate,
     /// balance, permissions: class A), the signing key (`SIGN_ERROR`,

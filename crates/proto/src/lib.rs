@@ -79,8 +79,8 @@ pub use outcome::{
 };
 pub use validate::{Rule, Violation, Violations, is_ipv4, is_xml_char};
 pub use values::{
-    Amount, AmountError, AmtType, BillNo, CheckName, Date, HbType, MsgType, NonceStr, OpenId,
-    MIN_RANDOM_CHARS, RedPacketStatus, ResultCode, SceneId, SendType, TradeNo, TransferStatus,
+    Amount, AmountError, AmtType, BillNo, CheckName, Date, HbType, MIN_RANDOM_CHARS, MsgType,
+    NonceStr, OpenId, RedPacketStatus, ResultCode, SceneId, SendType, TradeNo, TransferStatus,
     civil_from_unix_days,
 };
 pub use xml::{MAX_BODY_BYTES, MAX_DEPTH, RawXml, Records, XmlError, write_document};

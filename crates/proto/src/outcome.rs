@@ -11,7 +11,11 @@
 //!    **Unknown** (`BadSignature`, or the more precise reason when the
 //!    rules below make it unknown anyway, e.g. an unsigned `SYSTEMERROR`).
 //!    Endpoints that never sign are never failed for lacking a `sign`.
-//! 3. `return_code=FAIL`: **Unknown** (`ReturnFail`).
+//! 3. `return_code=FAIL`: **Unknown** (`ReturnFail`), except a send turned
+//!    away at the gate with a documented `SIGN_ERROR`, `WORKWX_SIGN_ERROR`,
+//!    `CA_ERROR`, `XML_ERROR` or `HTTP_METHOD_ERROR` (a request that fails
+//!    these checks is never processed): **NotPaid** with the code's rule
+//!    (KEEP: the same bill number, re-signed for the signature codes).
 //! 4. An echoed bill number, merchant id, app id, amount or openid that
 //!    differs from the request: **Unknown** (`EchoMismatch`).
 //! 5. `result_code=SUCCESS`: a send is **Paid**; a query maps its `status`
@@ -713,6 +717,18 @@ fn classify_verified(
 ) -> Outcome {
     let bill = expected.bill;
     if return_code != "SUCCESS" {
+        // A request turned away at the gate (its signature, its certificate,
+        // its XML) was never processed: nothing can have been paid by it.
+        // The code's rule keeps the bill number (KEEP).
+        if let Some(code) = raw.get_non_empty("err_code").map(ErrorCode::parse) {
+            if !endpoint.is_query() && code.is_gate_refusal() && code.is_documented_for(endpoint) {
+                return Outcome::NotPaid(
+                    NotPaid::new(bill, endpoint, code).with_message(
+                        text(raw, "err_code_des").or_else(|| text(raw, "return_msg")),
+                    ),
+                );
+            }
+        }
         return unknown(
             bill,
             UnknownReason::ReturnFail {
