@@ -522,3 +522,56 @@ async fn reconcile_and_json_report_through_the_binary() {
     );
     assert_eq!(handle.ledger().payments.len(), 3);
 }
+
+/// Defect 5: `send --bill B` advice followed a fixed text ("no money moved…
+/// pay again with a NEW bill number") even where that pays twice. It now
+/// follows the client's typed decision: a second send under B with another
+/// amount is a bill conflict (B paid the first amount), never "not paid";
+/// a keep-the-number refusal says to retry with the SAME bill number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect5_send_advice_follows_the_typed_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = sandbox(FaultConfig::none(), 15, Some(&dir.path().join("certs"))).await;
+    let config = write_config(dir.path(), &handle, "");
+    let send = |amount: &str, bill: &str| {
+        let mut cmd = hongbao();
+        cmd.arg("--config").arg(&config).args([
+            "send",
+            "red-packet",
+            "--to",
+            "oAlice0000000000000000001",
+            "--amount",
+            amount,
+            "--bill",
+            bill,
+        ]);
+        cmd
+    };
+    let (stdout, stderr, code) = text(&output(send("5.00", "ADVICE0001")).await);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (stdout, stderr, code) = text(&output(send("6.00", "ADVICE0001")).await);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("belongs to another payment") && stdout.contains("amount 5.00"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("not paid"), "{stdout}");
+    // The query agrees: bill ADVICE0001 is paid (5.00).
+    let mut query = hongbao();
+    query
+        .arg("--config")
+        .arg(&config)
+        .args(["query", "red-packet", "ADVICE0001"]);
+    let (stdout, _, code) = text(&output(query).await);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.starts_with("paid: bill ADVICE0001"), "{stdout}");
+
+    // No balance: not paid yet, nothing pending, the SAME bill later.
+    handle.set_balance_fen(0);
+    let (stdout, stderr, code) = text(&output(send("1.00", "ADVICE0002")).await);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("NOTENOUGH"), "{stdout}");
+    assert!(stdout.contains("SAME bill number"), "{stdout}");
+    assert!(!stdout.contains("NEW bill number"), "{stdout}");
+    assert_eq!(handle.ledger().payments.len(), 1);
+}

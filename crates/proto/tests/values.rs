@@ -265,3 +265,36 @@ fn endpoint_table() {
         .contains("2024-06-05")
     );
 }
+
+/// Defect 2: generated numbers drew from a 4-digit prefix per journal and
+/// 10^10 per day. Random numbers fill the field after the date and the
+/// `bill_prefix` namespace with base-62 characters.
+#[test]
+fn defect2_random_bill_numbers_fill_the_field_after_the_prefix() {
+    let date = Date {
+        year: 2024,
+        month: 2,
+        day: 10,
+    };
+    let a = BillNo::random("1900000109", date, "", 1).unwrap();
+    let b = BillNo::random("1900000109", date, "", 2).unwrap();
+    assert_eq!(a.as_str().len(), 28);
+    assert!(a.as_str().starts_with("190000010920240210"));
+    assert_ne!(a, b);
+    let with_prefix = BillNo::random("1900000109", date, "K9", u128::MAX).unwrap();
+    assert!(with_prefix.as_str().starts_with("190000010920240210K9"));
+    assert_eq!(with_prefix.as_str().len(), 28);
+    let trade = TradeNo::random("1900000109", date, "K9", u128::MAX / 3).unwrap();
+    assert_eq!(trade.as_str().len(), 32);
+    // 10 random base-62 characters: distinct across many draws.
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..10_000u128 {
+        let entropy = i.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
+        assert!(seen.insert(BillNo::random("1900000109", date, "", entropy).unwrap()));
+    }
+    // A prefix that leaves fewer than 6 random characters is refused, as is
+    // a prefix that is not alphanumeric.
+    assert!(BillNo::random("1900000109", date, "ABCDE", 0).is_err());
+    assert!(BillNo::random("1900000109", date, "a-b", 0).is_err());
+    assert_eq!(MIN_RANDOM_CHARS, 6);
+}
