@@ -734,12 +734,12 @@ fn launch(
         work.push(Work::Local(halt));
     }
     for (row, prepared, take, _) in ready {
-        work.push(Work::Send {
+        work.push(Work::Send(Box::new(SendWork {
             client: client.clone(),
             row,
             prepared,
             take,
-        });
+        })));
     }
     Ok(work)
 }
@@ -749,12 +749,15 @@ enum Work {
     /// Nothing to send (it failed locally).
     Local(Option<String>),
     /// A request to make.
-    Send {
-        client: Client,
-        row: JournalRow,
-        prepared: Prepared,
-        take: Take,
-    },
+    Send(Box<SendWork>),
+}
+
+/// A request to make for one row.
+struct SendWork {
+    client: Client,
+    row: JournalRow,
+    prepared: Prepared,
+    take: Take,
 }
 
 impl Work {
@@ -766,12 +769,15 @@ impl Work {
                     halt,
                 };
             }
-            Work::Send {
-                client,
-                row,
-                prepared,
-                take,
-            } => (client, row, prepared, take),
+            Work::Send(send) => {
+                let SendWork {
+                    client,
+                    row,
+                    prepared,
+                    take,
+                } = *send;
+                (client, row, prepared, take)
+            }
         };
         let started = now_ms();
         let (action, result) = match take {
@@ -883,7 +889,7 @@ pub async fn reconcile(
         )?;
         let Some(last) = page.last() else { break };
         cursor = last.id;
-        let mut set: JoinSet<(JournalRow, Option<AttemptRecord>)> = JoinSet::new();
+        let mut set: JoinSet<(JournalRow, Option<AttemptRecord>, bool)> = JoinSet::new();
         for row in page {
             let client = client.clone();
             let endpoint = stored_request(&row)?.kind().endpoint();
@@ -900,20 +906,32 @@ pub async fn reconcile(
                             .await
                     }
                 };
+                // A payment of the row's amount whose payee WeChat does not
+                // name (an unopened red packet) agrees with a row recorded
+                // paid (that came from a verified answer), and settles
+                // nothing else.
+                let unnamed = matches!(
+                    &result,
+                    Ok(Outcome::Unknown(u)) if matches!(u.reason, UnknownReason::PayeeNotNamed { .. })
+                );
                 let record = result.ok().map(|outcome| {
                     record_of(row.id, &row.bill, AttemptAction::Query, started, &outcome)
                 });
-                (row, record)
+                (row, record, unnamed)
             });
         }
         let mut records = Vec::new();
         while let Some(joined) = set.join_next().await {
-            let Ok((row, Some(mut record))) = joined else {
+            let Ok((row, Some(mut record), unnamed)) = joined else {
                 continue;
             };
             queried += 1;
             match (row.state, record.outcome) {
                 (RowState::Paid, RowState::Paid) => {}
+                (RowState::Paid, RowState::Unknown) if unnamed => {
+                    record.outcome = RowState::Paid;
+                    record.next_step = Some(NextStep::Done);
+                }
                 (RowState::Paid, other) => {
                     disagreements.push(format!(
                         "line {} bill {}: journal says paid, WeChat says {} ({})",

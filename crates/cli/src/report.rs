@@ -15,12 +15,18 @@ pub fn summary_table(summary: &Summary) -> String {
     for state in [
         RowState::Paid,
         RowState::NotPaid,
+        RowState::Conflict,
         RowState::Unknown,
         RowState::Sending,
         RowState::Planned,
     ] {
         let (count, fen) = summary.get(state);
-        if count == 0 && matches!(state, RowState::Sending | RowState::Planned) {
+        if count == 0
+            && matches!(
+                state,
+                RowState::Sending | RowState::Planned | RowState::Conflict
+            )
+        {
             continue;
         }
         out.push_str(&format!(
@@ -97,7 +103,7 @@ pub enum ReportError {
 }
 
 /// Header of the CSV report.
-pub const CSV_HEADER: [&str; 10] = [
+pub const CSV_HEADER: [&str; 11] = [
     "line",
     "openid",
     "amount",
@@ -108,6 +114,7 @@ pub const CSV_HEADER: [&str; 10] = [
     "message",
     "attempts",
     "updated_at",
+    "next_step",
 ];
 
 /// Writes one CSV line per row with its final state and ids.
@@ -126,6 +133,7 @@ pub fn write_csv(journal: &dyn Journal, out: impl Write) -> Result<(), ReportErr
             row.message.as_deref().unwrap_or(""),
             row.attempts.to_string().as_str(),
             &row.updated_at,
+            row.next_step.map(|n| n.as_str()).unwrap_or(""),
         ])?;
         Ok(())
     })?;
@@ -154,6 +162,7 @@ pub fn write_json(journal: &dyn Journal, mut out: impl Write) -> Result<(), Repo
             "message": row.message,
             "attempts": row.attempts,
             "updated_at": row.updated_at,
+            "next_step": row.next_step.map(|n| n.as_str()),
         });
         out.write_all(value.to_string().as_bytes())?;
         Ok(())

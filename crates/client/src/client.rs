@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hongbao_proto::{
-    Amount, BillNo, BuildError, Endpoint, ErrorClass, ErrorCode, Expected, GroupRedPacket,
-    Merchant, MiniProgramRedPacket, NextStep, NonceStr, NotPaid, Outcome, PayEmployee,
-    PayEmployeeQuery, PayEmployeeQueryReply, ProductState, RawXml, RedPacket, RedPacketQuery,
-    RedPacketQueryReply, Reply, Request, ResultCode, SignKeyRequest, TradeNo, Transfer,
-    TransferQuery, TransferQueryReply, Unknown, UnknownReason, WorkwxRedPacket,
+    Amount, BillNo, BuildError, Conflict, Endpoint, ErrorClass, ErrorCode, Expected,
+    GroupRedPacket, Merchant, MiniProgramRedPacket, NextStep, NonceStr, NotPaid, Outcome,
+    PayEmployee, PayEmployeeQuery, PayEmployeeQueryReply, ProductState, RawXml, RedPacket,
+    RedPacketQuery, RedPacketQueryReply, Reply, Request, ResultCode, SignKeyRequest, TradeNo,
+    Transfer, TransferQuery, TransferQueryReply, Unknown, UnknownReason, WorkwxRedPacket,
     WorkwxRedPacketQuery, WorkwxRedPacketQueryReply,
 };
 use hongbao_sign::ApiKey;
@@ -637,7 +637,7 @@ impl Client {
                         return Ok(Outcome::Unknown(unknown));
                     };
                     tokio::time::sleep(after).await;
-                    return Ok(self
+                    let outcome = self
                         .query_loop(
                             &mut guard,
                             query,
@@ -648,6 +648,9 @@ impl Client {
                                 ..Settle::default()
                             },
                         )
+                        .await;
+                    return Ok(self
+                        .confirm_payee(&mut guard, prepared, &expected, outcome)
                         .await);
                 }
                 RetryDecision::GiveUp => return Ok(Outcome::Unknown(unknown)),
@@ -706,19 +709,69 @@ impl Client {
             uncertain,
             "refused; querying the bill before deciding"
         );
-        self.query_loop(
-            guard,
-            query,
-            expected,
-            QueryBudget::Count(queries),
-            Settle {
-                refusal: Some(refused),
-                uncertain,
-                confirm,
-                send_unknown: None,
-            },
-        )
-        .await
+        let outcome = self
+            .query_loop(
+                guard,
+                query,
+                expected,
+                QueryBudget::Count(queries),
+                Settle {
+                    refusal: Some(refused),
+                    uncertain,
+                    confirm,
+                    send_unknown: None,
+                },
+            )
+            .await;
+        self.confirm_payee(guard, prepared, expected, outcome).await
+    }
+
+    /// A query found a payment of this amount under the bill without naming
+    /// its payee (an unopened cash red packet): it may be another payee's.
+    /// One identical resend tells: WeChat answers a repeat of this request
+    /// with its success (echoing the payee), and a request under another
+    /// payee's bill with `FATAL_ERROR`, which makes it a conflict. Any
+    /// other answer leaves the outcome as it was (unknown).
+    async fn confirm_payee(
+        &self,
+        guard: &mut BillGuard,
+        prepared: &Prepared,
+        expected: &Expected<'_>,
+        outcome: Outcome,
+    ) -> Outcome {
+        let Outcome::Unknown(Unknown {
+            reason: UnknownReason::PayeeNotNamed { .. },
+            ..
+        }) = &outcome
+        else {
+            return outcome;
+        };
+        let endpoint = prepared.endpoint();
+        let permit = RateRequest::new(
+            &self.inner.merchant.mch_id,
+            endpoint,
+            prepared.bill(),
+            prepared.payee(),
+            2,
+        );
+        if self.inner.rate_limiter.acquire(&permit).await.is_err() {
+            return outcome;
+        }
+        guard.space().await;
+        tracing::info!("the query did not name the payee: resending the identical request to tell");
+        let Ok(response) = self.exchange(endpoint, prepared.body().to_owned()).await else {
+            return outcome;
+        };
+        match self.interpret(endpoint, expected, &response) {
+            Attempt::Definite(paid @ Outcome::Paid(_)) => paid,
+            Attempt::Unknown(_, Some(ErrorCode::FatalError)) => Outcome::Conflict(Conflict::new(
+                prepared.bill(),
+                "openid (FATAL_ERROR)",
+                None,
+                expected.amount,
+            )),
+            _ => outcome,
+        }
     }
 
     /// Locks the bill number for the whole call (namespace: the query

@@ -457,6 +457,15 @@ pub enum UnknownReason {
     },
     /// The request may have been sent but no complete reply arrived.
     Transport(String),
+    /// A query found a payment under the bill number with the request's
+    /// amount but did not name its payee (an unopened cash red packet, a
+    /// group red packet): it may be this request's payment or another
+    /// payee's. Resending the identical request tells (WeChat answers it
+    /// as a repeat, or `FATAL_ERROR` when the bill is another payee's).
+    PayeeNotNamed {
+        /// The status as received.
+        status: String,
+    },
 }
 
 impl std::fmt::Display for UnknownReason {
@@ -491,6 +500,10 @@ impl std::fmt::Display for UnknownReason {
                 write!(f, "the query failed: {}", code.as_str())
             }
             UnknownReason::Transport(detail) => write!(f, "no complete reply: {detail}"),
+            UnknownReason::PayeeNotNamed { status } => write!(
+                f,
+                "WeChat holds a payment of this amount under the bill ({status}) but does not say to whom"
+            ),
         }
     }
 }
@@ -806,6 +819,15 @@ fn failed_status(bill: &str, raw: &RawXml) -> Outcome {
     })
 }
 
+fn is_failed(endpoint: Endpoint, status: &str) -> bool {
+    match endpoint {
+        Endpoint::QueryRedPacket | Endpoint::QueryWorkwxRedPacket => {
+            RedPacketStatus::parse(status) == RedPacketStatus::Failed
+        }
+        _ => TransferStatus::parse(status) == TransferStatus::Failed,
+    }
+}
+
 /// The payee a query reply names: `openid` (WeCom red packets, payments to
 /// employees, transfers) or the receiver of a cash red packet's single
 /// `hblist` record. `None` when it names none (an unopened cash red packet)
@@ -829,7 +851,7 @@ fn query_conflict(
     endpoint: Endpoint,
     expected: &Expected<'_>,
     raw: &RawXml,
-) -> Result<Option<Conflict>, String> {
+) -> Result<QueryMatch, String> {
     let amount_field = match endpoint {
         Endpoint::QueryRedPacket | Endpoint::QueryWorkwxRedPacket => "total_amount",
         _ => "payment_amount",
@@ -849,16 +871,32 @@ fn query_conflict(
             Some(_) => {}
         }
     }
+    let mut unnamed = false;
     if let Some(want) = expected.openid {
         match payee.as_deref() {
             Some(got) if got != want => differs = differs.or(Some("openid")),
             None if expected.other_payee_reported => {
                 differs = differs.or(Some("openid (FATAL_ERROR)"))
             }
-            _ => {}
+            None => unnamed = true,
+            Some(_) => {}
         }
     }
-    Ok(differs.map(|field| Conflict::new(expected.bill, field, payee, theirs)))
+    Ok(match differs {
+        Some(field) => QueryMatch::Conflict(Conflict::new(expected.bill, field, payee, theirs)),
+        None if unnamed => QueryMatch::PayeeNotNamed,
+        None => QueryMatch::Same,
+    })
+}
+
+/// Whether a settling query answer is about the request's payment.
+enum QueryMatch {
+    /// Same payee (or not asked) and same amount.
+    Same,
+    /// Another payment.
+    Conflict(Conflict),
+    /// Same amount, payee not named.
+    PayeeNotNamed,
 }
 
 fn query_success(
@@ -894,8 +932,19 @@ fn query_success(
         )
     };
     if settled {
-        if let Some(conflict) = query_conflict(endpoint, expected, raw)? {
-            return Ok(Outcome::Conflict(conflict));
+        match query_conflict(endpoint, expected, raw)? {
+            QueryMatch::Conflict(conflict) => return Ok(Outcome::Conflict(conflict)),
+            // A FAILED payment of unnamed payee: nothing was paid under the
+            // bill to anyone, so not to this payee either.
+            QueryMatch::PayeeNotNamed if !is_failed(endpoint, status) => {
+                return Ok(unknown(
+                    bill,
+                    UnknownReason::PayeeNotNamed {
+                        status: status.to_owned(),
+                    },
+                ));
+            }
+            _ => {}
         }
     }
     let mut receipt = Receipt::new(bill);
