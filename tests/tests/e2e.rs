@@ -47,6 +47,7 @@ fn client(sb: &SandboxHandle, request_timeout: Duration) -> Client {
             jitter: 0.0,
             max_elapsed: Duration::from_secs(20),
             queries: 2,
+            limit_retries: 3,
         })
         .build()
         .expect("client")
