@@ -522,3 +522,62 @@ async fn reconcile_and_json_report_through_the_binary() {
     );
     assert_eq!(handle.ledger().payments.len(), 3);
 }
+
+#[test]
+fn defect9_config_errors_never_print_the_api_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "Qv7ConfigSecretNeverShown0123456";
+    for (name, toml_text, line, key) in [
+        (
+            "malformed",
+            format!("mch_id = \"1\"\nappid = \"wx1\"\napi_key = \"{secret}\n"),
+            3,
+            "api_key",
+        ),
+        (
+            "unknown",
+            format!("mch_id = \"1\"\nappid = \"wx1\"\nsigning = \"{secret}\"\n"),
+            3,
+            "signing",
+        ),
+        (
+            "misspelled",
+            format!("mch_id = \"1\"\n\napi_kye = \"{secret}\"\nappid = \"wx1\"\n"),
+            3,
+            "api_kye",
+        ),
+        (
+            "bad_syntax",
+            format!("mch_id = \"1\"\nappid = \"wx1\"\nremark = \"hi\" {secret}\n"),
+            3,
+            "remark",
+        ),
+    ] {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, toml_text).unwrap();
+        let mut query = hongbao();
+        query
+            .arg("--config")
+            .arg(&path)
+            .args(["query", "transfer", "BILL0001"]);
+        let (stdout, stderr, code) = text(&query.output().unwrap());
+        assert_eq!(code, 4, "{name}: {stderr}");
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{name}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("Qv7"),
+            "{name}: part of the secret shown: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{}", path.display())),
+            "{name}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("line {line}, column ")),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains(&format!("`{key}`")), "{name}: {stderr}");
+    }
+}
