@@ -567,7 +567,13 @@ fn print_issues(issues: &[crate::input::RowIssue]) {
 }
 
 async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
-    let mut journal = SqliteJournal::open(&args.journal)?;
+    // A new journal is planned aside and put in place once planned: a run
+    // stopped while planning never leaves a journal without a batch.
+    let mut journal = if std::fs::symlink_metadata(&args.journal).is_ok() {
+        SqliteJournal::open(&args.journal)?
+    } else {
+        SqliteJournal::stage(&args.journal)?
+    };
     let session = connect(cli, args.rate_per_minute).await?;
     let settings = PlanSettings {
         kind: args.kind,
@@ -587,6 +593,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
             return Ok(exit::INVALID);
         }
         PlanResult::Planned { rows, skipped } => {
+            journal = journal.publish()?;
             print_issues(&skipped);
             eprintln!(
                 "planned {rows} row(s) into {}{}",
@@ -625,6 +632,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     };
     let report = batch::run(&mut journal, &session.client, &options, stop, &mut progress).await?;
     ctrl_c.abort();
+    final_checkpoint(&journal);
     print_summary(&report.summary, args.json)?;
     let code = exit_code_of(&report.summary, report.interrupted);
     if code == exit::UNKNOWN {
@@ -638,6 +646,15 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     Ok(code)
 }
 
+/// Folds the WAL into the journal file at the end of a command that wrote
+/// it. Everything is already durable (in the -wal file), so a failure here
+/// is only a warning.
+fn final_checkpoint(journal: &SqliteJournal) {
+    if let Err(e) = journal.checkpoint() {
+        eprintln!("warning: {e}");
+    }
+}
+
 fn print_summary(summary: &Summary, json: bool) -> Result<(), AppError> {
     let mut out = std::io::stdout().lock();
     if json {
@@ -648,12 +665,9 @@ fn print_summary(summary: &Summary, json: bool) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Opens a journal that must exist and hold a batch.
 fn open_existing(args: &JournalArgs) -> Result<SqliteJournal, AppError> {
-    let journal = SqliteJournal::open_existing(&args.journal)?;
-    if journal.header()?.is_none() {
-        return Err(JournalError::Empty.into());
-    }
-    Ok(journal)
+    Ok(SqliteJournal::open_existing(&args.journal)?)
 }
 
 fn batch_status(args: &JournalArgs) -> Result<u8, AppError> {
@@ -678,6 +692,7 @@ async fn batch_reconcile(cli: &Cli, args: &JournalArgs) -> Result<u8, AppError> 
     }
     let mut progress = ConsoleProgress::new(true);
     let found = batch::reconcile(&mut journal, &session.client, 8, &mut progress).await?;
+    final_checkpoint(&journal);
     for line in &found.disagreements {
         eprintln!("disagreement: {line}");
     }

@@ -268,6 +268,24 @@ pub enum JournalError {
     /// The journal has no batch yet.
     #[error("journal has no batch: run `hongbao batch run FILE.csv --journal …` first")]
     Empty,
+    /// A journal file that existed before this command is empty or has no
+    /// batch header: most likely a copy made without its `-wal` file. Planning
+    /// into it would issue new bill numbers for rows that may be paid already.
+    #[error(
+        "journal {path} exists but holds no batch (a copy without its -wal file?): refusing to use it, since planning anew could pay people twice. Copy a journal together with its -wal file (or use the original); if nothing was ever planned into this file, use a new --journal file"
+    )]
+    NoBatch {
+        /// The journal path.
+        path: String,
+    },
+    /// A file operation on the journal, or its `-wal` file failed.
+    #[error("journal {path}: {detail}")]
+    Io {
+        /// The journal path.
+        path: String,
+        /// What failed.
+        detail: String,
+    },
     /// A row id that is not in the journal.
     #[error("journal has no row {0}")]
     NoSuchRow(i64),

@@ -10,7 +10,8 @@ use hongbao_sandbox::FaultConfig;
 use hongbao_sign::{ApiKey, Signer};
 use md5::{Digest, Md5};
 use std::io::Write;
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 const KEY: &str = "192006250b4c09247ec02edce69f6a2d";
 const SECRET: &str = "Wk3cretForTestOnly0123456789abcd";
@@ -521,6 +522,72 @@ async fn reconcile_and_json_report_through_the_binary() {
             .all(|r| r["state"] == "paid" && r["attempts"].as_u64().unwrap() >= 2)
     );
     assert_eq!(handle.ledger().payments.len(), 3);
+}
+
+/// `hongbao batch run CSV --kind red-packet --journal J` plus `global` flags
+/// (before the command) and `extra` (after it).
+fn batch_run(global: &[&std::ffi::OsStr], csv: &Path, journal: &Path, extra: &[&str]) -> Command {
+    let mut cmd = hongbao();
+    cmd.args(global)
+        .args(["batch", "run"])
+        .arg(csv)
+        .args(["--kind", "red-packet", "--no-progress", "--journal"])
+        .arg(journal)
+        .args(extra);
+    cmd
+}
+
+fn batch_cmd(global: &[&std::ffi::OsStr], what: &str, journal: &Path, extra: &[&str]) -> Command {
+    let mut cmd = hongbao();
+    cmd.args(global)
+        .args(["batch", what, "--journal"])
+        .arg(journal)
+        .args(extra);
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect8_cli_refuses_an_existing_journal_without_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "p.csv", &csv_rows(2));
+    let journal = dir.path().join("pay.db");
+    std::fs::write(&journal, b"").unwrap();
+    let (_, stderr, code) = text(&output(batch_run(&[], &csv, &journal, &[])).await);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "journal {} exists but holds no batch (a copy without its -wal file?)",
+            journal.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("row(s)"), "nothing planned: {stderr}");
+    assert_eq!(
+        std::fs::metadata(&journal).unwrap().len(),
+        0,
+        "left untouched"
+    );
+    for what in ["status", "report"] {
+        let (_, stderr, code) = text(&output(batch_cmd(&[], what, &journal, &[])).await);
+        assert_eq!(code, 4, "{stderr}");
+        assert!(stderr.contains("exists but holds no batch"), "{stderr}");
+    }
+
+    // An invalid file on a new journal leaves no journal behind, so the
+    // fixed file then plans into a new one.
+    let fresh = dir.path().join("fresh.db");
+    let bad = write(
+        dir.path(),
+        "bad.csv",
+        "openid,amount\noGood000000000000000000001,1.001\n",
+    );
+    let (_, stderr, code) = text(&output(batch_run(&[], &bad, &fresh, &[])).await);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(!fresh.exists());
+    assert!(!dir.path().join("fresh.db.new").exists());
+    let (_, stderr, code) = text(&output(batch_run(&[], &csv, &fresh, &[])).await);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("planned 2 row(s)"), "{stderr}");
 }
 
 #[test]

@@ -62,11 +62,16 @@ fn plan_is_atomic_and_durable() {
         let mut plan = journal.begin_plan(&header("d1")).unwrap();
         plan.add(&planned(2, "B1")).unwrap();
         // Dropped without commit: nothing, not even the header, is kept.
+        drop(plan);
+        assert_eq!(journal.header().unwrap(), None);
+        assert_eq!(journal.summary().unwrap().rows(), 0);
     }
-    let journal = SqliteJournal::open(&path).unwrap();
-    assert_eq!(journal.header().unwrap(), None);
-    assert_eq!(journal.summary().unwrap().rows(), 0);
-    drop(journal);
+    // A file without a batch is not reopened as a journal (see defect 8).
+    assert!(matches!(
+        SqliteJournal::open(&path),
+        Err(JournalError::NoBatch { .. })
+    ));
+    std::fs::remove_file(&path).unwrap();
     drop(planned_journal(&path));
     let reopened = SqliteJournal::open(&path).unwrap();
     assert_eq!(reopened.header().unwrap(), Some(header("d1")));
@@ -202,7 +207,7 @@ fn not_paid_summary_groups_by_code() {
 fn sequence_and_prefix_are_stable() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.db");
-    let mut journal = SqliteJournal::open(&path).unwrap();
+    let mut journal = planned_journal(&path);
     let prefix = journal.bill_prefix().unwrap();
     assert!(prefix < 10_000);
     assert_eq!(journal.next_sequence().unwrap(), 1);
@@ -286,8 +291,108 @@ fn is_root() -> bool {
 fn a_new_journal_in_a_missing_directory_creates_the_directory() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("target").join("nested").join("j.db");
-    drop(SqliteJournal::open(&path).unwrap());
+    drop(planned_journal(&path));
     assert!(path.exists());
     // …and reopening it finds the same journal.
-    drop(SqliteJournal::open_existing(&path).unwrap());
+    let reopened = SqliteJournal::open_existing(&path).unwrap();
+    assert_eq!(reopened.header().unwrap(), Some(header("d1")));
+}
+
+#[test]
+fn defect8_a_copy_of_the_db_file_alone_holds_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pay.db");
+    // The journal stays open (a run in progress, or killed: its -wal file
+    // is not folded in by a clean close).
+    let journal = planned_journal(&path);
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&path, &copy).unwrap();
+    assert!(!dir.path().join("copy.db-wal").exists());
+    let copied = SqliteJournal::open(&copy).expect("the copy is a journal with its batch");
+    assert_eq!(copied.header().unwrap(), Some(header("d1")));
+    assert_eq!(copied.summary().unwrap().get(RowState::Planned), (2, 500));
+    // The end-of-run checkpoint folds later changes in too.
+    let mut journal = journal;
+    let row = journal
+        .rows_in_states(&[RowState::Planned], 0, 1)
+        .unwrap()
+        .remove(0);
+    journal
+        .mark_sending(&[(row.id, b"body".as_slice())])
+        .unwrap();
+    journal.checkpoint().unwrap();
+    let copy2 = dir.path().join("copy2.db");
+    std::fs::copy(&path, &copy2).unwrap();
+    let copied = SqliteJournal::open(&copy2).unwrap();
+    assert_eq!(copied.row(row.id).unwrap().state, RowState::Sending);
+}
+
+#[test]
+fn defect8_an_existing_empty_or_headerless_journal_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let no_batch = |result: Result<SqliteJournal, JournalError>, path: &std::path::Path| {
+        let err = result.expect_err("an existing file without a batch is refused");
+        assert!(matches!(err, JournalError::NoBatch { .. }), "{err:?}");
+        let shown = err.to_string();
+        assert!(
+            shown.contains(&format!(
+                "journal {} exists but holds no batch (a copy without its -wal file?)",
+                path.display()
+            )),
+            "{shown}"
+        );
+    };
+    // Zero bytes: left untouched.
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    no_batch(SqliteJournal::open(&empty), &empty);
+    no_batch(SqliteJournal::open_existing(&empty), &empty);
+    assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
+    // The 4 KiB main file of a WAL database whose content was in the -wal.
+    let bare = dir.path().join("bare.db");
+    let conn = rusqlite::Connection::open(&bare).unwrap();
+    let _: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .unwrap();
+    drop(conn);
+    no_batch(SqliteJournal::open(&bare), &bare);
+    // A journal schema without a batch header.
+    let headerless = dir.path().join("headerless.db");
+    drop(SqliteJournal::open(&headerless).unwrap());
+    no_batch(SqliteJournal::open(&headerless), &headerless);
+    // A file created by this very call is fine.
+    let fresh = dir.path().join("fresh.db");
+    assert_eq!(SqliteJournal::open(&fresh).unwrap().header().unwrap(), None);
+}
+
+#[test]
+fn defect8_a_staged_journal_appears_only_once_planned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pay.db");
+    let new = dir.path().join("pay.db.new");
+    // Dropped before its plan: nothing is left behind.
+    {
+        let journal = SqliteJournal::stage(&path).unwrap();
+        assert!(new.exists() && !path.exists());
+        drop(journal);
+        assert!(!new.exists() && !path.exists());
+    }
+    // Planned and published: in place, with its plan in the main file.
+    let mut journal = SqliteJournal::stage(&path).unwrap();
+    let mut plan = journal.begin_plan(&header("d1")).unwrap();
+    plan.add(&planned(2, "B1")).unwrap();
+    plan.commit().unwrap();
+    let journal = journal.publish().unwrap();
+    assert!(path.exists() && !new.exists());
+    assert!(!dir.path().join("pay.db.new-wal").exists());
+    assert_eq!(journal.header().unwrap(), Some(header("d1")));
+    drop(journal);
+    assert_eq!(
+        SqliteJournal::open_existing(&path)
+            .unwrap()
+            .summary()
+            .unwrap()
+            .get(RowState::Planned),
+        (1, 200)
+    );
 }
