@@ -7,7 +7,9 @@ use crate::cli::{
 };
 use crate::config::{Config, ConfigError, Texts};
 use crate::exit;
-use crate::journal::{AttemptRecord, Journal, JournalError, RowState, SqliteJournal, Summary};
+use crate::journal::{
+    AttemptRecord, Journal, JournalError, JournalLock, RowState, SqliteJournal, Summary,
+};
 use crate::payout::{Kind, PayoutInput};
 use crate::report;
 use crate::sign_debug::{self, SignMode};
@@ -567,6 +569,9 @@ fn print_issues(issues: &[crate::input::RowIssue]) {
 }
 
 async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
+    // One process at a time, for the whole run (released on every way out,
+    // and by the OS if the process dies).
+    let _lock = JournalLock::acquire(&args.journal)?;
     // A new journal is planned aside and put in place once planned: a run
     // stopped while planning never leaves a journal without a batch.
     let mut journal = if std::fs::symlink_metadata(&args.journal).is_ok() {
@@ -665,9 +670,17 @@ fn print_summary(summary: &Summary, json: bool) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Opens a journal that must exist and hold a batch.
+/// Opens a journal that must exist and hold a batch. When there is none (or
+/// it has no batch yet) and another process holds its lock, that process is
+/// creating it: say so instead.
 fn open_existing(args: &JournalArgs) -> Result<SqliteJournal, AppError> {
-    Ok(SqliteJournal::open_existing(&args.journal)?)
+    match SqliteJournal::open_existing(&args.journal) {
+        Ok(journal) => Ok(journal),
+        Err(e @ (JournalError::Empty | JournalError::NoBatch { .. })) => {
+            Err(JournalLock::holder(&args.journal).unwrap_or(e).into())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn batch_status(args: &JournalArgs) -> Result<u8, AppError> {
@@ -678,7 +691,15 @@ fn batch_status(args: &JournalArgs) -> Result<u8, AppError> {
 }
 
 async fn batch_reconcile(cli: &Cli, args: &JournalArgs) -> Result<u8, AppError> {
-    let mut journal = open_existing(args)?;
+    // Reconcile writes the journal: it takes the lock like a run. A missing
+    // journal is reported before any lock file is made for it.
+    if std::fs::symlink_metadata(&args.journal).is_err() {
+        return Err(JournalLock::holder(&args.journal)
+            .unwrap_or(JournalError::Empty)
+            .into());
+    }
+    let _lock = JournalLock::acquire(&args.journal)?;
+    let mut journal = SqliteJournal::open_existing(&args.journal)?;
     let session = connect(cli, None).await?;
     if let Some(header) = journal.header()? {
         if header.mch_id != session.config.mch_id {

@@ -165,7 +165,8 @@ pub struct RunArgs {
     /// What to pay.
     #[arg(long, value_enum)]
     pub kind: Kind,
-    /// The journal (SQLite) file. One journal per CSV file.
+    /// The journal (SQLite) file. One journal per CSV file; one process at a
+    /// time (locked through `<journal>.lock`).
     #[arg(long, value_name = "FILE")]
     pub journal: PathBuf,
     /// Validate and plan (bill numbers are written to the journal); send nothing.

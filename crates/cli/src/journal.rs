@@ -7,12 +7,17 @@
 //! crash at any moment leaves a row either untouched (`planned`) or marked as
 //! possibly sent (`sending`), which a rerun resolves by query first.
 //!
+//! One process at a time works on a journal ([`JournalLock`], a lock on
+//! the sidecar file `<journal>.lock`).
+//!
 //! [`Journal`] is the storage interface (several app servers sharing one
 //! merchant could later share a database behind it); [`SqliteJournal`] is the
 //! only backend.
 
+mod lock;
 mod sqlite;
 
+pub use lock::JournalLock;
 pub use sqlite::SqliteJournal;
 
 use serde::Serialize;
@@ -278,7 +283,15 @@ pub enum JournalError {
         /// The journal path.
         path: String,
     },
-    /// A file operation on the journal, or its `-wal` file failed.
+    /// Another process works on this journal.
+    #[error("journal {path} is in use by {holder}; wait for it to finish (or stop it), then rerun")]
+    InUse {
+        /// The journal path.
+        path: String,
+        /// `pid N on host H since T`, as written in the lock file.
+        holder: String,
+    },
+    /// A file operation on the journal, its lock file or its `-wal` file failed.
     #[error("journal {path}: {detail}")]
     Io {
         /// The journal path.

@@ -547,6 +547,104 @@ fn batch_cmd(global: &[&std::ffi::OsStr], what: &str, journal: &Path, extra: &[&
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect7_two_runs_on_one_journal_never_send_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut faults = FaultConfig::none();
+    // Every reply comes 1.5 s late: the first run is still paying when the
+    // second starts.
+    faults.set(hongbao_sandbox::FaultKind::DelayAfterCommit, 1.0);
+    faults.delay_ms = 1_500;
+    let handle = sandbox(faults, 23, Some(&dir.path().join("certs"))).await;
+    let config = write_config(dir.path(), &handle, "");
+    let with_config = [std::ffi::OsStr::new("--config"), config.as_os_str()];
+    let csv = write(dir.path(), "p.csv", &csv_rows(4));
+    let journal = dir.path().join("p.db");
+
+    let mut first = batch_run(&with_config, &csv, &journal, &[]);
+    first.stdout(Stdio::null()).stderr(Stdio::piped());
+    let first = first.spawn().unwrap();
+    let first_pid = first.id();
+    // Wait until it is paying (the sandbox has recorded a payment, whose
+    // reply is still on its way).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while handle.ledger().payments.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run never paid"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (stdout, stderr, code) = text(&output(batch_run(&with_config, &csv, &journal, &[])).await);
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    let expected = format!(
+        "journal {} is in use by pid {first_pid} on host ",
+        journal.display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(stderr.contains(" since "), "{stderr}");
+    // Reconcile writes too: refused the same way.
+    let (_, stderr, code) =
+        text(&output(batch_cmd(&with_config, "reconcile", &journal, &[])).await);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains(&expected), "{stderr}");
+
+    let done = tokio::task::spawn_blocking(move || first.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let ledger = handle.ledger();
+    assert_eq!(ledger.payments.len(), 4);
+    assert!(
+        ledger.payments.iter().all(|p| p.times_requested == 1),
+        "each row was sent once, by one process"
+    );
+    // Released at exit: the next run resumes (nothing left to pay).
+    let (_, stderr, code) = text(&output(batch_run(&with_config, &csv, &journal, &[])).await);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("resuming"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect7_a_journal_being_created_is_in_use_not_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "p.csv", &csv_rows(2));
+    let journal = dir.path().join("p.db");
+    // Another process is creating the journal: it holds the lock, and the
+    // journal file does not exist yet (or exists without its batch).
+    let lock = hongbao_cli::journal::JournalLock::acquire(&journal).unwrap();
+    let expected = format!(
+        "journal {} is in use by pid {} on host ",
+        journal.display(),
+        std::process::id()
+    );
+    for (stderr, code) in [
+        text(&output(batch_run(&[], &csv, &journal, &[])).await),
+        text(&output(batch_cmd(&[], "status", &journal, &[])).await),
+        text(&output(batch_cmd(&[], "report", &journal, &[])).await),
+        text(&output(batch_cmd(&[], "reconcile", &journal, &[])).await),
+    ]
+    .map(|(_, stderr, code)| (stderr, code))
+    {
+        assert_eq!(code, 4, "{stderr}");
+        assert!(stderr.contains(&expected), "{stderr}");
+        assert!(!stderr.contains("corrupt"), "{stderr}");
+    }
+    std::fs::write(&journal, b"").unwrap();
+    let (_, stderr, code) = text(&output(batch_cmd(&[], "status", &journal, &[])).await);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains(&expected), "{stderr}");
+    std::fs::remove_file(&journal).unwrap();
+    drop(lock);
+    let (_, stderr, code) = text(&output(batch_run(&[], &csv, &journal, &[])).await);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn defect8_cli_refuses_an_existing_journal_without_a_batch() {
     let dir = tempfile::tempdir().unwrap();
     let csv = write(dir.path(), "p.csv", &csv_rows(2));

@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is a test failure
 
 use hongbao_cli::journal::{
-    AttemptAction, AttemptRecord, BatchHeader, Journal, JournalError, PlanAdd, PlannedRow,
-    RowState, SqliteJournal,
+    AttemptAction, AttemptRecord, BatchHeader, Journal, JournalError, JournalLock, PlanAdd,
+    PlannedRow, RowState, SqliteJournal,
 };
 
 fn header(digest: &str) -> BatchHeader {
@@ -372,12 +372,14 @@ fn defect8_a_staged_journal_appears_only_once_planned() {
     let new = dir.path().join("pay.db.new");
     // Dropped before its plan: nothing is left behind.
     {
+        let _lock = JournalLock::acquire(&path).unwrap();
         let journal = SqliteJournal::stage(&path).unwrap();
         assert!(new.exists() && !path.exists());
         drop(journal);
         assert!(!new.exists() && !path.exists());
     }
     // Planned and published: in place, with its plan in the main file.
+    let _lock = JournalLock::acquire(&path).unwrap();
     let mut journal = SqliteJournal::stage(&path).unwrap();
     let mut plan = journal.begin_plan(&header("d1")).unwrap();
     plan.add(&planned(2, "B1")).unwrap();
@@ -395,4 +397,28 @@ fn defect8_a_staged_journal_appears_only_once_planned() {
             .get(RowState::Planned),
         (1, 200)
     );
+}
+
+#[test]
+fn defect7_a_second_lock_on_a_journal_is_refused_and_names_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pay.db");
+    let first = JournalLock::acquire(&path).unwrap();
+    // Another acquisition with its own file handle, as another process has.
+    let err = JournalLock::acquire(&path).expect_err("the journal is locked");
+    let shown = err.to_string();
+    assert!(matches!(err, JournalError::InUse { .. }), "{err:?}");
+    let expected = format!(
+        "journal {} is in use by pid {} on host ",
+        path.display(),
+        std::process::id()
+    );
+    assert!(shown.starts_with(&expected), "{shown}");
+    assert!(shown.contains(" since 20"), "{shown}");
+    assert!(JournalLock::holder(&path).is_some());
+    drop(first);
+    // Released with its handle.
+    assert!(JournalLock::holder(&path).is_none());
+    let again = JournalLock::acquire(&path).unwrap();
+    assert_eq!(again.path(), JournalLock::lock_path(&path));
 }

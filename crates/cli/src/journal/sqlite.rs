@@ -159,7 +159,7 @@ impl SqliteJournal {
     /// planning never leaves a journal without a batch there; dropping the
     /// journal unpublished removes the temporary files.
     ///
-    /// The caller must make sure no other process works on this journal.
+    /// The caller must hold the journal's [`JournalLock`](super::JournalLock).
     pub fn stage(path: impl AsRef<Path>) -> Result<Self, JournalError> {
         let target = path.as_ref().to_path_buf();
         let shown = target.display().to_string();
