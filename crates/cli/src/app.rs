@@ -8,7 +8,8 @@ use crate::cli::{
 use crate::config::{Config, ConfigError, Texts};
 use crate::exit;
 use crate::journal::{
-    AttemptRecord, Journal, JournalError, JournalLock, RowState, SqliteJournal, Summary,
+    AttemptRecord, Journal, JournalError, JournalLock, RowState, ServerId, SqliteJournal, Summary,
+    bind_server,
 };
 use crate::payout::{Kind, PayoutInput};
 use crate::report;
@@ -243,6 +244,15 @@ pub async fn connect(cli: &Cli, rate_override: Option<u32>) -> Result<Session, A
         config,
         sandbox: None,
     })
+}
+
+/// The server a session pays through, as recorded in journals.
+pub fn server_of(session: &Session) -> ServerId {
+    if session.sandbox.is_some() {
+        ServerId::embedded_sandbox()
+    } else {
+        ServerId::configured(session.client.base_url())
+    }
 }
 
 fn texts_of(args: &crate::cli::TextArgs) -> Texts {
@@ -580,6 +590,12 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         SqliteJournal::stage(&args.journal)?
     };
     let session = connect(cli, args.rate_per_minute).await?;
+    bind_server(
+        &mut journal,
+        &args.journal.display().to_string(),
+        &server_of(&session),
+        args.bind_server,
+    )?;
     let settings = PlanSettings {
         kind: args.kind,
         mch_id: session.config.mch_id.clone(),
@@ -615,7 +631,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     if args.dry_run {
         let summary = journal.summary()?;
         println!("dry run: nothing sent");
-        print_summary(&summary, args.json)?;
+        print_summary(&journal, &summary, args.json)?;
         return Ok(exit::OK);
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -638,7 +654,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     let report = batch::run(&mut journal, &session.client, &options, stop, &mut progress).await?;
     ctrl_c.abort();
     final_checkpoint(&journal);
-    print_summary(&report.summary, args.json)?;
+    print_summary(&journal, &report.summary, args.json)?;
     let code = exit_code_of(&report.summary, report.interrupted);
     if code == exit::UNKNOWN {
         eprintln!(
@@ -660,11 +676,36 @@ fn final_checkpoint(journal: &SqliteJournal) {
     }
 }
 
-fn print_summary(summary: &Summary, json: bool) -> Result<(), AppError> {
+/// `server` and `sandbox` of a journal as JSON (`null` when not recorded).
+fn server_json(server: Option<&ServerId>) -> (serde_json::Value, serde_json::Value) {
+    match server {
+        Some(s) => (s.id.as_str().into(), s.sandbox.into()),
+        None => (serde_json::Value::Null, serde_json::Value::Null),
+    }
+}
+
+/// The `server:` line of status, reconcile and run output.
+fn server_line(server: Option<&ServerId>) -> String {
+    match server {
+        Some(s) if s.sandbox => format!("server: {} (sandbox journal: no real money moved)", s.id),
+        Some(s) => format!("server: {}", s.id),
+        None => "server: unknown (not recorded: journal written by an older hongbao)".into(),
+    }
+}
+
+fn print_summary(journal: &dyn Journal, summary: &Summary, json: bool) -> Result<(), AppError> {
+    let server = journal.server()?;
     let mut out = std::io::stdout().lock();
     if json {
-        writeln!(out, "{}", report::summary_json(summary))?;
+        let mut value = report::summary_json(summary);
+        let (id, sandbox) = server_json(server.as_ref());
+        if let Some(object) = value.as_object_mut() {
+            object.insert("server".into(), id);
+            object.insert("sandbox".into(), sandbox);
+        }
+        writeln!(out, "{value}")?;
     } else {
+        writeln!(out, "{}", server_line(server.as_ref()))?;
         write!(out, "{}", report::summary_table(summary))?;
     }
     Ok(())
@@ -686,7 +727,7 @@ fn open_existing(args: &JournalArgs) -> Result<SqliteJournal, AppError> {
 fn batch_status(args: &JournalArgs) -> Result<u8, AppError> {
     let journal = open_existing(args)?;
     let summary = journal.summary()?;
-    print_summary(&summary, args.json)?;
+    print_summary(&journal, &summary, args.json)?;
     Ok(exit_code_of(&summary, false))
 }
 
@@ -701,6 +742,12 @@ async fn batch_reconcile(cli: &Cli, args: &JournalArgs) -> Result<u8, AppError> 
     let _lock = JournalLock::acquire(&args.journal)?;
     let mut journal = SqliteJournal::open_existing(&args.journal)?;
     let session = connect(cli, None).await?;
+    bind_server(
+        &mut journal,
+        &args.journal.display().to_string(),
+        &server_of(&session),
+        args.bind_server,
+    )?;
     if let Some(header) = journal.header()? {
         if header.mch_id != session.config.mch_id {
             return Err(JournalError::Mismatch {
@@ -718,12 +765,14 @@ async fn batch_reconcile(cli: &Cli, args: &JournalArgs) -> Result<u8, AppError> 
         eprintln!("disagreement: {line}");
     }
     eprintln!("queried {} row(s)", found.queried);
-    print_summary(&found.summary, args.json)?;
+    print_summary(&journal, &found.summary, args.json)?;
     Ok(exit_code_of(&found.summary, false))
 }
 
 fn batch_report(args: &JournalArgs) -> Result<u8, AppError> {
     let journal = open_existing(args)?;
+    // The CSV keeps its columns; the server goes to stderr (and into --json).
+    eprintln!("{}", server_line(journal.server()?.as_ref()));
     if let Some(path) = &args.csv {
         let file = std::fs::File::create(path)?;
         report::write_csv(&journal, std::io::BufWriter::new(file))?;

@@ -547,6 +547,159 @@ fn batch_cmd(global: &[&std::ffi::OsStr], what: &str, journal: &Path, extra: &[&
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect6_journal_refuses_another_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = sandbox(FaultConfig::none(), 21, Some(&dir.path().join("certs"))).await;
+    let config = write_config(dir.path(), &handle, "");
+    let with_config = [std::ffi::OsStr::new("--config"), config.as_os_str()];
+    let embedded = [std::ffi::OsStr::new("--sandbox")];
+    let csv = write(dir.path(), "p.csv", &csv_rows(3));
+    let journal = dir.path().join("p.db");
+
+    // Paid through the embedded sandbox, then resumed there (the quick start).
+    let mut printed = String::new();
+    for expected in ["planned 3 row(s)", "resuming the batch"] {
+        let (stdout, stderr, code) = text(&output(batch_run(&embedded, &csv, &journal, &[])).await);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        printed.push_str(&stdout);
+    }
+
+    // Against another server: refused, naming both, nothing sent there.
+    let url = handle.url().trim_end_matches('/').to_owned();
+    let (stdout, stderr, code) = text(&output(batch_run(&with_config, &csv, &journal, &[])).await);
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert!(!stderr.contains("resuming"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "journal {} pays through the server sandbox:embedded (sandbox), but this run uses {url}",
+            journal.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("use another journal file"), "{stderr}");
+    let (_, stderr, code) =
+        text(&output(batch_cmd(&with_config, "reconcile", &journal, &[])).await);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("pays through the server sandbox:embedded"),
+        "{stderr}"
+    );
+    // --bind-server is for journals without a server, never for another one.
+    let (_, stderr, code) =
+        text(&output(batch_run(&with_config, &csv, &journal, &["--bind-server"])).await);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        handle.ledger().payments.is_empty(),
+        "the other server saw nothing"
+    );
+    assert!(
+        printed.contains("server: sandbox:embedded (sandbox journal"),
+        "{printed}"
+    );
+
+    // status, report and reconcile show the server and the sandbox mark.
+    let (stdout, _, code) = text(&output(batch_cmd(&[], "status", &journal, &["--json"])).await);
+    assert_eq!(code, 0);
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(status["server"], "sandbox:embedded");
+    assert_eq!(status["sandbox"], true);
+    assert_eq!(status["states"]["paid"]["rows"], 3);
+    let (stdout, _, _) = text(&output(batch_cmd(&[], "status", &journal, &[])).await);
+    assert!(
+        stdout.starts_with("server: sandbox:embedded (sandbox journal"),
+        "{stdout}"
+    );
+    let (stdout, stderr, code) =
+        text(&output(batch_cmd(&[], "report", &journal, &["--json"])).await);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (&report["server"], &report["sandbox"]),
+        (&"sandbox:embedded".into(), &true.into())
+    );
+    let (stdout, _, code) =
+        text(&output(batch_cmd(&embedded, "reconcile", &journal, &["--json"])).await);
+    assert_eq!(code, 0);
+    let reconciled: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(reconciled["server"], "sandbox:embedded");
+
+    // A journal planned against the configured server records its URL.
+    let real_journal = dir.path().join("real.db");
+    let (_, stderr, code) = text(&output(batch_run(&with_config, &csv, &real_journal, &[])).await);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(handle.ledger().payments.len(), 3);
+    let (stdout, _, _) = text(&output(batch_cmd(&[], "status", &real_journal, &["--json"])).await);
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (&status["server"], &status["sandbox"]),
+        (&url.as_str().into(), &false.into())
+    );
+    let (_, stderr, code) = text(&output(batch_run(&embedded, &csv, &real_journal, &[])).await);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "pays through the server {url}, but this run uses sandbox:embedded"
+        )),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect6_a_journal_without_a_server_is_refused_until_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = sandbox(FaultConfig::none(), 22, Some(&dir.path().join("certs"))).await;
+    let config = write_config(dir.path(), &handle, "");
+    let with_config = [std::ffi::OsStr::new("--config"), config.as_os_str()];
+    let csv = write(dir.path(), "p.csv", &csv_rows(3));
+    let journal_path = dir.path().join("old.db");
+    // Planned the way hongbao did before journals recorded their server.
+    let mut journal = SqliteJournal::open(&journal_path).unwrap();
+    let mut settings = settings(hongbao_cli::payout::Kind::RedPacket, &handle, false);
+    settings.defaults.send_name = Some("Test Shop".into());
+    hongbao_cli::batch::plan(&mut journal, &csv, &settings).unwrap();
+    assert_eq!(journal.server().unwrap(), None);
+    drop(journal);
+
+    let (_, stderr, _) = text(&output(batch_cmd(&[], "status", &journal_path, &[])).await);
+    assert!(stderr.is_empty(), "{stderr}");
+    let (stdout, _, _) = text(&output(batch_cmd(&[], "status", &journal_path, &["--json"])).await);
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        status["server"].is_null() && status["sandbox"].is_null(),
+        "{stdout}"
+    );
+
+    let (stdout, stderr, code) =
+        text(&output(batch_run(&with_config, &csv, &journal_path, &[])).await);
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("does not record which server it paid through"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--bind-server"), "{stderr}");
+    assert!(handle.ledger().payments.is_empty());
+
+    let (stdout, stderr, code) = text(
+        &output(batch_run(
+            &with_config,
+            &csv,
+            &journal_path,
+            &["--bind-server"],
+        ))
+        .await,
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stderr.contains("resuming"), "{stderr}");
+    assert_eq!(handle.ledger().payments.len(), 3);
+    let journal = SqliteJournal::open_existing(&journal_path).unwrap();
+    assert_eq!(
+        journal.server().unwrap().map(|s| s.id),
+        Some(handle.url().trim_end_matches('/').to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn defect7_two_runs_on_one_journal_never_send_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut faults = FaultConfig::none();

@@ -3,7 +3,7 @@
 
 use hongbao_cli::journal::{
     AttemptAction, AttemptRecord, BatchHeader, Journal, JournalError, JournalLock, PlanAdd,
-    PlannedRow, RowState, SqliteJournal,
+    PlannedRow, RowState, ServerId, SqliteJournal, bind_server,
 };
 
 fn header(digest: &str) -> BatchHeader {
@@ -421,4 +421,64 @@ fn defect7_a_second_lock_on_a_journal_is_refused_and_names_the_holder() {
     assert!(JournalLock::holder(&path).is_none());
     let again = JournalLock::acquire(&path).unwrap();
     assert_eq!(again.path(), JournalLock::lock_path(&path));
+}
+
+#[test]
+fn defect6_journal_refuses_another_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pay.db");
+    let shown = path.display().to_string();
+    let sandbox = ServerId::embedded_sandbox();
+    let real = ServerId::configured("https://api.mch.weixin.qq.com/");
+    let mut journal = SqliteJournal::open(&path).unwrap();
+    bind_server(&mut journal, &shown, &sandbox, false).unwrap();
+    let mut plan = journal.begin_plan(&header("d1")).unwrap();
+    plan.add(&planned(2, "B1")).unwrap();
+    plan.commit().unwrap();
+    drop(journal);
+
+    let mut journal = SqliteJournal::open_existing(&path).unwrap();
+    assert_eq!(journal.server().unwrap(), Some(sandbox.clone()));
+    // The same server (the embedded sandbox again): fine.
+    bind_server(&mut journal, &shown, &sandbox, false).unwrap();
+    // Another one: refused, naming both, even when asked to adopt.
+    for adopt in [false, true] {
+        let err = bind_server(&mut journal, &shown, &real, adopt).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err, JournalError::ServerMismatch { .. }),
+            "{err:?}"
+        );
+        assert!(
+            text.contains("sandbox:embedded") && text.contains("https://api.mch.weixin.qq.com"),
+            "{text}"
+        );
+        assert!(text.contains("use another journal file"), "{text}");
+    }
+    assert_eq!(journal.server().unwrap(), Some(sandbox));
+}
+
+#[test]
+fn defect6_a_journal_without_a_server_is_refused_unless_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let shown = path.display().to_string();
+    // Planned without a server, as hongbao did before it recorded one.
+    let mut journal = planned_journal(&path);
+    assert_eq!(journal.server().unwrap(), None);
+    let real = ServerId::configured("https://api.mch.weixin.qq.com");
+    let err = bind_server(&mut journal, &shown, &real, false).unwrap_err();
+    assert!(
+        matches!(err, JournalError::ServerUnrecorded { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("--bind-server"), "{err}");
+    assert_eq!(journal.server().unwrap(), None, "refusing records nothing");
+    bind_server(&mut journal, &shown, &real, true).unwrap();
+    assert_eq!(journal.server().unwrap(), Some(real.clone()));
+    // From now on it is bound like any other.
+    assert!(matches!(
+        bind_server(&mut journal, &shown, &ServerId::embedded_sandbox(), true),
+        Err(JournalError::ServerMismatch { .. })
+    ));
 }

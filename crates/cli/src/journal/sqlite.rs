@@ -2,7 +2,7 @@
 
 use super::{
     AttemptAction, AttemptRecord, BatchHeader, Journal, JournalError, JournalRow, PlanAdd,
-    PlanWriter, PlannedRow, RowState, Summary, now_ms, rfc3339,
+    PlanWriter, PlannedRow, RowState, ServerId, Summary, now_ms, rfc3339,
 };
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
 use std::fs::{File, OpenOptions};
@@ -715,6 +715,43 @@ impl Journal for SqliteJournal {
             })
         })
         .collect()
+    }
+
+    fn server(&self) -> Result<Option<ServerId>, JournalError> {
+        let Some(id) = self.meta("server")? else {
+            return Ok(None);
+        };
+        let sandbox = match self.meta("sandbox")?.as_deref() {
+            Some("true") => true,
+            Some("false") => false,
+            other => {
+                return Err(JournalError::Corrupt(format!(
+                    "{}: sandbox mark {other:?}",
+                    self.path
+                )));
+            }
+        };
+        Ok(Some(ServerId { id, sandbox }))
+    }
+
+    fn set_server(&mut self, server: &ServerId) -> Result<(), JournalError> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| classify_open(&self.path, e))?;
+        for (key, value) in [
+            ("server", server.id.as_str()),
+            ("sandbox", if server.sandbox { "true" } else { "false" }),
+        ] {
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map_err(|e| classify_open(&self.path, e))?;
+        }
+        tx.commit().map_err(|e| classify_open(&self.path, e))?;
+        Ok(())
     }
 
     fn summary(&self) -> Result<Summary, JournalError> {
