@@ -7,7 +7,10 @@ use crate::cli::{
 };
 use crate::config::{Config, ConfigError, Texts};
 use crate::exit;
-use crate::journal::{AttemptRecord, Journal, JournalError, RowState, SqliteJournal, Summary};
+use crate::journal::{
+    AttemptRecord, Journal, JournalError, JournalLock, RowState, ServerId, SqliteJournal, Summary,
+    bind_server,
+};
 use crate::payout::{Kind, PayoutInput};
 use crate::report;
 use crate::sign_debug::{self, SignMode};
@@ -241,6 +244,15 @@ pub async fn connect(cli: &Cli, rate_override: Option<u32>) -> Result<Session, A
         config,
         sandbox: None,
     })
+}
+
+/// The server a session pays through, as recorded in journals.
+pub fn server_of(session: &Session) -> ServerId {
+    if session.sandbox.is_some() {
+        ServerId::embedded_sandbox()
+    } else {
+        ServerId::configured(session.client.base_url())
+    }
 }
 
 fn texts_of(args: &crate::cli::TextArgs) -> Texts {
@@ -607,8 +619,23 @@ fn print_issues(issues: &[crate::input::RowIssue]) {
 }
 
 async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
-    let mut journal = SqliteJournal::open(&args.journal)?;
+    // One process at a time, for the whole run (released on every way out,
+    // and by the OS if the process dies).
+    let _lock = JournalLock::acquire(&args.journal)?;
+    // A new journal is planned aside and put in place once planned: a run
+    // stopped while planning never leaves a journal without a batch.
+    let mut journal = if std::fs::symlink_metadata(&args.journal).is_ok() {
+        SqliteJournal::open(&args.journal)?
+    } else {
+        SqliteJournal::stage(&args.journal)?
+    };
     let session = connect(cli, args.rate_per_minute).await?;
+    bind_server(
+        &mut journal,
+        &args.journal.display().to_string(),
+        &server_of(&session),
+        args.bind_server,
+    )?;
     let settings = PlanSettings {
         kind: args.kind,
         mch_id: session.config.mch_id.clone(),
@@ -628,6 +655,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
             return Ok(exit::INVALID);
         }
         PlanResult::Planned { rows, skipped } => {
+            journal = journal.publish()?;
             print_issues(&skipped);
             eprintln!(
                 "planned {rows} row(s) into {}{}",
@@ -644,7 +672,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     if args.dry_run {
         let summary = journal.summary()?;
         println!("dry run: nothing sent");
-        print_summary(&summary, args.json)?;
+        print_summary(&journal, &summary, args.json)?;
         return Ok(exit::OK);
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -675,7 +703,8 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     if let Some(why) = &report.halted {
         eprintln!("stopped early: {why}");
     }
-    print_summary(&report.summary, args.json)?;
+    final_checkpoint(&journal);
+    print_summary(&journal, &report.summary, args.json)?;
     let code = exit_code_of(&report.summary, report.interrupted);
     if code == exit::UNKNOWN {
         eprintln!(
@@ -688,34 +717,87 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     Ok(code)
 }
 
-fn print_summary(summary: &Summary, json: bool) -> Result<(), AppError> {
+/// Folds the WAL into the journal file at the end of a command that wrote
+/// it. Everything is already durable (in the -wal file), so a failure here
+/// is only a warning.
+fn final_checkpoint(journal: &SqliteJournal) {
+    if let Err(e) = journal.checkpoint() {
+        eprintln!("warning: {e}");
+    }
+}
+
+/// `server` and `sandbox` of a journal as JSON (`null` when not recorded).
+fn server_json(server: Option<&ServerId>) -> (serde_json::Value, serde_json::Value) {
+    match server {
+        Some(s) => (s.id.as_str().into(), s.sandbox.into()),
+        None => (serde_json::Value::Null, serde_json::Value::Null),
+    }
+}
+
+/// The `server:` line of status, reconcile and run output.
+fn server_line(server: Option<&ServerId>) -> String {
+    match server {
+        Some(s) if s.sandbox => format!("server: {} (sandbox journal: no real money moved)", s.id),
+        Some(s) => format!("server: {}", s.id),
+        None => "server: unknown (not recorded: journal written by an older hongbao)".into(),
+    }
+}
+
+fn print_summary(journal: &dyn Journal, summary: &Summary, json: bool) -> Result<(), AppError> {
+    let server = journal.server()?;
     let mut out = std::io::stdout().lock();
     if json {
-        writeln!(out, "{}", report::summary_json(summary))?;
+        let mut value = report::summary_json(summary);
+        let (id, sandbox) = server_json(server.as_ref());
+        if let Some(object) = value.as_object_mut() {
+            object.insert("server".into(), id);
+            object.insert("sandbox".into(), sandbox);
+        }
+        writeln!(out, "{value}")?;
     } else {
+        writeln!(out, "{}", server_line(server.as_ref()))?;
         write!(out, "{}", report::summary_table(summary))?;
     }
     Ok(())
 }
 
+/// Opens a journal that must exist and hold a batch. When there is none (or
+/// it has no batch yet) and another process holds its lock, that process is
+/// creating it: say so instead.
 fn open_existing(args: &JournalArgs) -> Result<SqliteJournal, AppError> {
-    let journal = SqliteJournal::open_existing(&args.journal)?;
-    if journal.header()?.is_none() {
-        return Err(JournalError::Empty.into());
+    match SqliteJournal::open_existing(&args.journal) {
+        Ok(journal) => Ok(journal),
+        Err(e @ (JournalError::Empty | JournalError::NoBatch { .. })) => {
+            Err(JournalLock::holder(&args.journal).unwrap_or(e).into())
+        }
+        Err(e) => Err(e.into()),
     }
-    Ok(journal)
 }
 
 fn batch_status(args: &JournalArgs) -> Result<u8, AppError> {
     let journal = open_existing(args)?;
     let summary = journal.summary()?;
-    print_summary(&summary, args.json)?;
+    print_summary(&journal, &summary, args.json)?;
     Ok(exit_code_of(&summary, false))
 }
 
 async fn batch_reconcile(cli: &Cli, args: &JournalArgs) -> Result<u8, AppError> {
-    let mut journal = open_existing(args)?;
+    // Reconcile writes the journal: it takes the lock like a run. A missing
+    // journal is reported before any lock file is made for it.
+    if std::fs::symlink_metadata(&args.journal).is_err() {
+        return Err(JournalLock::holder(&args.journal)
+            .unwrap_or(JournalError::Empty)
+            .into());
+    }
+    let _lock = JournalLock::acquire(&args.journal)?;
+    let mut journal = SqliteJournal::open_existing(&args.journal)?;
     let session = connect(cli, None).await?;
+    bind_server(
+        &mut journal,
+        &args.journal.display().to_string(),
+        &server_of(&session),
+        args.bind_server,
+    )?;
     if let Some(header) = journal.header()? {
         if header.mch_id != session.config.mch_id {
             return Err(JournalError::Mismatch {
@@ -728,16 +810,19 @@ async fn batch_reconcile(cli: &Cli, args: &JournalArgs) -> Result<u8, AppError> 
     }
     let mut progress = ConsoleProgress::new(true);
     let found = batch::reconcile(&mut journal, &session.client, 8, &mut progress).await?;
+    final_checkpoint(&journal);
     for line in &found.disagreements {
         eprintln!("disagreement: {line}");
     }
     eprintln!("queried {} row(s)", found.queried);
-    print_summary(&found.summary, args.json)?;
+    print_summary(&journal, &found.summary, args.json)?;
     Ok(exit_code_of(&found.summary, false))
 }
 
 fn batch_report(args: &JournalArgs) -> Result<u8, AppError> {
     let journal = open_existing(args)?;
+    // The CSV keeps its columns; the server goes to stderr (and into --json).
+    eprintln!("{}", server_line(journal.server()?.as_ref()));
     if let Some(path) = &args.csv {
         let file = std::fs::File::create(path)?;
         report::write_csv(&journal, std::io::BufWriter::new(file))?;

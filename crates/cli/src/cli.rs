@@ -165,7 +165,8 @@ pub struct RunArgs {
     /// What to pay.
     #[arg(long, value_enum)]
     pub kind: Kind,
-    /// The journal (SQLite) file. One journal per CSV file.
+    /// The journal (SQLite) file. One journal per CSV file and server; one
+    /// process at a time (locked through `<journal>.lock`).
     #[arg(long, value_name = "FILE")]
     pub journal: PathBuf,
     /// Validate and plan (bill numbers are written to the journal); send nothing.
@@ -189,6 +190,11 @@ pub struct RunArgs {
     /// Print the final summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// For a journal written by an older hongbao, which did not record the
+    /// server it paid through (such a journal is refused): record this run's
+    /// server in it and go on. Only when you are sure it is that server.
+    #[arg(long)]
+    pub bind_server: bool,
 }
 
 /// `hongbao batch status|reconcile|report`.
@@ -203,4 +209,10 @@ pub struct JournalArgs {
     /// Write a CSV report to this file (report only).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    /// Reconcile only. For a journal written by an older hongbao, which did
+    /// not record the server it paid through (such a journal is refused):
+    /// record this run's server in it and go on. Only when you are sure it
+    /// is that server.
+    #[arg(long)]
+    pub bind_server: bool,
 }

@@ -1,9 +1,15 @@
 //! `hongbao.toml` and secrets.
 //!
-//! Secrets never come from a flag (shell history, `ps`): the API key comes
-//! from the environment variable `HONGBAO_API_KEY` or from the file named by
-//! `api_key_file`; the WeCom app secret from `HONGBAO_WORKWX_SECRET` or
-//! `workwx_secret_file`.
+//! Secrets never come from a flag (shell history, `ps`) nor from the config
+//! file: the API key comes from the environment variable `HONGBAO_API_KEY` or
+//! from the file named by `api_key_file`; the WeCom app secret from
+//! `HONGBAO_WORKWX_SECRET` or `workwx_secret_file`; the PKCS#12 password from
+//! `client_p12_password_file`. A setting whose name looks like a secret is
+//! refused without showing its value.
+//!
+//! Errors about the config never quote it: they name the file, line, column
+//! and setting only (toml's own error text shows the offending line, which
+//! may hold a secret, so it is never displayed).
 
 use hongbao_sign::{ApiKey, SecretError, WorkwxSecret};
 use serde::Deserialize;
@@ -115,13 +121,37 @@ pub enum ConfigError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The TOML is invalid.
-    #[error("invalid config {path}: {message}")]
-    Parse {
+    /// The file is not valid TOML. The line is not shown: it may hold a
+    /// secret.
+    #[error(
+        "invalid config {path}: syntax error at line {line}, column {column}{} (the line is not shown: it may hold a secret; check its quotes and the form key = \"value\"){}",
+        key.as_deref().map(|k| format!(" in the setting `{k}`")).unwrap_or_default(),
+        key.as_deref().and_then(secret_pointer).map(|p| format!("; besides, that name looks like a secret, and secrets are never read from the config file: {p}")).unwrap_or_default()
+    )]
+    Syntax {
         /// The file.
         path: String,
-        /// The parser's message.
-        message: String,
+        /// Line (from 1).
+        line: usize,
+        /// Column (from 1, in characters).
+        column: usize,
+        /// The setting on that line, when the line has the shape `key = …`.
+        key: Option<String>,
+    },
+    /// A setting is refused: unknown, of the wrong type, or a secret. Its
+    /// value is never shown.
+    #[error("invalid config {path}: line {line}, column {column}: `{key}` {problem}")]
+    Setting {
+        /// The file.
+        path: String,
+        /// Line (from 1).
+        line: usize,
+        /// Column (from 1, in characters).
+        column: usize,
+        /// The setting's name (dotted for a key inside a table).
+        key: String,
+        /// What is wrong, in our words (never the value).
+        problem: String,
     },
     /// No API key was given.
     #[error(
@@ -149,13 +179,7 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        let mut config = Config::parse(&text).map_err(|e| match e {
-            ConfigError::Parse { message, .. } => ConfigError::Parse {
-                path: path.display().to_string(),
-                message,
-            },
-            other => other,
-        })?;
+        let mut config = Config::parse_named(&text, &path.display().to_string())?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         for slot in [
             &mut config.ca_cert,
@@ -175,11 +199,57 @@ impl Config {
         Ok(config)
     }
 
-    /// Parses config text.
+    /// Parses config text (errors name the file `<text>`).
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: "<text>".into(),
-            message: e.to_string(),
+        Config::parse_named(text, "<text>")
+    }
+
+    /// Parses config text read from `path` (used in error messages only).
+    ///
+    /// The text is checked setting by setting before it is deserialized, so
+    /// that no error (toml's or serde's, which quote the source or the value)
+    /// ever reaches the user: every error is ours, with file, line, column
+    /// and setting name.
+    pub fn parse_named(text: &str, path: &str) -> Result<Config, ConfigError> {
+        let table = toml::de::DeTable::parse(text).map_err(|e| {
+            let (line, column) = line_column(text, e.span().map_or(0, |s| s.start));
+            ConfigError::Syntax {
+                path: path.to_owned(),
+                line,
+                column,
+                key: key_on_line(text, line),
+            }
+        })?;
+        let mut problems = Vec::new();
+        check_settings(table.get_ref(), &mut problems);
+        if let Some((span, key, problem)) = problems.into_iter().min_by_key(|(span, _, _)| *span) {
+            let (line, column) = line_column(text, span);
+            return Err(ConfigError::Setting {
+                path: path.to_owned(),
+                line,
+                column,
+                key,
+                problem,
+            });
+        }
+        let config: Config = toml::from_str(text).map_err(|e| {
+            // Every name and type was checked above: what is left is a value
+            // out of range (e.g. a negative number). serde's text quotes the
+            // value: name the setting instead.
+            let at = e.span().map_or(0, |s| s.start);
+            let key = table
+                .get_ref()
+                .iter()
+                .find(|(_, v)| v.span().contains(&at))
+                .map(|(k, _)| k.get_ref().to_string());
+            let (line, column) = line_column(text, at);
+            ConfigError::Setting {
+                path: path.to_owned(),
+                line,
+                column,
+                key: key.unwrap_or_else(|| "(unknown)".into()),
+                problem: "has a value out of range (the value is not shown)".into(),
+            }
         })?;
         if config.mch_id.is_empty() || config.appid.is_empty() {
             return Err(ConfigError::Invalid("mch_id and appid are required".into()));
@@ -252,6 +322,230 @@ impl Config {
     }
 }
 
+/// What a setting holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SettingKind {
+    Text,
+    Number,
+}
+
+/// Every setting of [`Config`] and what it holds.
+const SETTINGS: &[(&str, SettingKind)] = &[
+    ("mch_id", SettingKind::Text),
+    ("appid", SettingKind::Text),
+    ("base_url", SettingKind::Text),
+    ("ca_cert", SettingKind::Text),
+    ("client_cert", SettingKind::Text),
+    ("client_key", SettingKind::Text),
+    ("client_p12", SettingKind::Text),
+    ("client_p12_password_file", SettingKind::Text),
+    ("api_key_file", SettingKind::Text),
+    ("workwx_secret_file", SettingKind::Text),
+    ("client_ip", SettingKind::Text),
+    ("rate_per_minute", SettingKind::Number),
+    ("timeout_ms", SettingKind::Number),
+    ("max_resends", SettingKind::Number),
+    ("queries", SettingKind::Number),
+    ("send_name", SettingKind::Text),
+    ("act_name", SettingKind::Text),
+    ("wishing", SettingKind::Text),
+    ("remark", SettingKind::Text),
+    ("sender_name", SettingKind::Text),
+    ("agentid", SettingKind::Text),
+    ("desc", SettingKind::Text),
+    ("scene_id", SettingKind::Text),
+    ("total_num", SettingKind::Text),
+];
+
+/// Where a secret goes instead of the config file, for a setting whose name
+/// looks like one; `None` for a name that does not.
+fn secret_pointer(name: &str) -> Option<String> {
+    let n = name.to_ascii_lowercase().replace('-', "_");
+    let api_key = format!(
+        "the API key comes from the environment variable {API_KEY_ENV} or from the file named by `api_key_file`"
+    );
+    let workwx = format!(
+        "the WeCom app secret comes from the environment variable {WORKWX_SECRET_ENV} or from the file named by `workwx_secret_file`"
+    );
+    let password =
+        "the PKCS#12 password comes from the file named by `client_p12_password_file`".to_owned();
+    if (n.contains("workwx") || n.contains("wecom") || n.contains("corpsecret"))
+        && (n.contains("secret") || n.contains("key") || n.contains("token"))
+    {
+        return Some(workwx);
+    }
+    if ["password", "passwd", "passphrase", "pwd"]
+        .iter()
+        .any(|w| n.contains(w))
+    {
+        return Some(password);
+    }
+    if ["api_key", "apikey", "sign_key", "signkey", "mch_key"]
+        .iter()
+        .any(|w| n.contains(w))
+    {
+        return Some(api_key);
+    }
+    if n == "key"
+        || ["secret", "token", "private_key"]
+            .iter()
+            .any(|w| n.contains(w))
+    {
+        return Some(format!("{api_key}; {workwx}"));
+    }
+    // Misspellings of the usual names (`api_kye`, `secert`, `pasword`).
+    const NEAR: [(&str, u8); 7] = [
+        ("api_key", 0),
+        ("apikey", 0),
+        ("secret", 3),
+        ("workwx_secret", 1),
+        ("password", 2),
+        ("cert_password", 2),
+        ("token", 3),
+    ];
+    NEAR.iter()
+        .find(|(word, _)| edit_distance(&n, word) <= 2)
+        .map(|(_, which)| match which {
+            0 => api_key,
+            1 => workwx,
+            2 => password,
+            _ => format!("{api_key}; {workwx}"),
+        })
+}
+
+/// Levenshtein distance with adjacent transpositions (optimal string
+/// alignment), on bytes: enough for setting names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// Collects `(offset, key, problem)` for every setting that is refused:
+/// a secret, an unknown name, or a value of the wrong type. Tables and
+/// arrays are searched for secrets too. Values are never part of a problem.
+fn check_settings(table: &toml::de::DeTable<'_>, problems: &mut Vec<(usize, String, String)>) {
+    for (key, value) in table.iter() {
+        let name = key.get_ref().as_ref();
+        let at = key.span().start;
+        let known = SETTINGS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k);
+        match known {
+            Some(kind) => {
+                let ok = matches!(
+                    (kind, value.get_ref()),
+                    (SettingKind::Text, toml::de::DeValue::String(_))
+                        | (SettingKind::Number, toml::de::DeValue::Integer(_))
+                );
+                if !ok {
+                    let wanted = match kind {
+                        SettingKind::Text => "a quoted string",
+                        SettingKind::Number => "a whole number",
+                    };
+                    problems.push((
+                        at,
+                        name.to_owned(),
+                        format!("must be {wanted} (the value is not shown)"),
+                    ));
+                }
+            }
+            None => {
+                let problem = match secret_pointer(name) {
+                    Some(pointer) => format!(
+                        "looks like a secret, and secrets are never read from the config file (the value is not shown; remove it from the file): {pointer}"
+                    ),
+                    None => format!(
+                        "is not a setting (the value is not shown); settings are: {}",
+                        SETTINGS
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                problems.push((at, name.to_owned(), problem));
+                let mut nested = Vec::new();
+                collect_nested(value.get_ref(), &mut nested);
+                for (at, inner, pointer) in nested {
+                    problems.push((
+                        at,
+                        format!("{name}.{inner}"),
+                        format!(
+                            "looks like a secret, and secrets are never read from the config file (the value is not shown; remove it from the file): {pointer}"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Secret-looking keys inside a table or array: `(offset, key, pointer)`.
+fn collect_nested(value: &toml::de::DeValue<'_>, out: &mut Vec<(usize, String, String)>) {
+    match value {
+        toml::de::DeValue::Table(table) => {
+            for (key, inner) in table.iter() {
+                let name = key.get_ref().as_ref();
+                if let Some(pointer) = secret_pointer(name) {
+                    out.push((key.span().start, name.to_owned(), pointer));
+                }
+                collect_nested(inner.get_ref(), out);
+            }
+        }
+        toml::de::DeValue::Array(items) => {
+            for item in items.iter() {
+                collect_nested(item.get_ref(), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Line and column (both from 1; the column counts characters) of a byte
+/// offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..offset].chars().count() + 1;
+    (line, column)
+}
+
+/// The setting named on line `line` (from 1), when the line has the shape
+/// `name = …` with a bare name: never anything right of the `=`.
+fn key_on_line(text: &str, line: usize) -> Option<String> {
+    let content = text.lines().nth(line.checked_sub(1)?)?;
+    let (name, _) = content.split_once('=')?;
+    let name = name.trim();
+    let bare = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    bare.then(|| name.to_owned())
+}
+
 /// Reads a secret from `env_var`, else from `file` (one trailing newline is
 /// dropped; other whitespace makes the secret invalid).
 pub fn load_secret<T>(
@@ -319,6 +613,145 @@ rate_per_minute = 600
         let err = Config::parse("mch_id = \"1\"\nappid = \"wx1\"\napi_key = \"secret\"\n")
             .expect_err("api_key is not a setting");
         assert!(err.to_string().contains("api_key"), "{err}");
+    }
+
+    const SECRET: &str = "Zq9SecretValue0123456789abcdefXY";
+
+    /// Neither Display nor Debug shows any part of the secret; both name the
+    /// file, line, column and key.
+    fn assert_safe(err: &ConfigError, line: usize, column: usize, key: &str) {
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(!shown.contains("Zq9Secret"), "secret shown: {shown}");
+            assert!(!shown.contains("0123456789abcdef"), "secret shown: {shown}");
+        }
+        let shown = err.to_string();
+        assert!(shown.contains("hongbao.toml"), "{shown}");
+        assert!(
+            shown.contains(&format!("line {line}, column {column}")),
+            "{shown}"
+        );
+        assert!(shown.contains(&format!("`{key}`")), "{shown}");
+    }
+
+    fn parse(text: &str) -> ConfigError {
+        Config::parse_named(text, "/etc/hongbao.toml").expect_err("refused")
+    }
+
+    #[test]
+    fn defect9_malformed_line_with_a_secret_is_not_echoed() {
+        // Unclosed string.
+        let err = parse(&format!(
+            "mch_id = \"1\"\nappid = \"wx1\"\napi_key = \"{SECRET}\n"
+        ));
+        assert!(
+            matches!(err, ConfigError::Syntax { line: 3, .. }),
+            "{err:?}"
+        );
+        assert_safe(&err, 3, 44, "api_key");
+        assert!(err.to_string().contains(API_KEY_ENV), "{err}");
+        // Missing `=`.
+        let err = parse(&format!("mch_id = \"1\"\n  api_key \"{SECRET}\"\n"));
+        assert!(
+            matches!(err, ConfigError::Syntax { line: 2, .. }),
+            "{err:?}"
+        );
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("Zq9Secret"), "{shown}");
+        assert!(shown.contains("line 2, column "), "{shown}");
+    }
+
+    #[test]
+    fn defect9_unknown_key_with_a_secret_value_is_not_echoed() {
+        let err = parse(&format!(
+            "mch_id = \"1\"\nappid = \"wx1\"\n  signing = \"{SECRET}\"\n"
+        ));
+        assert!(matches!(err, ConfigError::Setting { .. }), "{err:?}");
+        assert_safe(&err, 3, 3, "signing");
+        assert!(err.to_string().contains("is not a setting"), "{err}");
+        // Inside a table too.
+        let err = parse(&format!(
+            "mch_id = \"1\"\nappid = \"wx1\"\n[merchant]\nkey = \"{SECRET}\"\n"
+        ));
+        assert_safe(&err, 3, 2, "merchant");
+    }
+
+    #[test]
+    fn defect9_misspelled_api_key_points_to_the_environment() {
+        let err = parse(&format!(
+            "mch_id = \"1\"\nappid = \"wx1\"\napi_kye = \"{SECRET}\"\n"
+        ));
+        assert_safe(&err, 3, 1, "api_kye");
+        let shown = err.to_string();
+        assert!(shown.contains("looks like a secret"), "{shown}");
+        assert!(
+            shown.contains(API_KEY_ENV) && shown.contains("api_key_file"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn defect9_value_on_a_line_with_bad_syntax_is_not_echoed() {
+        let err = parse(&format!(
+            "mch_id = \"1\"\nappid = \"wx1\"\nremark = \"thanks\" {SECRET}\n"
+        ));
+        assert!(matches!(err, ConfigError::Syntax { .. }), "{err:?}");
+        assert_safe(&err, 3, 19, "remark");
+        // A value of the wrong type, or out of range, is not shown either.
+        let err = parse(&format!(
+            "mch_id = \"1\"\nappid = \"wx1\"\nrate_per_minute = \"{SECRET}\"\n"
+        ));
+        assert_safe(&err, 3, 1, "rate_per_minute");
+        let err = parse("mch_id = \"1\"\nappid = \"wx1\"\ntimeout_ms = -98765\n");
+        assert!(!format!("{err} {err:?}").contains("98765"), "{err}");
+        assert!(err.to_string().contains("`timeout_ms`"), "{err}");
+    }
+
+    #[test]
+    fn defect9_secret_looking_settings_are_refused_with_a_pointer() {
+        for (name, pointer) in [
+            ("api_key", API_KEY_ENV),
+            ("apikey", API_KEY_ENV),
+            ("key", API_KEY_ENV),
+            ("secret", API_KEY_ENV),
+            ("mch_api_key", API_KEY_ENV),
+            ("access_token", API_KEY_ENV),
+            ("workwx_secret", WORKWX_SECRET_ENV),
+            ("password", "client_p12_password_file"),
+            ("cert_password", "client_p12_password_file"),
+            ("p12-passwd", "client_p12_password_file"),
+        ] {
+            let err = parse(&format!(
+                "mch_id = \"1\"\nappid = \"wx1\"\n{name} = \"{SECRET}\"\n"
+            ));
+            assert_safe(&err, 3, 1, name);
+            let shown = err.to_string();
+            assert!(shown.contains("looks like a secret"), "{shown}");
+            assert!(shown.contains(pointer), "{name}: {shown}");
+        }
+        // The real settings that name secret files are fine.
+        let config = Config::parse(
+            "mch_id = \"1\"\nappid = \"wx1\"\napi_key_file = \"k\"\nworkwx_secret_file = \"s\"\nclient_p12 = \"c.p12\"\nclient_p12_password_file = \"p\"\n",
+        )
+        .expect("valid");
+        assert_eq!(config.api_key_file.as_deref(), Some(Path::new("k")));
+    }
+
+    #[test]
+    fn every_setting_is_known_to_the_checker() {
+        let mut text = String::new();
+        for (name, kind) in SETTINGS {
+            match kind {
+                SettingKind::Text if *name == "client_cert" || *name == "client_key" => {
+                    text.push_str(&format!("{name} = \"x.pem\"\n"));
+                }
+                SettingKind::Text if name.starts_with("client_p12") => {}
+                SettingKind::Text => text.push_str(&format!("{name} = \"1\"\n")),
+                SettingKind::Number => text.push_str(&format!("{name} = 5\n")),
+            }
+        }
+        let config = Config::parse(&text).expect("every setting parses");
+        assert_eq!(config.queries, Some(5));
+        assert_eq!(config.total_num.as_deref(), Some("1"));
     }
 
     #[test]

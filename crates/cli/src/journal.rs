@@ -7,12 +7,18 @@
 //! crash at any moment leaves a row either untouched (`planned`) or marked as
 //! possibly sent (`sending`), which a rerun resolves by query first.
 //!
+//! A journal is bound to the server it pays through ([`ServerId`]): it is
+//! never resumed against another one. One process at a time works on a
+//! journal ([`JournalLock`], a lock on the sidecar file `<journal>.lock`).
+//!
 //! [`Journal`] is the storage interface (several app servers sharing one
 //! merchant could later share a database behind it); [`SqliteJournal`] is the
 //! only backend.
 
+mod lock;
 mod sqlite;
 
+pub use lock::JournalLock;
 pub use sqlite::SqliteJournal;
 
 use hongbao_proto::NextStep;
@@ -105,6 +111,96 @@ pub struct BatchHeader {
     pub mch_id: String,
     /// App id the recipients' openids belong to.
     pub appid: String,
+}
+
+/// The server a journal pays through: the client's base URL for a
+/// configured server, [`ServerId::EMBEDDED_SANDBOX`] for the embedded
+/// sandbox. A journal is resumed only against the server it was planned
+/// with: another server never saw its payments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerId {
+    /// `https://api.mch.weixin.qq.com`, `https://127.0.0.1:8443`, or
+    /// `sandbox:embedded`.
+    pub id: String,
+    /// Whether it is the embedded sandbox (no real money moves).
+    pub sandbox: bool,
+}
+
+impl ServerId {
+    /// The identity of the embedded sandbox. It lives in memory only, so
+    /// every `--sandbox` run is "the same server": a rerun resumes (and finds
+    /// nothing to pay), as the quick start shows.
+    pub const EMBEDDED_SANDBOX: &'static str = "sandbox:embedded";
+
+    /// The embedded sandbox (`--sandbox`, or no config at all).
+    pub fn embedded_sandbox() -> Self {
+        ServerId {
+            id: Self::EMBEDDED_SANDBOX.to_owned(),
+            sandbox: true,
+        }
+    }
+
+    /// A configured server, by the client's base URL (a trailing `/` is
+    /// dropped, so `https://h/` and `https://h` are one server).
+    pub fn configured(base_url: &str) -> Self {
+        ServerId {
+            id: base_url.trim_end_matches('/').to_owned(),
+            sandbox: false,
+        }
+    }
+}
+
+impl fmt::Display for ServerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.id)?;
+        if self.sandbox {
+            f.write_str(" (sandbox)")?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks that the journal may be used with `this_run`'s server, or binds
+/// a journal that has no batch yet to it.
+///
+/// * no batch planned yet: `this_run` is recorded (it is written before the
+///   plan, so every plan is bound);
+/// * same server: fine;
+/// * another server: [`JournalError::ServerMismatch`];
+/// * a journal written before hongbao recorded servers:
+///   [`JournalError::ServerUnrecorded`], unless `adopt_unrecorded` (the
+///   operator says it is the same server), which records `this_run`.
+pub fn bind_server(
+    journal: &mut dyn Journal,
+    shown_path: &str,
+    this_run: &ServerId,
+    adopt_unrecorded: bool,
+) -> Result<(), JournalError> {
+    let recorded = journal.server()?;
+    if journal.header()?.is_none() {
+        return match recorded {
+            Some(server) if server != *this_run => Err(JournalError::ServerMismatch {
+                path: shown_path.to_owned(),
+                journal: server.to_string(),
+                this_run: this_run.to_string(),
+            }),
+            Some(_) => Ok(()),
+            None => journal.set_server(this_run),
+        };
+    }
+    match recorded {
+        Some(server) if server == *this_run => Ok(()),
+        Some(server) => Err(JournalError::ServerMismatch {
+            path: shown_path.to_owned(),
+            journal: server.to_string(),
+            this_run: this_run.to_string(),
+        }),
+        None if adopt_unrecorded => journal.set_server(this_run),
+        None => Err(JournalError::ServerUnrecorded {
+            path: shown_path.to_owned(),
+            this_run: this_run.to_string(),
+        }),
+    }
 }
 
 /// A row as planned: bill number and request parameters, fixed from now on.
@@ -293,6 +389,54 @@ pub enum JournalError {
     /// The journal has no batch yet.
     #[error("journal has no batch: run `hongbao batch run FILE.csv --journal …` first")]
     Empty,
+    /// A journal file that existed before this command is empty or has no
+    /// batch header: most likely a copy made without its `-wal` file. Planning
+    /// into it would issue new bill numbers for rows that may be paid already.
+    #[error(
+        "journal {path} exists but holds no batch (a copy without its -wal file?): refusing to use it, since planning anew could pay people twice. Copy a journal together with its -wal file (or use the original); if nothing was ever planned into this file, use a new --journal file"
+    )]
+    NoBatch {
+        /// The journal path.
+        path: String,
+    },
+    /// The journal was planned against another server.
+    #[error(
+        "journal {path} pays through the server {journal}, but this run uses {this_run}: refusing to resume it there (that server never saw its payments); use another journal file (--journal) for this server"
+    )]
+    ServerMismatch {
+        /// The journal path.
+        path: String,
+        /// The journal's server.
+        journal: String,
+        /// This run's server.
+        this_run: String,
+    },
+    /// The journal predates server binding: its server is unknown.
+    #[error(
+        "journal {path} does not record which server it paid through (it was written by an older hongbao), so it cannot be checked against this run's server {this_run}: refusing to resume it. If you are sure it was planned and paid through {this_run}, rerun with --bind-server to record that server in it and go on; otherwise use another journal file (--journal), and see `hongbao batch report --journal {path}` for its rows and bill numbers"
+    )]
+    ServerUnrecorded {
+        /// The journal path.
+        path: String,
+        /// This run's server.
+        this_run: String,
+    },
+    /// Another process works on this journal.
+    #[error("journal {path} is in use by {holder}; wait for it to finish (or stop it), then rerun")]
+    InUse {
+        /// The journal path.
+        path: String,
+        /// `pid N on host H since T`, as written in the lock file.
+        holder: String,
+    },
+    /// A file operation on the journal, its lock file or its `-wal` file failed.
+    #[error("journal {path}: {detail}")]
+    Io {
+        /// The journal path.
+        path: String,
+        /// What failed.
+        detail: String,
+    },
     /// A row id that is not in the journal.
     #[error("journal has no row {0}")]
     NoSuchRow(i64),
@@ -358,6 +502,13 @@ pub trait Journal {
 
     /// Counts and totals per state and per not-paid code.
     fn summary(&self) -> Result<Summary, JournalError>;
+
+    /// The server the journal pays through; `None` for a journal written
+    /// before hongbao recorded it (or one with no batch yet).
+    fn server(&self) -> Result<Option<ServerId>, JournalError>;
+
+    /// Records the server (see [`bind_server`], which decides when).
+    fn set_server(&mut self, server: &ServerId) -> Result<(), JournalError>;
 }
 
 /// Unix time now, in milliseconds.

@@ -141,10 +141,21 @@ pub fn write_csv(journal: &dyn Journal, out: impl Write) -> Result<(), ReportErr
     Ok(())
 }
 
-/// Writes `{"summary":…,"rows":[…]}`, rows streamed one by one.
+/// Writes `{"server":…,"sandbox":…,"summary":…,"rows":[…]}`, rows streamed
+/// one by one (`server` and `sandbox` are `null` for a journal that does not
+/// record its server).
 pub fn write_json(journal: &dyn Journal, mut out: impl Write) -> Result<(), ReportError> {
     let summary = journal.summary()?;
-    write!(out, "{{\"summary\":{},\"rows\":[", summary_json(&summary))?;
+    let server = journal.server()?;
+    let (id, sandbox) = match &server {
+        Some(s) => (serde_json::json!(s.id), serde_json::json!(s.sandbox)),
+        None => (serde_json::Value::Null, serde_json::Value::Null),
+    };
+    write!(
+        out,
+        "{{\"server\":{id},\"sandbox\":{sandbox},\"summary\":{},\"rows\":[",
+        summary_json(&summary)
+    )?;
     let mut first = true;
     for_each_row(journal, |row| {
         if !first {

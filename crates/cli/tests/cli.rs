@@ -10,7 +10,8 @@ use hongbao_sandbox::FaultConfig;
 use hongbao_sign::{ApiKey, Signer};
 use md5::{Digest, Md5};
 use std::io::Write;
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 const KEY: &str = "192006250b4c09247ec02edce69f6a2d";
 const SECRET: &str = "Wk3cretForTestOnly0123456789abcd";
@@ -574,4 +575,380 @@ async fn defect5_send_advice_follows_the_typed_decision() {
     assert!(stdout.contains("SAME bill number"), "{stdout}");
     assert!(!stdout.contains("NEW bill number"), "{stdout}");
     assert_eq!(handle.ledger().payments.len(), 1);
+}
+
+/// `hongbao batch run CSV --kind red-packet --journal J` plus `global` flags
+/// (before the command) and `extra` (after it).
+fn batch_run(global: &[&std::ffi::OsStr], csv: &Path, journal: &Path, extra: &[&str]) -> Command {
+    let mut cmd = hongbao();
+    cmd.args(global)
+        .args(["batch", "run"])
+        .arg(csv)
+        .args(["--kind", "red-packet", "--no-progress", "--journal"])
+        .arg(journal)
+        .args(extra);
+    cmd
+}
+
+fn batch_cmd(global: &[&std::ffi::OsStr], what: &str, journal: &Path, extra: &[&str]) -> Command {
+    let mut cmd = hongbao();
+    cmd.args(global)
+        .args(["batch", what, "--journal"])
+        .arg(journal)
+        .args(extra);
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect6_journal_refuses_another_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = sandbox(FaultConfig::none(), 21, Some(&dir.path().join("certs"))).await;
+    let config = write_config(dir.path(), &handle, "");
+    let with_config = [std::ffi::OsStr::new("--config"), config.as_os_str()];
+    let embedded = [std::ffi::OsStr::new("--sandbox")];
+    let csv = write(dir.path(), "p.csv", &csv_rows(3));
+    let journal = dir.path().join("p.db");
+
+    // Paid through the embedded sandbox, then resumed there (the quick start).
+    let mut printed = String::new();
+    for expected in ["planned 3 row(s)", "resuming the batch"] {
+        let (stdout, stderr, code) = text(&output(batch_run(&embedded, &csv, &journal, &[])).await);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        printed.push_str(&stdout);
+    }
+
+    // Against another server: refused, naming both, nothing sent there.
+    let url = handle.url().trim_end_matches('/').to_owned();
+    let (stdout, stderr, code) = text(&output(batch_run(&with_config, &csv, &journal, &[])).await);
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert!(!stderr.contains("resuming"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "journal {} pays through the server sandbox:embedded (sandbox), but this run uses {url}",
+            journal.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("use another journal file"), "{stderr}");
+    let (_, stderr, code) =
+        text(&output(batch_cmd(&with_config, "reconcile", &journal, &[])).await);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("pays through the server sandbox:embedded"),
+        "{stderr}"
+    );
+    // --bind-server is for journals without a server, never for another one.
+    let (_, stderr, code) =
+        text(&output(batch_run(&with_config, &csv, &journal, &["--bind-server"])).await);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        handle.ledger().payments.is_empty(),
+        "the other server saw nothing"
+    );
+    assert!(
+        printed.contains("server: sandbox:embedded (sandbox journal"),
+        "{printed}"
+    );
+
+    // status, report and reconcile show the server and the sandbox mark.
+    let (stdout, _, code) = text(&output(batch_cmd(&[], "status", &journal, &["--json"])).await);
+    assert_eq!(code, 0);
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(status["server"], "sandbox:embedded");
+    assert_eq!(status["sandbox"], true);
+    assert_eq!(status["states"]["paid"]["rows"], 3);
+    let (stdout, _, _) = text(&output(batch_cmd(&[], "status", &journal, &[])).await);
+    assert!(
+        stdout.starts_with("server: sandbox:embedded (sandbox journal"),
+        "{stdout}"
+    );
+    let (stdout, stderr, code) =
+        text(&output(batch_cmd(&[], "report", &journal, &["--json"])).await);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (&report["server"], &report["sandbox"]),
+        (&"sandbox:embedded".into(), &true.into())
+    );
+    let (stdout, _, code) =
+        text(&output(batch_cmd(&embedded, "reconcile", &journal, &["--json"])).await);
+    assert_eq!(code, 0);
+    let reconciled: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(reconciled["server"], "sandbox:embedded");
+
+    // A journal planned against the configured server records its URL.
+    let real_journal = dir.path().join("real.db");
+    let (_, stderr, code) = text(&output(batch_run(&with_config, &csv, &real_journal, &[])).await);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(handle.ledger().payments.len(), 3);
+    let (stdout, _, _) = text(&output(batch_cmd(&[], "status", &real_journal, &["--json"])).await);
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (&status["server"], &status["sandbox"]),
+        (&url.as_str().into(), &false.into())
+    );
+    let (_, stderr, code) = text(&output(batch_run(&embedded, &csv, &real_journal, &[])).await);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "pays through the server {url}, but this run uses sandbox:embedded"
+        )),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect6_a_journal_without_a_server_is_refused_until_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = sandbox(FaultConfig::none(), 22, Some(&dir.path().join("certs"))).await;
+    let config = write_config(dir.path(), &handle, "");
+    let with_config = [std::ffi::OsStr::new("--config"), config.as_os_str()];
+    let csv = write(dir.path(), "p.csv", &csv_rows(3));
+    let journal_path = dir.path().join("old.db");
+    // Planned the way hongbao did before journals recorded their server.
+    let mut journal = SqliteJournal::open(&journal_path).unwrap();
+    let mut settings = settings(hongbao_cli::payout::Kind::RedPacket, &handle, false);
+    settings.defaults.send_name = Some("Test Shop".into());
+    hongbao_cli::batch::plan(&mut journal, &csv, &settings).unwrap();
+    assert_eq!(journal.server().unwrap(), None);
+    drop(journal);
+
+    let (_, stderr, _) = text(&output(batch_cmd(&[], "status", &journal_path, &[])).await);
+    assert!(stderr.is_empty(), "{stderr}");
+    let (stdout, _, _) = text(&output(batch_cmd(&[], "status", &journal_path, &["--json"])).await);
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        status["server"].is_null() && status["sandbox"].is_null(),
+        "{stdout}"
+    );
+
+    let (stdout, stderr, code) =
+        text(&output(batch_run(&with_config, &csv, &journal_path, &[])).await);
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("does not record which server it paid through"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--bind-server"), "{stderr}");
+    assert!(handle.ledger().payments.is_empty());
+
+    let (stdout, stderr, code) = text(
+        &output(batch_run(
+            &with_config,
+            &csv,
+            &journal_path,
+            &["--bind-server"],
+        ))
+        .await,
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stderr.contains("resuming"), "{stderr}");
+    assert_eq!(handle.ledger().payments.len(), 3);
+    let journal = SqliteJournal::open_existing(&journal_path).unwrap();
+    assert_eq!(
+        journal.server().unwrap().map(|s| s.id),
+        Some(handle.url().trim_end_matches('/').to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect7_two_runs_on_one_journal_never_send_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut faults = FaultConfig::none();
+    // Every reply comes 1.5 s late: the first run is still paying when the
+    // second starts.
+    faults.set(hongbao_sandbox::FaultKind::DelayAfterCommit, 1.0);
+    faults.delay_ms = 1_500;
+    let handle = sandbox(faults, 23, Some(&dir.path().join("certs"))).await;
+    let config = write_config(dir.path(), &handle, "");
+    let with_config = [std::ffi::OsStr::new("--config"), config.as_os_str()];
+    let csv = write(dir.path(), "p.csv", &csv_rows(4));
+    let journal = dir.path().join("p.db");
+
+    let mut first = batch_run(&with_config, &csv, &journal, &[]);
+    first.stdout(Stdio::null()).stderr(Stdio::piped());
+    let first = first.spawn().unwrap();
+    let first_pid = first.id();
+    // Wait until it is paying (the sandbox has recorded a payment, whose
+    // reply is still on its way).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while handle.ledger().payments.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run never paid"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (stdout, stderr, code) = text(&output(batch_run(&with_config, &csv, &journal, &[])).await);
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    let expected = format!(
+        "journal {} is in use by pid {first_pid} on host ",
+        journal.display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(stderr.contains(" since "), "{stderr}");
+    // Reconcile writes too: refused the same way.
+    let (_, stderr, code) =
+        text(&output(batch_cmd(&with_config, "reconcile", &journal, &[])).await);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains(&expected), "{stderr}");
+
+    let done = tokio::task::spawn_blocking(move || first.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let ledger = handle.ledger();
+    assert_eq!(ledger.payments.len(), 4);
+    assert!(
+        ledger.payments.iter().all(|p| p.times_requested == 1),
+        "each row was sent once, by one process"
+    );
+    // Released at exit: the next run resumes (nothing left to pay).
+    let (_, stderr, code) = text(&output(batch_run(&with_config, &csv, &journal, &[])).await);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("resuming"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect7_a_journal_being_created_is_in_use_not_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "p.csv", &csv_rows(2));
+    let journal = dir.path().join("p.db");
+    // Another process is creating the journal: it holds the lock, and the
+    // journal file does not exist yet (or exists without its batch).
+    let lock = hongbao_cli::journal::JournalLock::acquire(&journal).unwrap();
+    let expected = format!(
+        "journal {} is in use by pid {} on host ",
+        journal.display(),
+        std::process::id()
+    );
+    for (stderr, code) in [
+        text(&output(batch_run(&[], &csv, &journal, &[])).await),
+        text(&output(batch_cmd(&[], "status", &journal, &[])).await),
+        text(&output(batch_cmd(&[], "report", &journal, &[])).await),
+        text(&output(batch_cmd(&[], "reconcile", &journal, &[])).await),
+    ]
+    .map(|(_, stderr, code)| (stderr, code))
+    {
+        assert_eq!(code, 4, "{stderr}");
+        assert!(stderr.contains(&expected), "{stderr}");
+        assert!(!stderr.contains("corrupt"), "{stderr}");
+    }
+    std::fs::write(&journal, b"").unwrap();
+    let (_, stderr, code) = text(&output(batch_cmd(&[], "status", &journal, &[])).await);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains(&expected), "{stderr}");
+    std::fs::remove_file(&journal).unwrap();
+    drop(lock);
+    let (_, stderr, code) = text(&output(batch_run(&[], &csv, &journal, &[])).await);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect8_cli_refuses_an_existing_journal_without_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "p.csv", &csv_rows(2));
+    let journal = dir.path().join("pay.db");
+    std::fs::write(&journal, b"").unwrap();
+    let (_, stderr, code) = text(&output(batch_run(&[], &csv, &journal, &[])).await);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "journal {} exists but holds no batch (a copy without its -wal file?)",
+            journal.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("row(s)"), "nothing planned: {stderr}");
+    assert_eq!(
+        std::fs::metadata(&journal).unwrap().len(),
+        0,
+        "left untouched"
+    );
+    for what in ["status", "report"] {
+        let (_, stderr, code) = text(&output(batch_cmd(&[], what, &journal, &[])).await);
+        assert_eq!(code, 4, "{stderr}");
+        assert!(stderr.contains("exists but holds no batch"), "{stderr}");
+    }
+
+    // An invalid file on a new journal leaves no journal behind, so the
+    // fixed file then plans into a new one.
+    let fresh = dir.path().join("fresh.db");
+    let bad = write(
+        dir.path(),
+        "bad.csv",
+        "openid,amount\noGood000000000000000000001,1.001\n",
+    );
+    let (_, stderr, code) = text(&output(batch_run(&[], &bad, &fresh, &[])).await);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(!fresh.exists());
+    assert!(!dir.path().join("fresh.db.new").exists());
+    let (_, stderr, code) = text(&output(batch_run(&[], &csv, &fresh, &[])).await);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("planned 2 row(s)"), "{stderr}");
+}
+
+#[test]
+fn defect9_config_errors_never_print_the_api_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "Qv7ConfigSecretNeverShown0123456";
+    for (name, toml_text, line, key) in [
+        (
+            "malformed",
+            format!("mch_id = \"1\"\nappid = \"wx1\"\napi_key = \"{secret}\n"),
+            3,
+            "api_key",
+        ),
+        (
+            "unknown",
+            format!("mch_id = \"1\"\nappid = \"wx1\"\nsigning = \"{secret}\"\n"),
+            3,
+            "signing",
+        ),
+        (
+            "misspelled",
+            format!("mch_id = \"1\"\n\napi_kye = \"{secret}\"\nappid = \"wx1\"\n"),
+            3,
+            "api_kye",
+        ),
+        (
+            "bad_syntax",
+            format!("mch_id = \"1\"\nappid = \"wx1\"\nremark = \"hi\" {secret}\n"),
+            3,
+            "remark",
+        ),
+    ] {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, toml_text).unwrap();
+        let mut query = hongbao();
+        query
+            .arg("--config")
+            .arg(&path)
+            .args(["query", "transfer", "BILL0001"]);
+        let (stdout, stderr, code) = text(&query.output().unwrap());
+        assert_eq!(code, 4, "{name}: {stderr}");
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{name}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("Qv7"),
+            "{name}: part of the secret shown: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{}", path.display())),
+            "{name}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("line {line}, column ")),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains(&format!("`{key}`")), "{name}: {stderr}");
+    }
 }

@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is a test failure
 
 use hongbao_cli::journal::{
-    AttemptAction, AttemptRecord, BatchHeader, Journal, JournalError, PlanAdd, PlannedRow,
-    RowState, SqliteJournal,
+    AttemptAction, AttemptRecord, BatchHeader, Journal, JournalError, JournalLock, PlanAdd,
+    PlannedRow, RowState, ServerId, SqliteJournal, bind_server,
 };
 
 fn header(digest: &str) -> BatchHeader {
@@ -64,11 +64,16 @@ fn plan_is_atomic_and_durable() {
         let mut plan = journal.begin_plan(&header("d1")).unwrap();
         plan.add(&planned(2, "B1")).unwrap();
         // Dropped without commit: nothing, not even the header, is kept.
+        drop(plan);
+        assert_eq!(journal.header().unwrap(), None);
+        assert_eq!(journal.summary().unwrap().rows(), 0);
     }
-    let journal = SqliteJournal::open(&path).unwrap();
-    assert_eq!(journal.header().unwrap(), None);
-    assert_eq!(journal.summary().unwrap().rows(), 0);
-    drop(journal);
+    // A file without a batch is not reopened as a journal (see defect 8).
+    assert!(matches!(
+        SqliteJournal::open(&path),
+        Err(JournalError::NoBatch { .. })
+    ));
+    std::fs::remove_file(&path).unwrap();
     drop(planned_journal(&path));
     let reopened = SqliteJournal::open(&path).unwrap();
     assert_eq!(reopened.header().unwrap(), Some(header("d1")));
@@ -273,8 +278,194 @@ fn is_root() -> bool {
 fn a_new_journal_in_a_missing_directory_creates_the_directory() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("target").join("nested").join("j.db");
-    drop(SqliteJournal::open(&path).unwrap());
+    drop(planned_journal(&path));
     assert!(path.exists());
     // …and reopening it finds the same journal.
-    drop(SqliteJournal::open_existing(&path).unwrap());
+    let reopened = SqliteJournal::open_existing(&path).unwrap();
+    assert_eq!(reopened.header().unwrap(), Some(header("d1")));
+}
+
+#[test]
+fn defect8_a_copy_of_the_db_file_alone_holds_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pay.db");
+    // The journal stays open (a run in progress, or killed: its -wal file
+    // is not folded in by a clean close).
+    let journal = planned_journal(&path);
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&path, &copy).unwrap();
+    assert!(!dir.path().join("copy.db-wal").exists());
+    let copied = SqliteJournal::open(&copy).expect("the copy is a journal with its batch");
+    assert_eq!(copied.header().unwrap(), Some(header("d1")));
+    assert_eq!(copied.summary().unwrap().get(RowState::Planned), (2, 500));
+    // The end-of-run checkpoint folds later changes in too.
+    let mut journal = journal;
+    let row = journal
+        .rows_in_states(&[RowState::Planned], 0, 1)
+        .unwrap()
+        .remove(0);
+    journal
+        .mark_sending(&[(row.id, b"body".as_slice())])
+        .unwrap();
+    journal.checkpoint().unwrap();
+    let copy2 = dir.path().join("copy2.db");
+    std::fs::copy(&path, &copy2).unwrap();
+    let copied = SqliteJournal::open(&copy2).unwrap();
+    assert_eq!(copied.row(row.id).unwrap().state, RowState::Sending);
+}
+
+#[test]
+fn defect8_an_existing_empty_or_headerless_journal_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let no_batch = |result: Result<SqliteJournal, JournalError>, path: &std::path::Path| {
+        let err = result.expect_err("an existing file without a batch is refused");
+        assert!(matches!(err, JournalError::NoBatch { .. }), "{err:?}");
+        let shown = err.to_string();
+        assert!(
+            shown.contains(&format!(
+                "journal {} exists but holds no batch (a copy without its -wal file?)",
+                path.display()
+            )),
+            "{shown}"
+        );
+    };
+    // Zero bytes: left untouched.
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    no_batch(SqliteJournal::open(&empty), &empty);
+    no_batch(SqliteJournal::open_existing(&empty), &empty);
+    assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
+    // The 4 KiB main file of a WAL database whose content was in the -wal.
+    let bare = dir.path().join("bare.db");
+    let conn = rusqlite::Connection::open(&bare).unwrap();
+    let _: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .unwrap();
+    drop(conn);
+    no_batch(SqliteJournal::open(&bare), &bare);
+    // A journal schema without a batch header.
+    let headerless = dir.path().join("headerless.db");
+    drop(SqliteJournal::open(&headerless).unwrap());
+    no_batch(SqliteJournal::open(&headerless), &headerless);
+    // A file created by this very call is fine.
+    let fresh = dir.path().join("fresh.db");
+    assert_eq!(SqliteJournal::open(&fresh).unwrap().header().unwrap(), None);
+}
+
+#[test]
+fn defect8_a_staged_journal_appears_only_once_planned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pay.db");
+    let new = dir.path().join("pay.db.new");
+    // Dropped before its plan: nothing is left behind.
+    {
+        let _lock = JournalLock::acquire(&path).unwrap();
+        let journal = SqliteJournal::stage(&path).unwrap();
+        assert!(new.exists() && !path.exists());
+        drop(journal);
+        assert!(!new.exists() && !path.exists());
+    }
+    // Planned and published: in place, with its plan in the main file.
+    let _lock = JournalLock::acquire(&path).unwrap();
+    let mut journal = SqliteJournal::stage(&path).unwrap();
+    let mut plan = journal.begin_plan(&header("d1")).unwrap();
+    plan.add(&planned(2, "B1")).unwrap();
+    plan.commit().unwrap();
+    let journal = journal.publish().unwrap();
+    assert!(path.exists() && !new.exists());
+    assert!(!dir.path().join("pay.db.new-wal").exists());
+    assert_eq!(journal.header().unwrap(), Some(header("d1")));
+    drop(journal);
+    assert_eq!(
+        SqliteJournal::open_existing(&path)
+            .unwrap()
+            .summary()
+            .unwrap()
+            .get(RowState::Planned),
+        (1, 200)
+    );
+}
+
+#[test]
+fn defect7_a_second_lock_on_a_journal_is_refused_and_names_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pay.db");
+    let first = JournalLock::acquire(&path).unwrap();
+    // Another acquisition with its own file handle, as another process has.
+    let err = JournalLock::acquire(&path).expect_err("the journal is locked");
+    let shown = err.to_string();
+    assert!(matches!(err, JournalError::InUse { .. }), "{err:?}");
+    let expected = format!(
+        "journal {} is in use by pid {} on host ",
+        path.display(),
+        std::process::id()
+    );
+    assert!(shown.starts_with(&expected), "{shown}");
+    assert!(shown.contains(" since 20"), "{shown}");
+    assert!(JournalLock::holder(&path).is_some());
+    drop(first);
+    // Released with its handle.
+    assert!(JournalLock::holder(&path).is_none());
+    let again = JournalLock::acquire(&path).unwrap();
+    assert_eq!(again.path(), JournalLock::lock_path(&path));
+}
+
+#[test]
+fn defect6_journal_refuses_another_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pay.db");
+    let shown = path.display().to_string();
+    let sandbox = ServerId::embedded_sandbox();
+    let real = ServerId::configured("https://api.mch.weixin.qq.com/");
+    let mut journal = SqliteJournal::open(&path).unwrap();
+    bind_server(&mut journal, &shown, &sandbox, false).unwrap();
+    let mut plan = journal.begin_plan(&header("d1")).unwrap();
+    plan.add(&planned(2, "B1")).unwrap();
+    plan.commit().unwrap();
+    drop(journal);
+
+    let mut journal = SqliteJournal::open_existing(&path).unwrap();
+    assert_eq!(journal.server().unwrap(), Some(sandbox.clone()));
+    // The same server (the embedded sandbox again): fine.
+    bind_server(&mut journal, &shown, &sandbox, false).unwrap();
+    // Another one: refused, naming both, even when asked to adopt.
+    for adopt in [false, true] {
+        let err = bind_server(&mut journal, &shown, &real, adopt).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err, JournalError::ServerMismatch { .. }),
+            "{err:?}"
+        );
+        assert!(
+            text.contains("sandbox:embedded") && text.contains("https://api.mch.weixin.qq.com"),
+            "{text}"
+        );
+        assert!(text.contains("use another journal file"), "{text}");
+    }
+    assert_eq!(journal.server().unwrap(), Some(sandbox));
+}
+
+#[test]
+fn defect6_a_journal_without_a_server_is_refused_unless_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let shown = path.display().to_string();
+    // Planned without a server, as hongbao did before it recorded one.
+    let mut journal = planned_journal(&path);
+    assert_eq!(journal.server().unwrap(), None);
+    let real = ServerId::configured("https://api.mch.weixin.qq.com");
+    let err = bind_server(&mut journal, &shown, &real, false).unwrap_err();
+    assert!(
+        matches!(err, JournalError::ServerUnrecorded { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("--bind-server"), "{err}");
+    assert_eq!(journal.server().unwrap(), None, "refusing records nothing");
+    bind_server(&mut journal, &shown, &real, true).unwrap();
+    assert_eq!(journal.server().unwrap(), Some(real.clone()));
+    // From now on it is bound like any other.
+    assert!(matches!(
+        bind_server(&mut journal, &shown, &ServerId::embedded_sandbox(), true),
+        Err(JournalError::ServerMismatch { .. })
+    ));
 }

@@ -2,11 +2,12 @@
 
 use super::{
     AttemptAction, AttemptRecord, BatchHeader, Journal, JournalError, JournalRow, PlanAdd,
-    PlanWriter, PlannedRow, RowState, Summary, now_ms, rfc3339,
+    PlanWriter, PlannedRow, RowState, ServerId, Summary, now_ms, rfc3339,
 };
 use hongbao_proto::NextStep;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
 
 const SCHEMA_VERSION: &str = "2";
 const APPLICATION_ID: i64 = 0x4842_4a31; // "HBJ1"
@@ -83,10 +84,50 @@ UPDATE meta SET value = '2' WHERE key = 'schema_version';
 ";
 
 /// A journal in one SQLite file (WAL mode, full fsync on every commit).
+///
+/// The plan is checkpointed into the main file as soon as it is committed
+/// (and [`SqliteJournal::checkpoint`] folds the WAL in at the end of a run),
+/// so a copy of the `.db` file alone always holds its batch. An existing
+/// file that is empty or has no batch header is refused
+/// ([`JournalError::NoBatch`]); only a file this very call creates starts
+/// empty.
 #[derive(Debug)]
 pub struct SqliteJournal {
     conn: Connection,
     path: String,
+    /// For a journal being created by [`SqliteJournal::stage`]: its temporary
+    /// files, removed on drop unless [`SqliteJournal::publish`] moved them.
+    staged: Option<Staged>,
+}
+
+/// The temporary file of a journal being created, and where it goes.
+#[derive(Debug)]
+struct Staged {
+    temp: PathBuf,
+    target: PathBuf,
+    armed: bool,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.armed {
+            remove_db_files(&self.temp);
+        }
+    }
+}
+
+/// `path` with `suffix` appended to its file name (`pay.db` → `pay.db-wal`).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Removes a database file and its SQLite side files, if present.
+fn remove_db_files(path: &Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let _ = std::fs::remove_file(with_suffix(path, suffix));
+    }
 }
 
 fn classify_open(path: &str, err: rusqlite::Error) -> JournalError {
@@ -104,47 +145,203 @@ fn classify_open(path: &str, err: rusqlite::Error) -> JournalError {
     }
 }
 
+/// Folds the WAL into the main database file and empties it; fails if
+/// readers kept it from completing within the busy timeout.
+fn checkpoint(conn: &Connection, path: &str) -> Result<(), JournalError> {
+    if path == ":memory:" {
+        return Ok(());
+    }
+    let (busy, log, done): (i64, i64, i64) = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .map_err(|e| classify_open(path, e))?;
+    if busy != 0 || done < log {
+        return Err(JournalError::Io {
+            path: path.to_owned(),
+            detail: format!(
+                "could not copy its WAL into the main file (busy: {busy}, {done} of {log} pages; another process reading it?); keep its -wal file next to it"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Whether `open` may create the file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Create {
+    Allowed,
+    Never,
+}
+
 impl SqliteJournal {
-    /// Opens (creating if needed) the journal at `path` for reading and writing.
+    /// Opens the journal at `path` for reading and writing, creating it if
+    /// there is no file there. An existing file must hold a batch.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, JournalError> {
         let path_ref = path.as_ref();
-        let shown = path_ref.display().to_string();
-        // A new journal may name a directory that does not exist yet
-        // (`target/` in a fresh checkout): create it, as `cargo` would.
-        if let Some(parent) = path_ref.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if !parent.exists() {
-                std::fs::create_dir_all(parent).map_err(|e| JournalError::ReadOnly {
-                    path: shown.clone(),
-                    detail: format!("cannot create its directory: {e}"),
-                })?;
-            }
-        }
-        let conn = Connection::open_with_flags(
-            path_ref,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| classify_open(&shown, e))?;
-        Self::setup(conn, shown)
+        Self::open_file(path_ref, path_ref.display().to_string(), Create::Allowed)
     }
 
-    /// Opens an existing journal; fails if there is none at `path`.
+    /// Opens an existing journal; fails if there is none at `path`
+    /// ([`JournalError::Empty`]) or if it holds no batch.
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Self, JournalError> {
         let path_ref = path.as_ref();
-        if !path_ref.exists() {
-            return Err(JournalError::Empty);
+        Self::open_file(path_ref, path_ref.display().to_string(), Create::Never)
+    }
+
+    /// Starts a new journal for `path` in the temporary file `<path>.new`
+    /// (leftovers of an earlier attempt are removed first). Nothing appears
+    /// at `path` until [`SqliteJournal::publish`], so a run interrupted while
+    /// planning never leaves a journal without a batch there; dropping the
+    /// journal unpublished removes the temporary files.
+    ///
+    /// The caller must hold the journal's [`JournalLock`](super::JournalLock).
+    pub fn stage(path: impl AsRef<Path>) -> Result<Self, JournalError> {
+        let target = path.as_ref().to_path_buf();
+        let shown = target.display().to_string();
+        let temp = with_suffix(&target, ".new");
+        remove_db_files(&temp);
+        let mut journal = Self::open_file(&temp, shown, Create::Allowed)?;
+        journal.staged = Some(Staged {
+            temp,
+            target,
+            armed: true,
+        });
+        Ok(journal)
+    }
+
+    /// Moves a journal made by [`SqliteJournal::stage`] to its place, once
+    /// its batch is planned: the WAL is folded in, the file synced and
+    /// renamed (never over an existing file), and the journal reopened
+    /// there. A journal that was not staged is returned as it is.
+    pub fn publish(self) -> Result<Self, JournalError> {
+        let SqliteJournal { conn, path, staged } = self;
+        let Some(mut staged) = staged else {
+            return Ok(SqliteJournal {
+                conn,
+                path,
+                staged: None,
+            });
+        };
+        let io = |detail: String| JournalError::Io {
+            path: path.clone(),
+            detail,
+        };
+        let planned: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'file_digest'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| classify_open(&path, e))?;
+        if planned.is_none() {
+            return Err(JournalError::NoBatch { path });
         }
-        Self::open(path_ref)
+        checkpoint(&conn, &path)?;
+        conn.close().map_err(|(_, e)| classify_open(&path, e))?;
+        let wal = with_suffix(&staged.temp, "-wal");
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+            return Err(io(format!(
+                "the new journal still has data in {} after closing it",
+                wal.display()
+            )));
+        }
+        File::open(&staged.temp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io(format!("cannot sync {}: {e}", staged.temp.display())))?;
+        if std::fs::symlink_metadata(&staged.target).is_ok() {
+            return Err(io(
+                "a file appeared at this path while the batch was being planned; nothing was sent: rerun"
+                    .into(),
+            ));
+        }
+        std::fs::rename(&staged.temp, &staged.target).map_err(|e| {
+            io(format!(
+                "cannot move {} into place: {e}",
+                staged.temp.display()
+            ))
+        })?;
+        staged.armed = false;
+        remove_db_files(&staged.temp);
+        if let Some(dir) = staged.target.parent().filter(|p| !p.as_os_str().is_empty()) {
+            // Make the rename durable (directories cannot be opened for
+            // syncing on every platform: best effort).
+            if let Ok(dir) = File::open(dir) {
+                let _ = dir.sync_all();
+            }
+        }
+        Self::open_file(&staged.target, path, Create::Never)
     }
 
     /// An in-memory journal (tests, dry runs).
     pub fn in_memory() -> Result<Self, JournalError> {
         let conn = Connection::open_in_memory()?;
-        Self::setup(conn, ":memory:".to_owned())
+        Self::setup(conn, ":memory:".to_owned(), true)
     }
 
-    fn setup(conn: Connection, path: String) -> Result<Self, JournalError> {
+    /// Folds the WAL into the main file (`PRAGMA wal_checkpoint(TRUNCATE)`):
+    /// afterwards the `.db` file alone holds everything committed.
+    pub fn checkpoint(&self) -> Result<(), JournalError> {
+        checkpoint(&self.conn, &self.path)
+    }
+
+    fn open_file(path_ref: &Path, shown: String, create: Create) -> Result<Self, JournalError> {
+        // A new journal may name a directory that does not exist yet
+        // (`target/` in a fresh checkout): create it, as `cargo` would.
+        if create == Create::Allowed {
+            if let Some(parent) = path_ref.parent().filter(|p| !p.as_os_str().is_empty()) {
+                if !parent.exists() {
+                    std::fs::create_dir_all(parent).map_err(|e| JournalError::ReadOnly {
+                        path: shown.clone(),
+                        detail: format!("cannot create its directory: {e}"),
+                    })?;
+                }
+            }
+        }
+        // Create the file ourselves, exclusively: then "new" means made by
+        // this very call, and anything already there must hold a batch.
+        let created = create == Create::Allowed
+            && match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path_ref)
+            {
+                Ok(_) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+                Err(e) => {
+                    return Err(JournalError::ReadOnly {
+                        path: shown,
+                        detail: format!("cannot create it: {e}"),
+                    });
+                }
+            };
+        if !created {
+            match std::fs::metadata(path_ref) {
+                Ok(meta) if meta.is_file() && meta.len() == 0 => {
+                    return Err(JournalError::NoBatch { path: shown });
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(JournalError::Empty);
+                }
+                Err(e) => {
+                    return Err(JournalError::ReadOnly {
+                        path: shown,
+                        detail: e.to_string(),
+                    });
+                }
+            }
+        }
+        let conn = Connection::open_with_flags(
+            path_ref,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| classify_open(&shown, e))?;
+        Self::setup(conn, shown, created)
+    }
+
+    fn setup(conn: Connection, path: String, created: bool) -> Result<Self, JournalError> {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(|e| classify_open(&path, e))?;
         // Reading the application id is the first access to the file: a
@@ -159,6 +356,11 @@ impl SqliteJournal {
             return Err(JournalError::Corrupt(format!(
                 "{path} is an SQLite database but not a hongbao journal"
             )));
+        }
+        if tables == 0 && !created {
+            // An SQLite file without even our schema: the 4 KiB main file
+            // of a journal whose content is all in a missing -wal file.
+            return Err(JournalError::NoBatch { path });
         }
         if path != ":memory:" {
             let mode: String = conn
@@ -175,18 +377,26 @@ impl SqliteJournal {
             .map_err(|e| classify_open(&path, e))?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| classify_open(&path, e))?;
-        if tables == 0 {
-            conn.execute_batch(SCHEMA)
+        if created {
+            let tx = conn
+                .unchecked_transaction()
                 .map_err(|e| classify_open(&path, e))?;
-            conn.pragma_update(None, "application_id", APPLICATION_ID)
+            tx.execute_batch(SCHEMA)
                 .map_err(|e| classify_open(&path, e))?;
-            conn.execute(
+            tx.pragma_update(None, "application_id", APPLICATION_ID)
+                .map_err(|e| classify_open(&path, e))?;
+            tx.execute(
                 "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)",
                 params![SCHEMA_VERSION],
             )
             .map_err(|e| classify_open(&path, e))?;
+            tx.commit().map_err(|e| classify_open(&path, e))?;
         }
-        let journal = SqliteJournal { conn, path };
+        let journal = SqliteJournal {
+            conn,
+            path,
+            staged: None,
+        };
         let mut version = journal.meta("schema_version")?;
         if version.as_deref() == Some("1") {
             journal.migrate_1_to_2()?;
@@ -197,6 +407,11 @@ impl SqliteJournal {
                 "{}: schema version {version:?}, expected {SCHEMA_VERSION}",
                 journal.path
             )));
+        }
+        if !created && journal.meta("file_digest")?.is_none() {
+            return Err(JournalError::NoBatch {
+                path: journal.path.clone(),
+            });
         }
         Ok(journal)
     }
@@ -274,6 +489,8 @@ fn finish_row(pair: (JournalRow, String)) -> Result<JournalRow, JournalError> {
 
 struct SqlitePlan<'c> {
     tx: Transaction<'c>,
+    conn: &'c Connection,
+    path: &'c str,
 }
 
 impl PlanWriter for SqlitePlan<'_> {
@@ -305,7 +522,9 @@ impl PlanWriter for SqlitePlan<'_> {
 
     fn commit(self: Box<Self>) -> Result<(), JournalError> {
         self.tx.commit()?;
-        Ok(())
+        // The plan must not live only in the -wal file: a copy of the .db
+        // alone would open without it and plan (and pay) again.
+        checkpoint(self.conn, self.path)
     }
 }
 
@@ -338,11 +557,11 @@ impl Journal for SqliteJournal {
                 this_run: header.file_name.clone(),
             });
         }
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| classify_open(&path, e))?;
+        let path = self.path.as_str();
+        let conn = &self.conn;
+        let tx = conn
+            .unchecked_transaction()
+            .map_err(|e| classify_open(path, e))?;
         for (key, value) in [
             ("file_digest", &header.file_digest),
             ("file_name", &header.file_name),
@@ -354,9 +573,9 @@ impl Journal for SqliteJournal {
                 "INSERT INTO meta(key, value) VALUES (?1, ?2)",
                 params![key, value],
             )
-            .map_err(|e| classify_open(&path, e))?;
+            .map_err(|e| classify_open(path, e))?;
         }
-        Ok(Box::new(SqlitePlan { tx }))
+        Ok(Box::new(SqlitePlan { tx, conn, path }))
     }
 
     fn rows_in_states(
@@ -539,6 +758,43 @@ impl Journal for SqliteJournal {
             })
         })
         .collect()
+    }
+
+    fn server(&self) -> Result<Option<ServerId>, JournalError> {
+        let Some(id) = self.meta("server")? else {
+            return Ok(None);
+        };
+        let sandbox = match self.meta("sandbox")?.as_deref() {
+            Some("true") => true,
+            Some("false") => false,
+            other => {
+                return Err(JournalError::Corrupt(format!(
+                    "{}: sandbox mark {other:?}",
+                    self.path
+                )));
+            }
+        };
+        Ok(Some(ServerId { id, sandbox }))
+    }
+
+    fn set_server(&mut self, server: &ServerId) -> Result<(), JournalError> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| classify_open(&self.path, e))?;
+        for (key, value) in [
+            ("server", server.id.as_str()),
+            ("sandbox", if server.sandbox { "true" } else { "false" }),
+        ] {
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map_err(|e| classify_open(&self.path, e))?;
+        }
+        tx.commit().map_err(|e| classify_open(&self.path, e))?;
+        Ok(())
     }
 
     fn summary(&self) -> Result<Summary, JournalError> {
