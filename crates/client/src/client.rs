@@ -317,15 +317,7 @@ impl Client {
         async move {
             let started = Instant::now();
             let mut guard = self.lock_bill(query, prepared.bill()).await;
-            let outcome = self
-                .query_loop(
-                    &mut guard,
-                    query,
-                    &expected,
-                    QueryBudget::Count(1),
-                    Settle::default(),
-                )
-                .await;
+            let outcome = self.query_once(&mut guard, query, &expected).await;
             record_result(Ok(&outcome), started);
             Ok(outcome)
         }
@@ -512,15 +504,7 @@ impl Client {
         // is only returned while none may have).
         let mut sent = false;
         if let (Start::Resume, Some(query)) = (start, spec.query) {
-            let outcome = self
-                .query_loop(
-                    &mut guard,
-                    query,
-                    &expected,
-                    QueryBudget::Count(1),
-                    Settle::default(),
-                )
-                .await;
+            let outcome = self.query_once(&mut guard, query, &expected).await;
             match &outcome {
                 Outcome::Unknown(Unknown {
                     reason: UnknownReason::InProgress { .. },
@@ -821,6 +805,23 @@ impl Client {
             Outcome::Unknown(unknown) => Attempt::Unknown(unknown, interpretation.code),
             definite => Attempt::Definite(definite),
         }
+    }
+
+    /// One query of the bill, checked against `expected`.
+    async fn query_once(
+        &self,
+        guard: &mut BillGuard,
+        query: Endpoint,
+        expected: &Expected<'_>,
+    ) -> Outcome {
+        self.query_loop(
+            guard,
+            query,
+            expected,
+            QueryBudget::Count(1),
+            Settle::default(),
+        )
+        .await
     }
 
     /// Queries the bill within `budget` (at least once), returning the first
