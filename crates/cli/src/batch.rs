@@ -636,10 +636,13 @@ pub async fn run(
     //    rows whose tool-chosen bill number turned out to be another
     //    payment's get a new one and go round again.
     let mut sent = 0;
+    // At most three rounds: a number drawn again meets another payment
+    // only by a chance of about one in 10^17.
     for _ in 0..3 {
         if interrupted || halt.reason.is_some() {
             break;
         }
+        reissue(journal, options, true, &mut renumbered)?;
         let planned = journal.summary()?.get(RowState::Planned).0;
         if planned == 0 {
             break;
@@ -658,12 +661,6 @@ pub async fn run(
         progress.finish();
         sent += count;
         interrupted = stopped && halt.reason.is_none();
-        if reissue(journal, options, true, &mut renumbered)? == 0 {
-            break;
-        }
-    }
-    if !interrupted && halt.reason.is_none() {
-        reissue(journal, options, true, &mut renumbered)?;
     }
     Ok(RunReport {
         resumed,
