@@ -887,6 +887,10 @@ impl Client {
                     },
                 },
             };
+            if matches!(unknown.reason, UnknownReason::PayeeNotNamed { .. }) {
+                // Asking again tells no more; the caller may resend to tell.
+                return Outcome::Unknown(unknown);
+            }
             tracing::info!(query = query.name(), queries, reason = %unknown.reason, "query left the outcome unknown");
             if unknown.reason == UnknownReason::NotFound && !uncertain {
                 if let Some(refused) = &refusal {

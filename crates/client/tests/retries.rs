@@ -475,7 +475,18 @@ async fn resolve_survives_transport_failures() {
 async fn fatal_error_goes_to_query_and_settles_as_conflict() {
     let mock = MockTransport::new();
     mock.push_reply(200, fail_reply("FATAL_ERROR"));
-    mock.push_reply(200, query_status("mch_billno", BILL, "SENT", false));
+    // An unopened packet: the query names no receiver.
+    mock.push_reply(
+        200,
+        xml(&[
+            ("return_code", "SUCCESS"),
+            ("result_code", "SUCCESS"),
+            ("mch_billno", BILL),
+            ("mch_id", MCH_ID),
+            ("status", "SENT"),
+            ("total_amount", "1000"),
+        ]),
+    );
     let outcome = client(&mock)
         .send_red_packet(&red_packet(BILL))
         .await
@@ -826,4 +837,62 @@ async fn rate_limit_refusals_are_resent_identically_by_the_policy() {
     let requests = mock.requests();
     assert_eq!(requests.len(), 3);
     assert_eq!(requests[0].body, requests[2].body, "identical bytes");
+}
+
+/// A query that finds a packet of this amount but names no receiver (an
+/// unopened cash red packet) does not settle the payment by itself: one
+/// identical resend tells. WeChat repeats its success for this request, or
+/// answers FATAL_ERROR when the bill is another payee's: a conflict.
+#[tokio::test(start_paused = true)]
+async fn a_query_naming_no_payee_is_settled_by_one_identical_resend() {
+    let unopened = || {
+        xml(&[
+            ("return_code", "SUCCESS"),
+            ("result_code", "SUCCESS"),
+            ("mch_billno", BILL),
+            ("mch_id", MCH_ID),
+            ("status", "SENT"),
+            ("total_amount", "1000"),
+        ])
+    };
+    // Ours: PROCESSING, the query names nobody, the resend is answered as a repeat.
+    let mock = MockTransport::new();
+    mock.push_reply(200, fail_reply("PROCESSING"));
+    mock.push_reply(200, unopened());
+    mock.push_fn(|r| Ok(send_success(r, false)));
+    let outcome = client(&mock)
+        .send_red_packet(&red_packet(BILL))
+        .await
+        .unwrap();
+    assert!(outcome.is_paid(), "{outcome:?}");
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[0].body, requests[2].body, "identical resend");
+
+    // Another payee's: the resend is refused with FATAL_ERROR.
+    let mock = MockTransport::new();
+    let client = client(&mock);
+    let stored = client.prepare(&red_packet(BILL)).unwrap();
+    mock.push_reply(200, unopened()); // resume: the query names nobody
+    mock.push_reply(200, fail_reply("FATAL_ERROR")); // the resend
+    mock.push_reply(200, unopened()); // the query after FATAL_ERROR
+    let outcome = client.resume(&stored).await.unwrap();
+    assert!(outcome.is_conflict(), "{outcome:?}");
+
+    // `status` sends nothing but the query: it says the payee is not named.
+    let mock = MockTransport::new();
+    mock.push_reply(200, unopened());
+    let outcome = client_with(&mock).status(&stored).await.unwrap();
+    assert!(
+        matches!(
+            &outcome,
+            Outcome::Unknown(u) if matches!(u.reason, UnknownReason::PayeeNotNamed { .. })
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(mock.requests().len(), 1);
+}
+
+fn client_with(mock: &MockTransport) -> hongbao::Client {
+    client(mock)
 }

@@ -207,6 +207,10 @@ pub fn query_status(bill_field: &str, bill: &str, status: &str, sign: bool) -> V
         ("send_type", "API"),
         ("total_amount", "1000"),
         ("payment_amount", "10000"),
+        // The payee: every query names it (a cash red packet in its
+        // receiver list; an unopened one names nobody: see the tests of
+        // `PayeeNotNamed`).
+        ("openid", OPENID),
         ("send_time", "2024-02-10 10:00:05"),
     ];
     if sign {
