@@ -149,14 +149,21 @@ async fn systemerror_after_commit_is_resolved_by_an_identical_resend_without_pay
     let sb = sandbox(FaultConfig::always(FaultKind::SystemerrorAfterCommit)).await;
     let client = client(&sb, Duration::from_secs(10));
     let bill = "10000098202402100000000002";
-    let outcome = client
-        .send_red_packet(&red_packet(bill, "5.00"))
-        .await
-        .expect("sent");
+    let prepared = client.prepare(&red_packet(bill, "5.00")).expect("prepared");
+    let outcome = client.execute(&prepared).await.expect("sent");
     // Every send answers SYSTEMERROR, but the money moved on the first one:
     // the client keeps the bill number, resends identically, then queries.
-    assert!(outcome.is_paid(), "{outcome:?}");
+    // The query finds a packet of 5.00 under the bill but, unopened, names
+    // no receiver, and the resend that would tell answers SYSTEMERROR too:
+    // the outcome stays unknown, never paid to someone it cannot name.
+    assert!(outcome.is_unknown(), "{outcome:?}");
     assert_eq!(outcome.bill(), bill);
+    assert_eq!(payments_for(&sb, bill), 1);
+    // Once the server answers again, resuming settles it: the identical
+    // resend is answered as a repeat of this very request.
+    sb.set_faults(FaultConfig::none()).expect("faults off");
+    let outcome = client.resume(&prepared).await.expect("resumed");
+    assert!(outcome.is_paid(), "{outcome:?}");
     assert_eq!(payments_for(&sb, bill), 1);
     let requested = sb
         .ledger()
