@@ -17,21 +17,17 @@
 //!
 //! let signer = Signer::new(ApiKey::new("192006250b4c09247ec02edce69f6a2d")?);
 //! let merchant = Merchant::new("10000098", "wx8888888888888888");
-//! let packet = RedPacket {
-//!     mch_billno: BillNo::new("10000098201411111234567890")?,
-//!     send_name: "天虹百货".into(),
-//!     re_openid: OpenId::new("oxTWIuGaIt6gTKsQRLau2M0yL16E")?,
-//!     total_amount: Amount::parse_yuan("10.00")?,
-//!     wishing: "感谢您参加猜灯谜活动，祝您元宵节快乐！".into(),
-//!     client_ip: "192.168.0.1".into(),
-//!     act_name: "猜灯谜抢红包活动".into(),
-//!     remark: "猜越多得越多，快来抢！".into(),
-//!     scene_id: None,
-//!     risk_info: None,
-//!     sub_mch_id: None,
-//!     msgappid: None,
-//!     consume_mch_id: None,
-//! };
+//! let packet = RedPacket::builder(
+//!     BillNo::new("10000098201411111234567890")?,
+//!     OpenId::new("oxTWIuGaIt6gTKsQRLau2M0yL16E")?,
+//!     Amount::parse_yuan("10.00")?,
+//! )
+//! .send_name("天虹百货")
+//! .wishing("感谢您参加猜灯谜活动，祝您元宵节快乐！")
+//! .client_ip("192.168.0.1")
+//! .act_name("猜灯谜抢红包活动")
+//! .remark("猜越多得越多，快来抢！")
+//! .build()?; // every broken rule at once
 //! let nonce = NonceStr::new("5K8264ILTKCH16CQ2502SI8ZNMTM67VS")?;
 //! let signed = build(&packet, &merchant, &nonce, &signer, None)?;
 //! assert_eq!(signed.sign.as_str(), "A6BA94628F22472191B0BE15AE6F2C87");
@@ -67,11 +63,15 @@ pub use build::{BuildError, SignDebug, SignedRequest, build, build_debug, resign
 pub use code::{BillRule, ErrorClass, ErrorCode, query_table, send_table};
 pub use endpoint::{Endpoint, EndpointSpec, Family, GET_SIGN_KEY_ALT_PATH, ProductState};
 pub use model::{
-    Envelope, GroupRedPacket, HbInfo, Merchant, MiniProgramRedPacket, PayEmployee,
-    PayEmployeeQuery, PayEmployeeQueryReply, PayEmployeeReply, RedPacket, RedPacketQuery,
-    RedPacketQueryReply, RedPacketReply, Reply, ReplyError, Request, SignKeyReply, SignKeyRequest,
-    Transfer, TransferQuery, TransferQueryReply, TransferReply, WorkwxRedPacket,
-    WorkwxRedPacketQuery, WorkwxRedPacketQueryReply, WorkwxRedPacketReply,
+    AnyReply, AnyRequest, BuilderField, Envelope, FieldSpec, GroupRedPacket, GroupRedPacketBuilder,
+    HbInfo, Merchant, MiniProgramRedPacket, MiniProgramRedPacketBuilder, PayEmployee,
+    PayEmployeeBuilder, PayEmployeeQuery, PayEmployeeQueryBuilder, PayEmployeeQueryReply,
+    PayEmployeeReply, RedPacket, RedPacketBuilder, RedPacketQuery, RedPacketQueryBuilder,
+    RedPacketQueryReply, RedPacketReply, Reply, ReplyError, Request, RequestVisitor, SignKeyReply,
+    SignKeyRequest, Transfer, TransferBuilder, TransferQuery, TransferQueryBuilder,
+    TransferQueryReply, TransferReply, WorkwxRedPacket, WorkwxRedPacketBuilder,
+    WorkwxRedPacketQuery, WorkwxRedPacketQueryBuilder, WorkwxRedPacketQueryReply,
+    WorkwxRedPacketReply,
 };
 pub use outcome::{
     Conflict, Expected, Interpretation, NextStep, NotPaid, Outcome, PayoutStatus, Receipt, Refund,

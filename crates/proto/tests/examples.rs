@@ -76,24 +76,9 @@ fn reply_files() -> Vec<(String, Endpoint)> {
 }
 
 fn typed_reply(endpoint: Endpoint, raw: &RawXml) -> String {
-    fn show<R: Reply + std::fmt::Debug>(raw: &RawXml) -> String {
-        match R::from_raw(raw) {
-            Ok(r) => format!("{r:#?}"),
-            Err(e) => format!("error: {e}"),
-        }
-    }
-    match endpoint {
-        Endpoint::SendRedPacket
-        | Endpoint::SendGroupRedPacket
-        | Endpoint::SendMiniProgramRedPacket => show::<RedPacketReply>(raw),
-        Endpoint::QueryRedPacket => show::<RedPacketQueryReply>(raw),
-        Endpoint::SendWorkwxRedPacket => show::<WorkwxRedPacketReply>(raw),
-        Endpoint::QueryWorkwxRedPacket => show::<WorkwxRedPacketQueryReply>(raw),
-        Endpoint::PayEmployee => show::<PayEmployeeReply>(raw),
-        Endpoint::QueryPayEmployee => show::<PayEmployeeQueryReply>(raw),
-        Endpoint::Transfer => show::<TransferReply>(raw),
-        Endpoint::QueryTransfer => show::<TransferQueryReply>(raw),
-        _ => show::<SignKeyReply>(raw),
+    match AnyReply::from_raw(endpoint, raw) {
+        Ok(r) => format!("{r:#?}"),
+        Err(e) => format!("error: {e}"),
     }
 }
 

@@ -112,21 +112,19 @@ fn re_openid_of_red_packets_is_at_most_32() {
 }
 
 fn group() -> GroupRedPacket {
-    GroupRedPacket {
-        mch_billno: BillNo::new("10000098202402100000000017").expect("bill"),
-        send_name: "天虹百货".into(),
-        re_openid: OpenId::new("oxTWIuGaIt6gTKsQRLau2M0yL16E").expect("openid"),
-        total_amount: Amount::from_fen(3000),
-        total_num: 3,
-        amt_type: AmtType::AllRand,
-        wishing: "新春快乐".into(),
-        act_name: "新春裂变".into(),
-        remark: "分享给好友".into(),
-        scene_id: None,
-        risk_info: None,
-        sub_mch_id: None,
-        consume_mch_id: None,
-    }
+    GroupRedPacket::builder(
+        BillNo::new("10000098202402100000000017").expect("bill"),
+        OpenId::new("oxTWIuGaIt6gTKsQRLau2M0yL16E").expect("openid"),
+        Amount::from_fen(3000),
+        3,
+    )
+    .send_name("天虹百货")
+    .amt_type(AmtType::AllRand)
+    .wishing("新春快乐")
+    .act_name("新春裂变")
+    .remark("分享给好友")
+    .build()
+    .expect("valid")
 }
 
 #[test]
@@ -155,18 +153,17 @@ fn group_red_packet_rules() {
 }
 
 fn workwx_packet() -> WorkwxRedPacket {
-    WorkwxRedPacket {
-        mch_billno: BillNo::new("10000098201411111234567890").expect("bill"),
-        sender_name: None,
-        agentid: Some("1000002".into()),
-        sender_header_media_id: None,
-        re_openid: OpenId::new("oxTWIuGaIt6gTKsQRLau2M0yL16E").expect("openid"),
-        total_amount: Amount::from_fen(1000),
-        wishing: "恭喜".into(),
-        act_name: "活动".into(),
-        remark: "备注".into(),
-        scene_id: None,
-    }
+    WorkwxRedPacket::builder(
+        BillNo::new("10000098201411111234567890").expect("bill"),
+        OpenId::new("oxTWIuGaIt6gTKsQRLau2M0yL16E").expect("openid"),
+        Amount::from_fen(1000),
+    )
+    .agentid("1000002")
+    .wishing("恭喜")
+    .act_name("活动")
+    .remark("备注")
+    .build()
+    .expect("valid")
 }
 
 #[test]
@@ -202,21 +199,18 @@ fn sender_name_xor_agentid() {
 }
 
 fn pay_employee() -> PayEmployee {
-    PayEmployee {
-        partner_trade_no: TradeNo::new("10000098201411111234567890").expect("no"),
-        device_info: None,
-        openid: OpenId::new("oxTWIuGaIt6gTKsQRLau2M0yL16E").expect("openid"),
-        check_name: CheckName::NoCheck,
-        re_user_name: None,
-        amount: Amount::from_fen(10_099),
-        desc: "报销".into(),
-        spbill_create_ip: "192.168.0.1".into(),
-        ww_msg_type: MsgType::NormalMsg,
-        approval_number: None,
-        approval_type: None,
-        act_name: "报销".into(),
-        agentid: None,
-    }
+    PayEmployee::builder(
+        TradeNo::new("10000098201411111234567890").expect("no"),
+        OpenId::new("oxTWIuGaIt6gTKsQRLau2M0yL16E").expect("openid"),
+        Amount::from_fen(10_099),
+    )
+    .check_name(CheckName::NoCheck)
+    .desc("报销")
+    .spbill_create_ip("192.168.0.1")
+    .ww_msg_type(MsgType::NormalMsg)
+    .act_name("报销")
+    .build()
+    .expect("valid")
 }
 
 #[test]
@@ -262,19 +256,17 @@ fn pay_employee_rules() {
 }
 
 fn transfer() -> Transfer {
-    Transfer {
-        partner_trade_no: TradeNo::new("100000982014120919616").expect("no"),
-        device_info: Some("0".into()),
-        openid: OpenId::new("ohO4Gt7wVPxIT1A9GjFaMYMiZY1s").expect("openid"),
-        check_name: CheckName::NoCheck,
-        re_user_name: None,
-        amount: Amount::from_fen(100),
-        desc: "节日快乐!".into(),
-        spbill_create_ip: "10.2.3.10".into(),
-        scene: None,
-        brand_id: None,
-        finder_template_id: None,
-    }
+    Transfer::builder(
+        TradeNo::new("100000982014120919616").expect("no"),
+        OpenId::new("ohO4Gt7wVPxIT1A9GjFaMYMiZY1s").expect("openid"),
+        Amount::from_fen(100),
+    )
+    .device_info("0")
+    .check_name(CheckName::NoCheck)
+    .desc("节日快乐!")
+    .spbill_create_ip("10.2.3.10")
+    .build()
+    .expect("valid")
 }
 
 #[test]

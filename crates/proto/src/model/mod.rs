@@ -12,6 +12,8 @@ use crate::values::{
 };
 use crate::xml::{RawXml, XmlError};
 
+mod any;
+pub(crate) mod declare;
 mod pay_employee;
 mod payout;
 mod red_packet;
@@ -19,15 +21,25 @@ mod signkey;
 mod transfer;
 mod workwx;
 
-pub use pay_employee::{PayEmployee, PayEmployeeQuery, PayEmployeeQueryReply, PayEmployeeReply};
+pub use any::{AnyReply, AnyRequest, RequestVisitor};
+pub use declare::{BuilderField, FieldSpec};
+pub use pay_employee::{
+    PayEmployee, PayEmployeeBuilder, PayEmployeeQuery, PayEmployeeQueryBuilder,
+    PayEmployeeQueryReply, PayEmployeeReply,
+};
 pub use red_packet::{
-    GroupRedPacket, HbInfo, MiniProgramRedPacket, RedPacket, RedPacketQuery, RedPacketQueryReply,
-    RedPacketReply,
+    GroupRedPacket, GroupRedPacketBuilder, HbInfo, MiniProgramRedPacket,
+    MiniProgramRedPacketBuilder, RedPacket, RedPacketBuilder, RedPacketQuery,
+    RedPacketQueryBuilder, RedPacketQueryReply, RedPacketReply,
 };
 pub use signkey::{SignKeyReply, SignKeyRequest};
-pub use transfer::{Transfer, TransferQuery, TransferQueryReply, TransferReply};
+pub use transfer::{
+    Transfer, TransferBuilder, TransferQuery, TransferQueryBuilder, TransferQueryReply,
+    TransferReply,
+};
 pub use workwx::{
-    WorkwxRedPacket, WorkwxRedPacketQuery, WorkwxRedPacketQueryReply, WorkwxRedPacketReply,
+    WorkwxRedPacket, WorkwxRedPacketBuilder, WorkwxRedPacketQuery, WorkwxRedPacketQueryBuilder,
+    WorkwxRedPacketQueryReply, WorkwxRedPacketReply,
 };
 
 /// A request to one endpoint.
@@ -253,6 +265,7 @@ macro_rules! reply {
         $($(#[$extra_attr:meta])* extra $extra:ident: $extra_ty:ty = $read_extra:path;)?
     ) => {
         $(#[$attr])*
+        #[non_exhaustive]
         pub struct $name {
             /// Envelope.
             pub envelope: $crate::model::Envelope,
@@ -278,69 +291,6 @@ macro_rules! reply {
     };
 }
 pub(crate) use reply;
-
-/// Implements [`Request`] and the inherent `from_wire` for a query: a
-/// struct whose only field is the bill number of the send it queries (always
-/// valid by type), sent with the given constant fields after it.
-macro_rules! query_request {
-    (
-        $name:ident: $endpoint:expr => $reply:ty,
-        $bill:ident: $bill_ty:ty $(, $fixed:literal = $value:literal)* $(,)?
-    ) => {
-        impl $crate::model::Request for $name {
-            const ENDPOINT: $crate::endpoint::Endpoint = $endpoint;
-            type Reply = $reply;
-
-            fn from_wire(
-                raw: &$crate::xml::RawXml,
-            ) -> Result<(Self, $crate::model::Merchant), $crate::validate::Violations> {
-                Self::from_wire(raw)
-            }
-
-            fn validate(&self) -> Result<(), $crate::validate::Violations> {
-                Ok(())
-            }
-
-            fn bill(&self) -> Option<&str> {
-                Some(self.$bill.as_str())
-            }
-
-            fn fields(&self) -> Vec<(&'static str, std::borrow::Cow<'_, str>)> {
-                vec![
-                    (stringify!($bill), std::borrow::Cow::Borrowed(self.$bill.as_str())),
-                    $(($fixed, std::borrow::Cow::Borrowed($value)),)*
-                ]
-            }
-        }
-
-        impl $name {
-            /// Reads a request body back: every violation at once.
-            pub fn from_wire(
-                raw: &$crate::xml::RawXml,
-            ) -> Result<(Self, $crate::model::Merchant), $crate::validate::Violations> {
-                let mut reader = $crate::model::WireReader::new(
-                    raw,
-                    <Self as $crate::model::Request>::ENDPOINT,
-                );
-                let bill = reader.parsed(stringify!($bill), str::parse::<$bill_ty>);
-                $(reader.fixed($fixed, $value);)*
-                $crate::model::finish_wire(reader, bill.map(|$bill| $name { $bill }))
-            }
-        }
-    };
-}
-pub(crate) use query_request;
-
-/// Pushes an optional non-empty field.
-pub(crate) fn push_opt<'a>(
-    out: &mut Vec<(&'static str, Cow<'a, str>)>,
-    name: &'static str,
-    value: Option<&'a str>,
-) {
-    if let Some(v) = value.filter(|v| !v.is_empty()) {
-        out.push((name, Cow::Borrowed(v)));
-    }
-}
 
 /// An integer written as text.
 pub(crate) fn num(n: u64) -> Cow<'static, str> {

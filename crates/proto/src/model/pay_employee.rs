@@ -1,137 +1,83 @@
 //! WeCom pay to employee: paywwsptrans2pocket, querywwsptrans2pocket.
 
-use std::borrow::Cow;
-
-use serde::{Deserialize, Serialize};
-
-use super::payout::{PayoutWire, payout_of, with_payout};
-use super::{Merchant, Request, WireReader, finish_wire, num, push_opt, query_request, reply};
+use super::declare::request;
+use super::payout::{MIN_PAYMENT_FEN, real_name_rule};
+use super::reply;
 use crate::endpoint::Endpoint;
-use crate::validate::{Checker, Rule, Violations};
+use crate::validate::{Checker, Rule};
 use crate::values::{Amount, CheckName, MsgType, OpenId, TradeNo, TransferStatus};
-use crate::xml::RawXml;
 
-/// `paywwsptrans2pocket`: pay an employee's WeChat change from WeCom. Needs
-/// `workwx_sign`. Every `result_code=FAIL` must be confirmed by a query.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PayEmployee {
-    /// Order number.
-    pub partner_trade_no: TradeNo,
-    /// Terminal device id (≤ 32 characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_info: Option<String>,
-    /// Employee's openid under the corpid (≤ 64 characters).
-    pub openid: OpenId,
-    /// Whether to verify the real name.
-    pub check_name: CheckName,
-    /// Real name (≤ 64 characters); required with `FORCE_CHECK`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub re_user_name: Option<String>,
-    /// Amount, at least 1 yuan.
-    pub amount: Amount,
-    /// Description shown to the employee (≤ 81 characters).
-    pub desc: String,
-    /// IPv4 address of the calling machine.
-    pub spbill_create_ip: String,
-    /// Message type.
-    pub ww_msg_type: MsgType,
-    /// Approval form number; required with `APPROVAL_MSG`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approval_number: Option<String>,
-    /// Approval type; must be 1 with `APPROVAL_MSG`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approval_type: Option<u32>,
-    /// Project name (≤ 50 characters).
-    pub act_name: String,
-    /// Pay in the name of this WeCom app (unsigned integer); its secret signs `workwx_sign`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agentid: Option<String>,
-}
-
-impl Request for PayEmployee {
-    const ENDPOINT: Endpoint = Endpoint::PayEmployee;
-    type Reply = PayEmployeeReply;
-
-    fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations> {
-        Self::from_wire(raw)
+request! {
+    /// `paywwsptrans2pocket`: pay an employee's WeChat change from WeCom. Needs
+    /// `workwx_sign`. Every `result_code=FAIL` must be confirmed by a query.
+    /// The builder starts with `check_name=NO_CHECK` and `ww_msg_type=NORMAL_MSG`.
+    pub struct PayEmployee / PayEmployeeBuilder {
+        endpoint: Endpoint::PayEmployee,
+        reply: PayEmployeeReply,
+        bill: partner_trade_no,
+        builder(partner_trade_no: TradeNo, openid: OpenId, amount: Amount),
+        check: pay_employee_rules,
+        agentid: agentid,
     }
-
-    fn validate(&self) -> Result<(), Violations> {
-        let mut c = Checker::new();
-        payout_of!(self).check(&mut c, 81);
-        c.opt_text("approval_number", self.approval_number.as_deref(), 64);
-        if self.ww_msg_type == MsgType::ApprovalMsg {
-            if self.approval_number.as_deref().is_none_or(str::is_empty) {
-                c.push(
-                    "approval_number",
-                    Rule::RequiredWhen("ww_msg_type is APPROVAL_MSG"),
-                    None,
-                );
-            }
-            match self.approval_type {
-                None => c.push(
-                    "approval_type",
-                    Rule::RequiredWhen("ww_msg_type is APPROVAL_MSG"),
-                    None,
-                ),
-                Some(1) => {}
-                Some(other) => c.push(
-                    "approval_type",
-                    Rule::Range { min: 1, max: 1 },
-                    Some(&other.to_string()),
-                ),
-            }
-        }
-        c.text("act_name", &self.act_name, 50);
-        c.opt_digits("agentid", self.agentid.as_deref(), 10);
-        c.finish()
-    }
-
-    fn bill(&self) -> Option<&str> {
-        Some(self.partner_trade_no.as_str())
-    }
-
-    fn fields(&self) -> Vec<(&'static str, Cow<'_, str>)> {
-        let mut f = payout_of!(self).fields(16);
-        f.push(("ww_msg_type", Cow::Borrowed(self.ww_msg_type.as_str())));
-        push_opt(&mut f, "approval_number", self.approval_number.as_deref());
-        if let Some(t) = self.approval_type {
-            f.push(("approval_type", num(u64::from(t))));
-        }
-        f.push(("act_name", Cow::Borrowed(self.act_name.as_str())));
-        push_opt(&mut f, "agentid", self.agentid.as_deref());
-        f
-    }
-
-    fn agentid(&self) -> Option<&str> {
-        self.agentid.as_deref().filter(|a| !a.is_empty())
+    fields {
+        /// Terminal device id (≤ 32 characters).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device_info: Option<String> => Text(32);
+        /// Order number.
+        (workwx) partner_trade_no: TradeNo => Typed;
+        /// Employee's openid under the corpid (≤ 64 characters).
+        (workwx) openid: OpenId => MaxLen(64);
+        /// Whether to verify the real name.
+        check_name: CheckName => Typed;
+        /// Real name (≤ 64 characters); required with `FORCE_CHECK`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        re_user_name: Option<String> => Text(64);
+        /// Amount, at least 1 yuan.
+        (workwx) amount: Amount => FenAtLeast(MIN_PAYMENT_FEN);
+        /// Description shown to the employee (≤ 81 characters).
+        (workwx) desc: String => Text(81);
+        /// IPv4 address of the calling machine.
+        spbill_create_ip: String => Ipv4;
+        /// Message type.
+        (workwx) ww_msg_type: MsgType => Typed;
+        /// Approval form number; required with `APPROVAL_MSG`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approval_number: Option<String> => Text(64);
+        /// Approval type; must be 1 with `APPROVAL_MSG`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approval_type: Option<u32> => Typed;
+        /// Project name (≤ 50 characters).
+        act_name: String => Text(50);
+        /// Pay in the name of this WeCom app (unsigned integer); its secret signs `workwx_sign`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agentid: Option<String> => Digits(10);
     }
 }
 
-impl PayEmployee {
-    /// Reads a request body back: every violation at once.
-    pub fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations> {
-        let mut r = WireReader::new(raw, Self::ENDPOINT);
-        let payout = PayoutWire::read(&mut r);
-        let ww_msg_type = r.parsed("ww_msg_type", str::parse::<MsgType>);
-        let approval_number = r.opt("approval_number");
-        let approval_type = r
-            .opt_uint("approval_type")
-            .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
-        let act_name = r.req("act_name");
-        let agentid = r.opt("agentid");
-        let request = match (payout, ww_msg_type) {
-            (Some(payout), Some(ww_msg_type)) => Some(with_payout!(PayEmployee {
-                payout;
-                ww_msg_type,
-                approval_number,
-                approval_type,
-                act_name,
-                agentid,
-            })),
-            _ => None,
-        };
-        finish_wire(r, request)
+/// `re_user_name` with `FORCE_CHECK`; approval fields with `APPROVAL_MSG`.
+fn pay_employee_rules(p: &PayEmployee, c: &mut Checker) {
+    real_name_rule(c, p.check_name, p.re_user_name.as_deref());
+    if p.ww_msg_type == MsgType::ApprovalMsg {
+        if p.approval_number.as_deref().is_none_or(str::is_empty) {
+            c.push(
+                "approval_number",
+                Rule::RequiredWhen("ww_msg_type is APPROVAL_MSG"),
+                None,
+            );
+        }
+        match p.approval_type {
+            None => c.push(
+                "approval_type",
+                Rule::RequiredWhen("ww_msg_type is APPROVAL_MSG"),
+                None,
+            ),
+            Some(1) => {}
+            Some(other) => c.push(
+                "approval_type",
+                Rule::Range { min: 1, max: 1 },
+                Some(&other.to_string()),
+            ),
+        }
     }
 }
 
@@ -156,14 +102,26 @@ reply! {
     }
 }
 
-/// `querywwsptrans2pocket`: query a payment to an employee.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PayEmployeeQuery {
-    /// Order number used when paying.
-    pub partner_trade_no: TradeNo,
+request! {
+    /// `querywwsptrans2pocket`: query a payment to an employee.
+    pub struct PayEmployeeQuery / PayEmployeeQueryBuilder {
+        endpoint: Endpoint::QueryPayEmployee,
+        reply: PayEmployeeQueryReply,
+        bill: partner_trade_no,
+        builder(partner_trade_no: TradeNo),
+    }
+    fields {
+        /// Order number used when paying.
+        partner_trade_no: TradeNo => Typed;
+    }
 }
 
-query_request!(PayEmployeeQuery: Endpoint::QueryPayEmployee => PayEmployeeQueryReply, partner_trade_no: TradeNo);
+impl PayEmployeeQuery {
+    /// The query for `partner_trade_no` (always valid).
+    pub fn new(partner_trade_no: TradeNo) -> Self {
+        PayEmployeeQuery { partner_trade_no }
+    }
+}
 
 reply! {
     /// Reply of `querywwsptrans2pocket` (unsigned).

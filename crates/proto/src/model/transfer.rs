@@ -1,123 +1,74 @@
 //! Transfers to change: promotion/transfers, gettransferinfo.
 
-use std::borrow::Cow;
-
-use serde::{Deserialize, Serialize};
-
-use super::payout::{PayoutWire, payout_of, with_payout};
-use super::{Merchant, Request, WireReader, finish_wire, num, push_opt, query_request, reply};
+use super::declare::request;
+use super::payout::{MIN_PAYMENT_FEN, real_name_rule};
+use super::reply;
 use crate::endpoint::Endpoint;
-use crate::validate::{Checker, Rule, Violations};
+use crate::validate::{Checker, Rule};
 use crate::values::{Amount, CheckName, OpenId, TradeNo, TransferStatus};
-use crate::xml::RawXml;
 
 /// The `scene` value that turns a transfer into a brand red packet.
 pub const BRAND_REDPACKET: &str = "BRAND_REDPACKET";
 
-/// `promotion/transfers`: pay a user's WeChat change (uses `mch_appid` and `mchid`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Transfer {
-    /// Order number.
-    pub partner_trade_no: TradeNo,
-    /// Terminal device id (≤ 32 characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_info: Option<String>,
-    /// User's openid under `mch_appid` (≤ 64 characters).
-    pub openid: OpenId,
-    /// Whether to verify the real name.
-    pub check_name: CheckName,
-    /// Real name (≤ 64 characters); required with `FORCE_CHECK`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub re_user_name: Option<String>,
-    /// Amount, at least 1 yuan.
-    pub amount: Amount,
-    /// Remark shown to the user (≤ 100 characters).
-    pub desc: String,
-    /// IPv4 address (client's or server's).
-    pub spbill_create_ip: String,
-    /// `BRAND_REDPACKET` for a brand red packet; anything else is an ordinary transfer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scene: Option<String>,
-    /// Brand id; required with `scene=BRAND_REDPACKET`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub brand_id: Option<u64>,
-    /// Message template id; required with `scene=BRAND_REDPACKET`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finder_template_id: Option<String>,
-}
-
-impl Request for Transfer {
-    const ENDPOINT: Endpoint = Endpoint::Transfer;
-    type Reply = TransferReply;
-
-    fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations> {
-        Self::from_wire(raw)
+request! {
+    /// `promotion/transfers`: pay a user's WeChat change (uses `mch_appid` and
+    /// `mchid`). The builder starts with `check_name=NO_CHECK`.
+    pub struct Transfer / TransferBuilder {
+        endpoint: Endpoint::Transfer,
+        reply: TransferReply,
+        bill: partner_trade_no,
+        builder(partner_trade_no: TradeNo, openid: OpenId, amount: Amount),
+        check: transfer_rules,
     }
-
-    fn validate(&self) -> Result<(), Violations> {
-        let mut c = Checker::new();
-        payout_of!(self).check(&mut c, 100);
-        c.opt_text("scene", self.scene.as_deref(), 32);
-        c.opt_text(
-            "finder_template_id",
-            self.finder_template_id.as_deref(),
-            128,
-        );
-        if self.scene.as_deref() == Some(BRAND_REDPACKET) {
-            if self.brand_id.is_none() {
-                c.push(
-                    "brand_id",
-                    Rule::RequiredWhen("scene is BRAND_REDPACKET"),
-                    None,
-                );
-            }
-            if self.finder_template_id.as_deref().is_none_or(str::is_empty) {
-                c.push(
-                    "finder_template_id",
-                    Rule::RequiredWhen("scene is BRAND_REDPACKET"),
-                    None,
-                );
-            }
-        }
-        c.finish()
-    }
-
-    fn bill(&self) -> Option<&str> {
-        Some(self.partner_trade_no.as_str())
-    }
-
-    fn fields(&self) -> Vec<(&'static str, Cow<'_, str>)> {
-        let mut f = payout_of!(self).fields(14);
-        push_opt(&mut f, "scene", self.scene.as_deref());
-        if let Some(id) = self.brand_id {
-            f.push(("brand_id", num(id)));
-        }
-        push_opt(
-            &mut f,
-            "finder_template_id",
-            self.finder_template_id.as_deref(),
-        );
-        f
+    fields {
+        /// Terminal device id (≤ 32 characters).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device_info: Option<String> => Text(32);
+        /// Order number.
+        partner_trade_no: TradeNo => Typed;
+        /// User's openid under `mch_appid` (≤ 64 characters).
+        openid: OpenId => MaxLen(64);
+        /// Whether to verify the real name.
+        check_name: CheckName => Typed;
+        /// Real name (≤ 64 characters); required with `FORCE_CHECK`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        re_user_name: Option<String> => Text(64);
+        /// Amount, at least 1 yuan.
+        amount: Amount => FenAtLeast(MIN_PAYMENT_FEN);
+        /// Remark shown to the user (≤ 100 characters).
+        desc: String => Text(100);
+        /// IPv4 address (client's or server's).
+        spbill_create_ip: String => Ipv4;
+        /// `BRAND_REDPACKET` for a brand red packet; anything else is an ordinary transfer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scene: Option<String> => Text(32);
+        /// Brand id; required with `scene=BRAND_REDPACKET`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        brand_id: Option<u64> => Typed;
+        /// Message template id; required with `scene=BRAND_REDPACKET`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        finder_template_id: Option<String> => Text(128);
     }
 }
 
-impl Transfer {
-    /// Reads a request body back: every violation at once.
-    pub fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations> {
-        let mut r = WireReader::new(raw, Self::ENDPOINT);
-        let payout = PayoutWire::read(&mut r);
-        let scene = r.opt("scene");
-        let brand_id = r.opt_uint("brand_id");
-        let finder_template_id = r.opt("finder_template_id");
-        let request = payout.map(|payout| {
-            with_payout!(Transfer {
-                payout;
-                scene,
-                brand_id,
-                finder_template_id,
-            })
-        });
-        finish_wire(r, request)
+/// `re_user_name` with `FORCE_CHECK`; brand fields with `BRAND_REDPACKET`.
+fn transfer_rules(t: &Transfer, c: &mut Checker) {
+    real_name_rule(c, t.check_name, t.re_user_name.as_deref());
+    if t.scene.as_deref() == Some(BRAND_REDPACKET) {
+        if t.brand_id.is_none() {
+            c.push(
+                "brand_id",
+                Rule::RequiredWhen("scene is BRAND_REDPACKET"),
+                None,
+            );
+        }
+        if t.finder_template_id.as_deref().is_none_or(str::is_empty) {
+            c.push(
+                "finder_template_id",
+                Rule::RequiredWhen("scene is BRAND_REDPACKET"),
+                None,
+            );
+        }
     }
 }
 
@@ -142,14 +93,26 @@ reply! {
     }
 }
 
-/// `gettransferinfo`: query a transfer (uses `appid` and `mch_id`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TransferQuery {
-    /// Order number used when transferring.
-    pub partner_trade_no: TradeNo,
+request! {
+    /// `gettransferinfo`: query a transfer (uses `appid` and `mch_id`).
+    pub struct TransferQuery / TransferQueryBuilder {
+        endpoint: Endpoint::QueryTransfer,
+        reply: TransferQueryReply,
+        bill: partner_trade_no,
+        builder(partner_trade_no: TradeNo),
+    }
+    fields {
+        /// Order number used when transferring.
+        partner_trade_no: TradeNo => Typed;
+    }
 }
 
-query_request!(TransferQuery: Endpoint::QueryTransfer => TransferQueryReply, partner_trade_no: TradeNo);
+impl TransferQuery {
+    /// The query for `partner_trade_no` (always valid).
+    pub fn new(partner_trade_no: TradeNo) -> Self {
+        TransferQuery { partner_trade_no }
+    }
+}
 
 reply! {
     /// Reply of `gettransferinfo` (unsigned).

@@ -1,142 +1,66 @@
 //! WeCom red packets: sendworkwxredpack, queryworkwxredpack.
 
-use std::borrow::Cow;
-
-use serde::{Deserialize, Serialize};
-
-use super::red_packet::{check_greeting, check_openid, check_packet_amount, push_greeting, scene};
-use super::{Merchant, Request, WireReader, finish_wire, num, push_opt, query_request, reply};
+use super::declare::request;
+use super::red_packet::{CEILING_FEN, scene_for_amount};
+use super::reply;
 use crate::endpoint::Endpoint;
-use crate::validate::{Checker, Rule, Violations};
+use crate::validate::{Checker, Rule};
 use crate::values::{Amount, BillNo, OpenId, RedPacketStatus, SceneId, SendType};
-use crate::xml::RawXml;
 
-/// `sendworkwxredpack`: a WeCom enterprise red packet, sent in a person's
-/// name (`sender_name`) **or** an app's name (`agentid`): exactly one of the
-/// two. Needs `workwx_sign`, computed with the secret of the WeCom app.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkwxRedPacket {
-    /// Bill number.
-    pub mch_billno: BillNo,
-    /// Send in this person's name (≤ 128 characters); exclusive with `agentid`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sender_name: Option<String>,
-    /// Send in the name of this WeCom app (unsigned integer); exclusive with `sender_name`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agentid: Option<String>,
-    /// Sender avatar media id (≤ 128 characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sender_header_media_id: Option<String>,
-    /// Receiver's openid under the corpid (≤ 32 characters).
-    pub re_openid: OpenId,
-    /// Amount; 1–200 yuan unless `scene_id` is set, never above 4999 yuan.
-    pub total_amount: Amount,
-    /// Blessing (≤ 128 characters).
-    pub wishing: String,
-    /// Project name (≤ 32 characters).
-    pub act_name: String,
-    /// Remark (≤ 256 characters).
-    pub remark: String,
-    /// Usage scene; required outside 1–200 yuan.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scene_id: Option<SceneId>,
+request! {
+    /// `sendworkwxredpack`: a WeCom enterprise red packet, sent in a person's
+    /// name (`sender_name`) **or** an app's name (`agentid`): exactly one of the
+    /// two. Needs `workwx_sign`, computed with the secret of the WeCom app.
+    pub struct WorkwxRedPacket / WorkwxRedPacketBuilder {
+        endpoint: Endpoint::SendWorkwxRedPacket,
+        reply: WorkwxRedPacketReply,
+        bill: mch_billno,
+        builder(mch_billno: BillNo, re_openid: OpenId, total_amount: Amount),
+        check: workwx_rules,
+        agentid: agentid,
+    }
+    fields {
+        /// Bill number.
+        (workwx) mch_billno: BillNo => Typed;
+        /// Send in this person's name (≤ 128 characters); exclusive with `agentid`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sender_name: Option<String> => Text(128);
+        /// Send in the name of this WeCom app (unsigned integer); exclusive with `sender_name`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agentid: Option<String> => Digits(10);
+        /// Sender avatar media id (≤ 128 characters).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sender_header_media_id: Option<String> => Text(128);
+        /// Receiver's openid under the corpid (≤ 32 characters).
+        (workwx) re_openid: OpenId => MaxLen(32);
+        /// Amount; 1–200 yuan unless `scene_id` is set, never above 4999 yuan.
+        (workwx) total_amount: Amount => Fen(1, CEILING_FEN);
+        /// Blessing (≤ 128 characters).
+        wishing: String => Text(128);
+        /// Project name (≤ 32 characters).
+        (workwx) act_name: String => Text(32);
+        /// Remark (≤ 256 characters).
+        remark: String => Text(256);
+        /// Usage scene; required outside 1–200 yuan.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scene_id: Option<SceneId> => Scene;
+    }
 }
 
 fn given(v: &Option<String>) -> bool {
     v.as_deref().is_some_and(|v| !v.is_empty())
 }
 
-impl Request for WorkwxRedPacket {
-    const ENDPOINT: Endpoint = Endpoint::SendWorkwxRedPacket;
-    type Reply = WorkwxRedPacketReply;
-
-    fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations> {
-        Self::from_wire(raw)
-    }
-
-    fn validate(&self) -> Result<(), Violations> {
-        let mut c = Checker::new();
-        if given(&self.sender_name) == given(&self.agentid) {
-            c.push(
-                "sender_name",
-                Rule::ExactlyOneOf("sender_name", "agentid"),
-                None,
-            );
-        }
-        c.opt_text("sender_name", self.sender_name.as_deref(), 128);
-        c.opt_digits("agentid", self.agentid.as_deref(), 10);
-        c.opt_text(
-            "sender_header_media_id",
-            self.sender_header_media_id.as_deref(),
-            128,
+/// Exactly one of `sender_name` and `agentid`; `scene_id` outside 1–200 yuan.
+fn workwx_rules(w: &WorkwxRedPacket, c: &mut Checker) {
+    if given(&w.sender_name) == given(&w.agentid) {
+        c.push(
+            "sender_name",
+            Rule::ExactlyOneOf("sender_name", "agentid"),
+            None,
         );
-        check_openid(&mut c, "re_openid", &self.re_openid, 32);
-        check_packet_amount(&mut c, self.total_amount, self.scene_id.as_ref());
-        check_greeting(&mut c, &self.wishing, &self.act_name, &self.remark);
-        c.finish()
     }
-
-    fn bill(&self) -> Option<&str> {
-        Some(self.mch_billno.as_str())
-    }
-
-    fn fields(&self) -> Vec<(&'static str, Cow<'_, str>)> {
-        let mut f = Vec::with_capacity(12);
-        f.push(("mch_billno", Cow::Borrowed(self.mch_billno.as_str())));
-        push_opt(&mut f, "sender_name", self.sender_name.as_deref());
-        push_opt(&mut f, "agentid", self.agentid.as_deref());
-        push_opt(
-            &mut f,
-            "sender_header_media_id",
-            self.sender_header_media_id.as_deref(),
-        );
-        f.push(("re_openid", Cow::Borrowed(self.re_openid.as_str())));
-        f.push(("total_amount", num(self.total_amount.fen())));
-        push_greeting(&mut f, &self.wishing, &self.act_name, &self.remark);
-        push_opt(
-            &mut f,
-            "scene_id",
-            self.scene_id.as_ref().map(SceneId::as_str),
-        );
-        f
-    }
-
-    fn agentid(&self) -> Option<&str> {
-        self.agentid.as_deref().filter(|a| !a.is_empty())
-    }
-}
-
-impl WorkwxRedPacket {
-    /// Reads a request body back: every violation at once.
-    pub fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations> {
-        let mut r = WireReader::new(raw, Self::ENDPOINT);
-        let mch_billno = r.parsed("mch_billno", str::parse::<BillNo>);
-        let sender_name = r.opt("sender_name");
-        let agentid = r.opt("agentid");
-        let sender_header_media_id = r.opt("sender_header_media_id");
-        let re_openid = r.parsed("re_openid", str::parse::<OpenId>);
-        let total_amount = r.amount("total_amount");
-        let wishing = r.req("wishing");
-        let act_name = r.req("act_name");
-        let remark = r.req("remark");
-        let scene_id = r.opt_parsed("scene_id", scene);
-        let request = match (mch_billno, re_openid) {
-            (Some(mch_billno), Some(re_openid)) => Some(WorkwxRedPacket {
-                mch_billno,
-                sender_name,
-                agentid,
-                sender_header_media_id,
-                re_openid,
-                total_amount,
-                wishing,
-                act_name,
-                remark,
-                scene_id,
-            }),
-            _ => None,
-        };
-        finish_wire(r, request)
-    }
+    scene_for_amount(c, w.total_amount, w.scene_id.as_ref());
 }
 
 reply! {
@@ -162,14 +86,26 @@ reply! {
     }
 }
 
-/// `queryworkwxredpack`: query a WeCom red packet.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkwxRedPacketQuery {
-    /// Bill number used when sending.
-    pub mch_billno: BillNo,
+request! {
+    /// `queryworkwxredpack`: query a WeCom red packet.
+    pub struct WorkwxRedPacketQuery / WorkwxRedPacketQueryBuilder {
+        endpoint: Endpoint::QueryWorkwxRedPacket,
+        reply: WorkwxRedPacketQueryReply,
+        bill: mch_billno,
+        builder(mch_billno: BillNo),
+    }
+    fields {
+        /// Bill number used when sending.
+        mch_billno: BillNo => Typed;
+    }
 }
 
-query_request!(WorkwxRedPacketQuery: Endpoint::QueryWorkwxRedPacket => WorkwxRedPacketQueryReply, mch_billno: BillNo);
+impl WorkwxRedPacketQuery {
+    /// The query for `mch_billno` (always valid).
+    pub fn new(mch_billno: BillNo) -> Self {
+        WorkwxRedPacketQuery { mch_billno }
+    }
+}
 
 reply! {
     /// Reply of `queryworkwxredpack` (signed when `return_code=SUCCESS`).

@@ -39,49 +39,41 @@ pub const EXAMPLES: &[(&str, Endpoint)] = &[
     ("11_getsignkey", Endpoint::GetSignKey),
 ];
 
-fn rebuild_as<R: Request>(raw: &RawXml) -> SignDebug {
-    let (request, merchant) = R::from_wire(raw).unwrap_or_else(|v| panic!("from_wire: {v}"));
-    let nonce = NonceStr::new(raw.get("nonce_str").expect("nonce_str")).expect("nonce");
-    build_debug(&request, &merchant, &nonce, &signer(), Some(&workwx()))
-        .unwrap_or_else(|e| panic!("build: {e}"))
+/// Builds any request with the test keys, keeping the signed strings.
+struct Rebuild<'a>(&'a Merchant, NonceStr);
+
+impl RequestVisitor for Rebuild<'_> {
+    type Output = SignDebug;
+    fn visit<R: Request>(self, request: &R) -> SignDebug {
+        build_debug(request, self.0, &self.1, &signer(), Some(&workwx()))
+            .unwrap_or_else(|e| panic!("build: {e}"))
+    }
 }
 
 /// Reads a request body back into its typed request and builds it again
 /// with the same nonce.
 pub fn rebuild(endpoint: Endpoint, raw: &RawXml) -> SignDebug {
-    match endpoint {
-        Endpoint::SendRedPacket => rebuild_as::<RedPacket>(raw),
-        Endpoint::SendGroupRedPacket => rebuild_as::<GroupRedPacket>(raw),
-        Endpoint::SendMiniProgramRedPacket => rebuild_as::<MiniProgramRedPacket>(raw),
-        Endpoint::QueryRedPacket => rebuild_as::<RedPacketQuery>(raw),
-        Endpoint::SendWorkwxRedPacket => rebuild_as::<WorkwxRedPacket>(raw),
-        Endpoint::QueryWorkwxRedPacket => rebuild_as::<WorkwxRedPacketQuery>(raw),
-        Endpoint::PayEmployee => rebuild_as::<PayEmployee>(raw),
-        Endpoint::QueryPayEmployee => rebuild_as::<PayEmployeeQuery>(raw),
-        Endpoint::Transfer => rebuild_as::<Transfer>(raw),
-        Endpoint::QueryTransfer => rebuild_as::<TransferQuery>(raw),
-        Endpoint::GetSignKey => rebuild_as::<SignKeyRequest>(raw),
-        other => panic!("no example for {other}"),
-    }
+    let (request, merchant) =
+        AnyRequest::from_wire(endpoint, raw).unwrap_or_else(|v| panic!("from_wire: {v}"));
+    assert_eq!(request.endpoint(), endpoint);
+    let nonce = NonceStr::new(raw.get("nonce_str").expect("nonce_str")).expect("nonce");
+    request.visit(Rebuild(&merchant, nonce))
 }
 
 /// A valid sendredpack request (the spec's example).
 pub fn red_packet() -> RedPacket {
-    RedPacket {
-        mch_billno: BillNo::new("10000098201411111234567890").expect("bill"),
-        send_name: "天虹百货".into(),
-        re_openid: OpenId::new("oxTWIuGaIt6gTKsQRLau2M0yL16E").expect("openid"),
-        total_amount: Amount::from_fen(1000),
-        wishing: "感谢您参加猜灯谜活动，祝您元宵节快乐！".into(),
-        client_ip: "192.168.0.1".into(),
-        act_name: "猜灯谜抢红包活动".into(),
-        remark: "猜越多得越多，快来抢！".into(),
-        scene_id: None,
-        risk_info: None,
-        sub_mch_id: None,
-        msgappid: None,
-        consume_mch_id: None,
-    }
+    RedPacket::builder(
+        BillNo::new("10000098201411111234567890").expect("bill"),
+        OpenId::new("oxTWIuGaIt6gTKsQRLau2M0yL16E").expect("openid"),
+        Amount::from_fen(1000),
+    )
+    .send_name("天虹百货")
+    .wishing("感谢您参加猜灯谜活动，祝您元宵节快乐！")
+    .client_ip("192.168.0.1")
+    .act_name("猜灯谜抢红包活动")
+    .remark("猜越多得越多，快来抢！")
+    .build()
+    .expect("valid")
 }
 
 pub fn merchant() -> Merchant {
