@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hongbao_proto::{
-    Amount, BillNo, BuildError, Conflict, Endpoint, ErrorClass, ErrorCode, Expected,
+    Amount, AnyRequest, BuildError, Conflict, Endpoint, ErrorClass, ErrorCode, Expected,
     GroupRedPacket, Merchant, MiniProgramRedPacket, NextStep, NonceStr, NotPaid, Outcome,
     PayEmployee, PayEmployeeQuery, PayEmployeeQueryReply, ProductState, RawXml, RedPacket,
-    RedPacketQuery, RedPacketQueryReply, Reply, Request, ResultCode, SignKeyRequest, TradeNo,
-    Transfer, TransferQuery, TransferQueryReply, Unknown, UnknownReason, WorkwxRedPacket,
-    WorkwxRedPacketQuery, WorkwxRedPacketQueryReply,
+    RedPacketQuery, RedPacketQueryReply, Reply, Request, RequestVisitor, ResultCode,
+    SignKeyRequest, Transfer, TransferQuery, TransferQueryReply, Unknown, UnknownReason,
+    WorkwxRedPacket, WorkwxRedPacketQuery, WorkwxRedPacketQueryReply,
 };
 use hongbao_sign::ApiKey;
 use hongbao_sign::{Signer, WorkwxSigner};
@@ -198,8 +198,14 @@ impl Client {
                     agentid: req.agentid().map(str::to_owned),
                 })
             }
-            other => ClientError::Build(other.to_string()),
+            other => ClientError::Build(other),
         })
+    }
+
+    /// [`prepare`](Self::prepare) for a request of any kind (for example
+    /// one read back from a journal).
+    pub fn prepare_any(&self, req: &AnyRequest) -> Result<Prepared, ClientError> {
+        req.visit(PrepareAny(self))
     }
 
     /// Validates, fills `nonce_str`, `workwx_sign` and `sign`, and returns the
@@ -217,7 +223,7 @@ impl Client {
         let signed = self.build_signed(req)?;
         let bill = signed
             .bill
-            .ok_or_else(|| ClientError::Build("the request has no bill number".to_owned()))?;
+            .ok_or(ClientError::Internal("the request has no bill number"))?;
         // One pass over the business fields for what rate limits and echo
         // checks need (mch_id and appid come from the merchant).
         let fields = req.fields();
@@ -357,7 +363,7 @@ impl Client {
                         agentid: raw.get_non_empty("agentid").map(str::to_owned),
                     })
                 }
-                other => ClientError::Build(other.to_string()),
+                other => ClientError::Build(other),
             })?;
         tracing::info!(
             endpoint = endpoint.name(),
@@ -531,10 +537,7 @@ impl Client {
             let (unknown, code) = match self.inner.rate_limiter.acquire(&permit).await {
                 Err(e) if !sent => return Err(ClientError::RateLimit(e)),
                 Err(e) => (
-                    Unknown {
-                        bill: bill.to_owned(),
-                        reason: UnknownReason::Transport(format!("not resent: {e}")),
-                    },
+                    Unknown::new(bill, UnknownReason::Transport(format!("not resent: {e}"))),
                     None,
                 ),
                 Ok(()) => {
@@ -551,10 +554,7 @@ impl Client {
                             sent |= e.may_have_been_sent();
                             uncertain |= e.may_have_been_sent();
                             (
-                                Unknown {
-                                    bill: bill.to_owned(),
-                                    reason: UnknownReason::Transport(e.to_string()),
-                                },
+                                Unknown::new(bill, UnknownReason::Transport(e.to_string())),
                                 None,
                             )
                         }
@@ -671,13 +671,13 @@ impl Client {
         }
         let unconfirmed = |refused: NotPaid| {
             if uncertain || confirm {
-                Outcome::Unknown(Unknown {
-                    bill: refused.bill,
-                    reason: UnknownReason::ErrorCode {
+                Outcome::Unknown(Unknown::new(
+                    refused.bill,
+                    UnknownReason::ErrorCode {
                         code: refused.code,
                         message: refused.message,
                     },
-                })
+                ))
             } else {
                 Outcome::NotPaid(refused)
             }
@@ -845,15 +845,17 @@ impl Client {
         // A failed query does not replace the send's reason; without a send,
         // the latest query's reason is the answer.
         let keep_send_reason = send_unknown.is_some() || refusal.is_some();
-        let mut last = send_unknown.unwrap_or_else(|| Unknown {
-            bill: bill.to_owned(),
-            reason: match &refusal {
-                Some(refused) => UnknownReason::ErrorCode {
-                    code: refused.code.clone(),
-                    message: refused.message.clone(),
+        let mut last = send_unknown.unwrap_or_else(|| {
+            Unknown::new(
+                bill,
+                match &refusal {
+                    Some(refused) => UnknownReason::ErrorCode {
+                        code: refused.code.clone(),
+                        message: refused.message.clone(),
+                    },
+                    None => UnknownReason::NoResult,
                 },
-                None => UnknownReason::NoResult,
-            },
+            )
         });
         let query_expected = Expected {
             mch_id: Some(&self.inner.merchant.mch_id),
@@ -870,10 +872,7 @@ impl Client {
                     return Outcome::Unknown(last);
                 }
                 Ok(body) => match self.exchange(query, body).await {
-                    Err(e) => Unknown {
-                        bill: bill.to_owned(),
-                        reason: UnknownReason::Transport(e.to_string()),
-                    },
+                    Err(e) => Unknown::new(bill, UnknownReason::Transport(e.to_string())),
                     Ok(response) => match self.interpret(query, &query_expected, &response) {
                         Attempt::Definite(outcome) => {
                             tracing::info!(
@@ -934,22 +933,10 @@ impl Client {
 
     /// Builds the signed body of the query for `bill` on `query` (a query endpoint).
     fn build_query(&self, query: Endpoint, bill: &str) -> Result<String, ClientError> {
-        let invalid = |v: hongbao_proto::Violation| ClientError::Invalid(v.into());
-        let signed = match query {
-            Endpoint::QueryRedPacket => self.build_signed(&RedPacketQuery {
-                mch_billno: BillNo::new(bill).map_err(invalid)?,
-            })?,
-            Endpoint::QueryWorkwxRedPacket => self.build_signed(&WorkwxRedPacketQuery {
-                mch_billno: BillNo::new(bill).map_err(invalid)?,
-            })?,
-            Endpoint::QueryPayEmployee => self.build_signed(&PayEmployeeQuery {
-                partner_trade_no: TradeNo::new(bill).map_err(invalid)?,
-            })?,
-            Endpoint::QueryTransfer => self.build_signed(&TransferQuery {
-                partner_trade_no: TradeNo::new(bill).map_err(invalid)?,
-            })?,
-            other => return Err(ClientError::unsupported("query", other)),
-        };
+        let request = AnyRequest::query(query, bill)
+            .ok_or_else(|| ClientError::unsupported("query", query))?
+            .map_err(|v| ClientError::Invalid(v.into()))?;
+        let signed = request.visit(BuildSigned(self))?;
         body_text(signed.body)
     }
 
@@ -986,10 +973,10 @@ impl Client {
                     source: e,
                 }),
                 Err(e) => Ok(QueryReply {
-                    outcome: Outcome::Unknown(Unknown {
-                        bill: bill.clone(),
-                        reason: UnknownReason::Transport(e.to_string()),
-                    }),
+                    outcome: Outcome::Unknown(Unknown::new(
+                        bill.clone(),
+                        UnknownReason::Transport(e.to_string()),
+                    )),
                     reply: None,
                 }),
                 Ok(response) => {
@@ -1208,8 +1195,7 @@ impl Client {
 
 /// The built body as text (the builder writes UTF-8 XML).
 fn body_text(body: Vec<u8>) -> Result<String, ClientError> {
-    String::from_utf8(body)
-        .map_err(|_| ClientError::Build("the built body is not UTF-8".to_owned()))
+    String::from_utf8(body).map_err(|_| ClientError::Internal("the built body is not UTF-8"))
 }
 
 /// The query endpoint for a send endpoint, or the endpoint itself if it is a query.
@@ -1339,5 +1325,25 @@ fn expected_echoes<'a>(prepared: &'a Prepared, read_back: Option<&'a RawXml>) ->
             other_payee_reported: false,
         },
         (None, None) => Expected::bill(prepared.bill()),
+    }
+}
+
+/// [`Client::build_signed`] for a request of any kind.
+struct BuildSigned<'a>(&'a Client);
+
+impl RequestVisitor for BuildSigned<'_> {
+    type Output = Result<hongbao_proto::SignedRequest, ClientError>;
+    fn visit<R: Request>(self, request: &R) -> Self::Output {
+        self.0.build_signed(request)
+    }
+}
+
+/// [`Client::prepare`] for a request of any kind.
+struct PrepareAny<'a>(&'a Client);
+
+impl RequestVisitor for PrepareAny<'_> {
+    type Output = Result<Prepared, ClientError>;
+    fn visit<R: Request>(self, request: &R) -> Self::Output {
+        self.0.prepare(request)
     }
 }

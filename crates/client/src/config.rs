@@ -202,8 +202,15 @@ impl ClientBuilder {
     /// Use this transport instead of building a `ReqwestTransport` (a custom
     /// transport, a `ReqwestTransport` you configured yourself, or a
     /// `MockTransport` in tests). Cannot be combined with `identity`,
-    /// `extra_ca_pem` or `proxy`.
-    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+    /// `extra_ca_pem` or `proxy`. An `Arc` of a transport is a transport
+    /// too; [`transport_arc`](Self::transport_arc) takes a shared one as is.
+    pub fn transport(self, transport: impl Transport + 'static) -> Self {
+        self.transport_arc(Arc::new(transport))
+    }
+
+    /// [`transport`](Self::transport) for a transport already shared as an
+    /// `Arc<dyn Transport>` (no extra indirection).
+    pub fn transport_arc(mut self, transport: Arc<dyn Transport>) -> Self {
         self.transport = Some(transport);
         self
     }

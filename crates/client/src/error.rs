@@ -1,6 +1,6 @@
 //! Errors: configuration problems and calls where nothing can have been paid.
 
-use hongbao_proto::{Endpoint, Violations};
+use hongbao_proto::{BuildError, Endpoint, Violations};
 use hongbao_transport::TransportError;
 
 use crate::rate::RateLimitError;
@@ -90,9 +90,13 @@ pub enum ClientError {
     #[error("rate limiter: {0}")]
     RateLimit(#[from] RateLimitError),
     /// The request cannot be built or signed (for example a field name the
-    /// signer refuses); nothing was sent.
-    #[error("cannot build the request: {0}")]
-    Build(String),
+    /// signer refuses); nothing was sent. The cause is kept as its type.
+    #[error("cannot build the request")]
+    Build(#[source] BuildError),
+    /// An invariant of a built request does not hold (a bug, not a
+    /// configuration or input problem); nothing was sent.
+    #[error("internal error, nothing sent: {0}")]
+    Internal(&'static str),
     /// The operation does not apply to this endpoint (e.g. `send` with a
     /// query request, `resolve` for the sandbox key endpoint); nothing was sent.
     #[error("{operation} does not apply to {endpoint}")]

@@ -58,18 +58,17 @@
 //!     .retry(RetryPolicy::none()) // show each outcome as it comes
 //!     .build()?;
 //!
-//! let packet = WorkwxRedPacket {
-//!     mch_billno: BillNo::new("10000098201411111234567890")?,
-//!     sender_name: None,
-//!     agentid: Some("1000002".into()),
-//!     sender_header_media_id: Some("1G6nrLmr5EC3MMb_-zK1dDdzmd0p7cNliYu9V5w7o8K0".into()),
-//!     re_openid: OpenId::new("oxTWIuGaIt6gTKsQRLau2M0yL16E")?,
-//!     total_amount: Amount::parse_yuan("10.00")?,
-//!     wishing: "感谢您参加猜灯谜活动，祝您元宵节快乐！".into(),
-//!     act_name: "猜灯谜抢红包活动".into(),
-//!     remark: "猜越多得越多，快来抢！".into(),
-//!     scene_id: None,
-//! };
+//! let packet = WorkwxRedPacket::builder(
+//!     BillNo::new("10000098201411111234567890")?,
+//!     OpenId::new("oxTWIuGaIt6gTKsQRLau2M0yL16E")?,
+//!     Amount::parse_yuan("10.00")?,
+//! )
+//! .agentid("1000002")
+//! .sender_header_media_id("1G6nrLmr5EC3MMb_-zK1dDdzmd0p7cNliYu9V5w7o8K0")
+//! .wishing("感谢您参加猜灯谜活动，祝您元宵节快乐！")
+//! .act_name("猜灯谜抢红包活动")
+//! .remark("猜越多得越多，快来抢！")
+//! .build()?;
 //!
 //! /// What the application does with each outcome.
 //! fn handle(outcome: &Outcome) -> &'static str {
@@ -178,11 +177,11 @@ pub use hongbao_proto as proto;
 pub use hongbao_transport as transport;
 
 pub use hongbao_proto::{
-    Amount, AmtType, BillNo, BillRule, CheckName, Conflict, Endpoint, ErrorClass, ErrorCode,
-    GroupRedPacket, MiniProgramRedPacket, MsgType, NextStep, NotPaid, OpenId, Outcome, PayEmployee,
-    PayEmployeeQuery, Receipt, RedPacket, RedPacketQuery, SceneId, SignKeyRequest, TradeNo,
-    Transfer, TransferQuery, Unknown, UnknownReason, Violation, Violations, WorkwxRedPacket,
-    WorkwxRedPacketQuery,
+    Amount, AmtType, AnyRequest, BillNo, BillRule, CheckName, Conflict, Endpoint, ErrorClass,
+    ErrorCode, GroupRedPacket, MiniProgramRedPacket, MsgType, NextStep, NotPaid, OpenId, Outcome,
+    PayEmployee, PayEmployeeQuery, Receipt, RedPacket, RedPacketQuery, SceneId, SignKeyRequest,
+    TradeNo, Transfer, TransferQuery, Unknown, UnknownReason, Violation, Violations,
+    WorkwxRedPacket, WorkwxRedPacketQuery,
 };
 pub use hongbao_sign::{ApiKey, WorkwxSecret};
 #[cfg(feature = "reqwest")]

@@ -340,13 +340,8 @@ async fn custom_rate_limiter_sees_every_send_attempt_but_no_query() {
         .retry(policy)
         .build()
         .unwrap();
-    assert!(
-        client
-            .send_red_packet(&red_packet(BILL))
-            .await
-            .unwrap()
-            .is_paid()
-    );
+    let outcome = client.send_red_packet(&red_packet(BILL)).await.unwrap();
+    assert!(outcome.is_paid(), "{outcome:?}");
     let attempts = limiter.attempts.lock().unwrap().clone();
     assert_eq!(
         attempts,
@@ -384,21 +379,19 @@ async fn group_and_mini_program_red_packets() {
     let mock = MockTransport::new();
     mock.push_fn(|r| Ok(send_success(r, false)));
     let client = single_shot(&mock);
-    let group = GroupRedPacket {
-        mch_billno: BillNo::new(BILL).unwrap(),
-        send_name: "商户".into(),
-        re_openid: OpenId::new(OPENID).unwrap(),
-        total_amount: Amount::from_fen(3000),
-        total_num: 3,
-        amt_type: AmtType::AllRand,
-        wishing: "恭喜发财".into(),
-        act_name: "活动".into(),
-        remark: "备注".into(),
-        scene_id: None,
-        risk_info: None,
-        sub_mch_id: None,
-        consume_mch_id: None,
-    };
+    let group = GroupRedPacket::builder(
+        BillNo::new(BILL).unwrap(),
+        OpenId::new(OPENID).unwrap(),
+        Amount::from_fen(3000),
+        3,
+    )
+    .send_name("商户")
+    .amt_type(AmtType::AllRand)
+    .wishing("恭喜发财")
+    .act_name("活动")
+    .remark("备注")
+    .build()
+    .unwrap();
     let logs = capture(async { client.send_group_red_packet(&group).await }).await;
     assert!(logs.0.unwrap().is_paid());
     assert!(
@@ -419,16 +412,17 @@ async fn group_and_mini_program_red_packets() {
             .into();
         Ok(response)
     });
-    let mini = MiniProgramRedPacket {
-        mch_billno: BillNo::new("B2").unwrap(),
-        send_name: "商户".into(),
-        re_openid: OpenId::new(OPENID).unwrap(),
-        total_amount: Amount::from_fen(100),
-        wishing: "恭喜发财".into(),
-        act_name: "活动".into(),
-        remark: "备注".into(),
-        scene_id: None,
-    };
+    let mini = MiniProgramRedPacket::builder(
+        BillNo::new("B2").unwrap(),
+        OpenId::new(OPENID).unwrap(),
+        Amount::from_fen(100),
+    )
+    .send_name("商户")
+    .wishing("恭喜发财")
+    .act_name("活动")
+    .remark("备注")
+    .build()
+    .unwrap();
     let outcome = client.send_mini_program_red_packet(&mini).await.unwrap();
     let hongbao::Outcome::Paid(receipt) = outcome else {
         panic!("{outcome:?}")
@@ -440,9 +434,7 @@ async fn group_and_mini_program_red_packets() {
     // The red packet query.
     mock.push_reply(200, query_status("mch_billno", "B2", "REFUND", false));
     let reply = client
-        .query_red_packet(&RedPacketQuery {
-            mch_billno: BillNo::new("B2").unwrap(),
-        })
+        .query_red_packet(&RedPacketQuery::new(BillNo::new("B2").unwrap()))
         .await
         .unwrap();
     let hongbao::Outcome::Paid(receipt) = reply.outcome else {

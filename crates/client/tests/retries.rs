@@ -308,9 +308,7 @@ async fn prepared_for_another_merchant_or_tampered_is_rejected() {
     assert!(serde_json::from_value::<hongbao::Prepared>(json).is_err());
 
     // Queries cannot be prepared.
-    let query = hongbao::RedPacketQuery {
-        mch_billno: hongbao::BillNo::new(BILL).unwrap(),
-    };
+    let query = hongbao::RedPacketQuery::new(hongbao::BillNo::new(BILL).unwrap());
     assert!(matches!(
         client.prepare(&query),
         Err(ClientError::Unsupported { .. })

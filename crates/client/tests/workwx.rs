@@ -194,9 +194,7 @@ async fn workwx_query_verifies_the_reply_and_returns_the_typed_reply() {
     mock.push_reply(200, query_status("mch_billno", BILL, "RECEIVED", true));
     mock.push_reply(200, query_status("mch_billno", BILL, "RECEIVED", false));
     let client = single_shot(&mock);
-    let query = WorkwxRedPacketQuery {
-        mch_billno: BillNo::new(BILL).unwrap(),
-    };
+    let query = WorkwxRedPacketQuery::new(BillNo::new(BILL).unwrap());
     let reply = client.query_workwx_red_packet(&query).await.unwrap();
     assert!(reply.outcome.is_paid(), "{:?}", reply.outcome);
     let typed = reply.reply.unwrap();

@@ -270,6 +270,7 @@ pub enum PayoutStatus {
 
 /// An unclaimed red packet's refund.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Refund {
     /// Whether the refund is still in progress (`RFUND_ING`).
     pub in_progress: bool,
@@ -281,6 +282,7 @@ pub struct Refund {
 
 /// Proof of a payment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Receipt {
     /// The bill number.
     pub bill: String,
@@ -301,7 +303,9 @@ pub struct Receipt {
 }
 
 impl Receipt {
-    fn new(bill: &str) -> Receipt {
+    /// A receipt for `bill` with nothing else known yet (set the public
+    /// fields that are).
+    pub fn new(bill: &str) -> Receipt {
         Receipt {
             bill: bill.to_owned(),
             wechat_id: None,
@@ -388,11 +392,22 @@ impl std::fmt::Display for NotPaid {
 
 /// An unknown outcome: the money may or may not move.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Unknown {
     /// The bill number: query it or resend the identical request with it.
     pub bill: String,
     /// Why the outcome is unknown.
     pub reason: UnknownReason,
+}
+
+impl Unknown {
+    /// An unknown outcome for `bill`.
+    pub fn new(bill: impl Into<String>, reason: UnknownReason) -> Unknown {
+        Unknown {
+            bill: bill.into(),
+            reason,
+        }
+    }
 }
 
 impl std::fmt::Display for Unknown {

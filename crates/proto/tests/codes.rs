@@ -342,12 +342,12 @@ fn echo_mismatch_is_unknown() {
     let seen = interpret(Endpoint::SendRedPacket, BILL, 200, &body, &signer());
     assert_eq!(
         seen.outcome,
-        Outcome::Unknown(Unknown {
-            bill: BILL.into(),
-            reason: UnknownReason::EchoMismatch {
+        Outcome::Unknown(Unknown::new(
+            BILL,
+            UnknownReason::EchoMismatch {
                 field: "mch_billno".into()
             }
-        })
+        ))
     );
     // Amount and merchant echoes are checked against the signed request.
     let signed = build(
@@ -373,12 +373,12 @@ fn echo_mismatch_is_unknown() {
         let seen = interpret_signed(&signed, 200, &reply(&fields), &signer());
         assert_eq!(
             seen.outcome,
-            Outcome::Unknown(Unknown {
-                bill: BILL.into(),
-                reason: UnknownReason::EchoMismatch {
+            Outcome::Unknown(Unknown::new(
+                BILL,
+                UnknownReason::EchoMismatch {
                     field: field.into()
                 }
-            }),
+            )),
             "{field}"
         );
     }

@@ -51,74 +51,63 @@ pub fn signer() -> Signer {
 }
 
 pub fn red_packet(bill: &str) -> RedPacket {
-    RedPacket {
-        mch_billno: BillNo::new(bill).unwrap(),
-        send_name: "天虹百货".into(),
-        re_openid: OpenId::new(OPENID).unwrap(),
-        total_amount: Amount::from_fen(1000),
-        wishing: "感谢您参加猜灯谜活动，祝您元宵节快乐！".into(),
-        client_ip: "192.168.0.1".into(),
-        act_name: "猜灯谜抢红包活动".into(),
-        remark: "猜越多得越多，快来抢！".into(),
-        scene_id: None,
-        risk_info: None,
-        sub_mch_id: None,
-        msgappid: None,
-        consume_mch_id: None,
-    }
+    RedPacket::builder(
+        BillNo::new(bill).unwrap(),
+        OpenId::new(OPENID).unwrap(),
+        Amount::from_fen(1000),
+    )
+    .send_name("天虹百货")
+    .wishing("感谢您参加猜灯谜活动，祝您元宵节快乐！")
+    .client_ip("192.168.0.1")
+    .act_name("猜灯谜抢红包活动")
+    .remark("猜越多得越多，快来抢！")
+    .build()
+    .unwrap()
 }
 
 pub fn workwx_red_packet(bill: &str, agentid: Option<&str>) -> WorkwxRedPacket {
-    WorkwxRedPacket {
-        mch_billno: BillNo::new(bill).unwrap(),
-        sender_name: if agentid.is_some() {
-            None
-        } else {
-            Some("张三".into())
-        },
-        agentid: agentid.map(str::to_owned),
-        sender_header_media_id: None,
-        re_openid: OpenId::new(OPENID).unwrap(),
-        total_amount: Amount::from_fen(1000),
-        wishing: "元宵节快乐".into(),
-        act_name: "猜灯谜抢红包活动".into(),
-        remark: "快来抢！".into(),
-        scene_id: None,
+    let builder = WorkwxRedPacket::builder(
+        BillNo::new(bill).unwrap(),
+        OpenId::new(OPENID).unwrap(),
+        Amount::from_fen(1000),
+    )
+    .wishing("元宵节快乐")
+    .act_name("猜灯谜抢红包活动")
+    .remark("快来抢！");
+    match agentid {
+        Some(agentid) => builder.agentid(agentid),
+        None => builder.sender_name("张三"),
     }
+    .build()
+    .unwrap()
 }
 
 pub fn pay_employee(trade_no: &str, openid: &str) -> PayEmployee {
-    PayEmployee {
-        partner_trade_no: TradeNo::new(trade_no).unwrap(),
-        device_info: None,
-        openid: OpenId::new(openid).unwrap(),
-        check_name: CheckName::NoCheck,
-        re_user_name: None,
-        amount: Amount::from_fen(10_000),
-        desc: "报销".into(),
-        spbill_create_ip: "10.0.0.1".into(),
-        ww_msg_type: MsgType::NormalMsg,
-        approval_number: None,
-        approval_type: None,
-        act_name: "差旅报销".into(),
-        agentid: None,
-    }
+    PayEmployee::builder(
+        TradeNo::new(trade_no).unwrap(),
+        OpenId::new(openid).unwrap(),
+        Amount::from_fen(10_000),
+    )
+    .check_name(CheckName::NoCheck)
+    .desc("报销")
+    .spbill_create_ip("10.0.0.1")
+    .ww_msg_type(MsgType::NormalMsg)
+    .act_name("差旅报销")
+    .build()
+    .unwrap()
 }
 
 pub fn transfer(trade_no: &str) -> Transfer {
-    Transfer {
-        partner_trade_no: TradeNo::new(trade_no).unwrap(),
-        device_info: None,
-        openid: OpenId::new(OPENID).unwrap(),
-        check_name: CheckName::NoCheck,
-        re_user_name: None,
-        amount: Amount::from_fen(10_000),
-        desc: "理赔".into(),
-        spbill_create_ip: "10.0.0.1".into(),
-        scene: None,
-        brand_id: None,
-        finder_template_id: None,
-    }
+    Transfer::builder(
+        TradeNo::new(trade_no).unwrap(),
+        OpenId::new(OPENID).unwrap(),
+        Amount::from_fen(10_000),
+    )
+    .check_name(CheckName::NoCheck)
+    .desc("理赔")
+    .spbill_create_ip("10.0.0.1")
+    .build()
+    .unwrap()
 }
 
 /// An XML reply with these fields.

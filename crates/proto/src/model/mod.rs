@@ -153,6 +153,7 @@ impl Merchant {
 
 /// The envelope common to every reply.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Envelope {
     /// `return_code`: whether the request was received (not the business result).
     pub return_code: ResultCode,

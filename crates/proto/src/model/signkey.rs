@@ -49,6 +49,7 @@ impl SignKeyRequest {
 /// Reply of the sandbox key call. The key is held as an [`ApiKey`] (redacted
 /// in `Debug`); this type's `Debug` never shows it.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct SignKeyReply {
     /// `return_code`.
     pub return_code: ResultCode,
