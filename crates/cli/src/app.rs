@@ -37,7 +37,10 @@ pub enum AppError {
     Batch(#[from] batch::BatchError),
     /// Building the client.
     #[error("client: {0}")]
-    Client(String),
+    Client(#[source] hongbao::ConfigError),
+    /// Reading the merchant certificate.
+    #[error("client: {0}")]
+    Identity(#[source] hongbao::TransportError),
     /// The embedded sandbox.
     #[error("embedded sandbox: {0}")]
     Sandbox(String),
@@ -181,7 +184,7 @@ pub async fn connect(cli: &Cli, rate_override: Option<u32>) -> Result<Session, A
                 rate_override.unwrap_or(config.rate_per_minute()),
             ))
             .build()
-            .map_err(|e| AppError::Client(e.to_string()))?;
+            .map_err(AppError::Client)?;
         return Ok(Session {
             client,
             config,
@@ -212,7 +215,7 @@ pub async fn connect(cli: &Cli, rate_override: Option<u32>) -> Result<Session, A
     let identity = match (&config.client_cert, &config.client_key, &config.client_p12) {
         (Some(cert), Some(key), _) => Some(
             ClientIdentity::from_pem(&read_file(cert)?, &read_file(key)?)
-                .map_err(|e| AppError::Client(e.to_string()))?,
+                .map_err(AppError::Identity)?,
         ),
         (_, _, Some(p12)) => {
             let password = match &config.client_p12_password_file {
@@ -228,7 +231,7 @@ pub async fn connect(cli: &Cli, rate_override: Option<u32>) -> Result<Session, A
             };
             Some(
                 ClientIdentity::from_pkcs12(&read_file(p12)?, &password)
-                    .map_err(|e| AppError::Client(e.to_string()))?,
+                    .map_err(AppError::Identity)?,
             )
         }
         _ => None,
@@ -236,9 +239,7 @@ pub async fn connect(cli: &Cli, rate_override: Option<u32>) -> Result<Session, A
     if let Some(identity) = identity {
         builder = builder.identity(identity);
     }
-    let client = builder
-        .build()
-        .map_err(|e| AppError::Client(e.to_string()))?;
+    let client = builder.build().map_err(AppError::Client)?;
     Ok(Session {
         client,
         config,

@@ -25,9 +25,9 @@ use crate::journal::{
     AttemptAction, AttemptRecord, BatchHeader, Journal, JournalError, JournalRow, PlanAdd,
     PlannedRow, RowState, Summary, now_ms,
 };
-use crate::payout::{Kind, PayoutInput, PayoutRequest, build};
+use crate::payout::{Kind, PayoutInput, build};
 use hongbao::{Client, ClientError, NextStep, Outcome, Prepared};
-use hongbao_proto::{BillNo, Date, TradeNo, UnknownReason};
+use hongbao_proto::{AnyRequest, BillNo, Date, TradeNo, UnknownReason};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -231,7 +231,7 @@ pub fn plan(
         let mut planned_row = PlannedRow {
             line: row.line,
             openid: row.openid.clone(),
-            amount_fen: request.amount_fen(),
+            amount_fen: request.amount().map_or(0, |a| a.fen()),
             bill,
             request_json: request_json(&request, 0)?,
             generated,
@@ -281,7 +281,7 @@ pub fn plan(
     })
 }
 
-fn request_json(request: &PayoutRequest, row: i64) -> Result<String, BatchError> {
+fn request_json(request: &AnyRequest, row: i64) -> Result<String, BatchError> {
     serde_json::to_string(request).map_err(|e| BatchError::StoredRequest {
         row,
         message: e.to_string(),
@@ -473,7 +473,7 @@ fn stored_prepared(row: &JournalRow) -> Result<Option<Prepared>, BatchError> {
     }
 }
 
-fn stored_request(row: &JournalRow) -> Result<PayoutRequest, BatchError> {
+fn stored_request(row: &JournalRow) -> Result<AnyRequest, BatchError> {
     serde_json::from_str(&row.request_json).map_err(|e| BatchError::StoredRequest {
         row: row.id,
         message: e.to_string(),
@@ -488,14 +488,8 @@ fn prepared_bytes(row: &JournalRow, prepared: &Prepared) -> Result<Vec<u8>, Batc
 }
 
 /// Signs a request with the client (no I/O).
-pub fn prepare(client: &Client, request: &PayoutRequest) -> Result<Prepared, ClientError> {
-    match request {
-        PayoutRequest::RedPacket(r) => client.prepare(r),
-        PayoutRequest::GroupRedPacket(r) => client.prepare(r),
-        PayoutRequest::WorkwxRedPacket(r) => client.prepare(r),
-        PayoutRequest::PayEmployee(r) => client.prepare(r),
-        PayoutRequest::Transfer(r) => client.prepare(r),
-    }
+pub fn prepare(client: &Client, request: &AnyRequest) -> Result<Prepared, ClientError> {
+    client.prepare_any(request)
 }
 
 /// How a row with a stored request is taken up again.
@@ -692,7 +686,7 @@ fn launch(
             (RowState::NotPaid, Some(NextStep::NewBill | NextStep::Done), _) => continue,
             _ => Take::Resume,
         };
-        let endpoint = stored_request(&row)?.kind().endpoint();
+        let endpoint = stored_request(&row)?.endpoint();
         let started = now_ms();
         let prepared = match (take, stored_prepared(&row)?) {
             (Take::Fresh, _) | (_, None) => prepare(client, &stored_request(&row)?),
@@ -889,7 +883,7 @@ pub async fn reconcile(
         let mut set: JoinSet<(JournalRow, Option<AttemptRecord>, bool)> = JoinSet::new();
         for row in page {
             let client = client.clone();
-            let endpoint = stored_request(&row)?.kind().endpoint();
+            let endpoint = stored_request(&row)?.endpoint();
             let prepared = stored_prepared(&row)?;
             set.spawn(async move {
                 let started = now_ms();

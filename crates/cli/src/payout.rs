@@ -4,8 +4,8 @@ use crate::config::Texts;
 use crate::input::RowIssue;
 use clap::ValueEnum;
 use hongbao_proto::{
-    Amount, AmtType, BillNo, CheckName, Endpoint, GroupRedPacket, MsgType, OpenId, PayEmployee,
-    RedPacket, Request, SceneId, TradeNo, Transfer, Violation, Violations, WorkwxRedPacket,
+    Amount, AmtType, AnyRequest, BillNo, CheckName, Endpoint, GroupRedPacket, MsgType, OpenId,
+    PayEmployee, RedPacket, SceneId, TradeNo, Transfer, Violation, Violations, WorkwxRedPacket,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -62,78 +62,16 @@ impl fmt::Display for Kind {
     }
 }
 
-/// A payout request of any kind (serialized into the journal as JSON).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "request", rename_all = "kebab-case")]
-#[allow(clippy::large_enum_variant)]
-pub enum PayoutRequest {
-    /// `sendredpack`.
-    RedPacket(RedPacket),
-    /// `sendgroupredpack`.
-    GroupRedPacket(GroupRedPacket),
-    /// `sendworkwxredpack`.
-    WorkwxRedPacket(WorkwxRedPacket),
-    /// `paywwsptrans2pocket`.
-    PayEmployee(PayEmployee),
-    /// `promotion/transfers`.
-    Transfer(Transfer),
-}
-
-impl PayoutRequest {
-    /// The bill number.
-    pub fn bill(&self) -> &str {
-        match self {
-            PayoutRequest::RedPacket(r) => r.mch_billno.as_str(),
-            PayoutRequest::GroupRedPacket(r) => r.mch_billno.as_str(),
-            PayoutRequest::WorkwxRedPacket(r) => r.mch_billno.as_str(),
-            PayoutRequest::PayEmployee(r) => r.partner_trade_no.as_str(),
-            PayoutRequest::Transfer(r) => r.partner_trade_no.as_str(),
-        }
-    }
-
-    /// The amount in fen.
-    pub fn amount_fen(&self) -> u64 {
-        match self {
-            PayoutRequest::RedPacket(r) => r.total_amount.fen(),
-            PayoutRequest::GroupRedPacket(r) => r.total_amount.fen(),
-            PayoutRequest::WorkwxRedPacket(r) => r.total_amount.fen(),
-            PayoutRequest::PayEmployee(r) => r.amount.fen(),
-            PayoutRequest::Transfer(r) => r.amount.fen(),
-        }
-    }
-
-    /// The kind.
-    pub fn kind(&self) -> Kind {
-        match self {
-            PayoutRequest::RedPacket(_) => Kind::RedPacket,
-            PayoutRequest::GroupRedPacket(_) => Kind::GroupRedPacket,
-            PayoutRequest::WorkwxRedPacket(_) => Kind::WorkwxRedPacket,
-            PayoutRequest::PayEmployee(_) => Kind::PayEmployee,
-            PayoutRequest::Transfer(_) => Kind::Transfer,
-        }
-    }
-
-    /// The same request under another bill number (a new payment).
-    pub fn with_bill(&self, bill: &str) -> Result<PayoutRequest, Violation> {
-        let mut next = self.clone();
-        match &mut next {
-            PayoutRequest::RedPacket(r) => r.mch_billno = BillNo::new(bill)?,
-            PayoutRequest::GroupRedPacket(r) => r.mch_billno = BillNo::new(bill)?,
-            PayoutRequest::WorkwxRedPacket(r) => r.mch_billno = BillNo::new(bill)?,
-            PayoutRequest::PayEmployee(r) => r.partner_trade_no = TradeNo::new(bill)?,
-            PayoutRequest::Transfer(r) => r.partner_trade_no = TradeNo::new(bill)?,
-        }
-        Ok(next)
-    }
-
-    /// Local validation (every rule at once).
-    pub fn validate(&self) -> Result<(), Violations> {
-        match self {
-            PayoutRequest::RedPacket(r) => r.validate(),
-            PayoutRequest::GroupRedPacket(r) => r.validate(),
-            PayoutRequest::WorkwxRedPacket(r) => r.validate(),
-            PayoutRequest::PayEmployee(r) => r.validate(),
-            PayoutRequest::Transfer(r) => r.validate(),
+impl Kind {
+    /// The kind of a payout request (`None` for queries and the key call).
+    pub fn of(request: &AnyRequest) -> Option<Kind> {
+        match request.endpoint() {
+            Endpoint::SendRedPacket => Some(Kind::RedPacket),
+            Endpoint::SendGroupRedPacket => Some(Kind::GroupRedPacket),
+            Endpoint::SendWorkwxRedPacket => Some(Kind::WorkwxRedPacket),
+            Endpoint::PayEmployee => Some(Kind::PayEmployee),
+            Endpoint::Transfer => Some(Kind::Transfer),
+            _ => None,
         }
     }
 }
@@ -196,7 +134,7 @@ fn opt(row: &Option<String>, default: &Option<String>) -> Option<String> {
 
 /// Builds and validates the request; every problem is reported (line,
 /// column, rule).
-pub fn build(kind: Kind, input: &PayoutInput<'_>) -> Result<PayoutRequest, Vec<RowIssue>> {
+pub fn build(kind: Kind, input: &PayoutInput<'_>) -> Result<AnyRequest, Vec<RowIssue>> {
     let line = input.line;
     let mut issues: Vec<RowIssue> = Vec::new();
     let mut take = |v: Violation| issues.push(issue(line, &v));
@@ -246,23 +184,23 @@ pub fn build(kind: Kind, input: &PayoutInput<'_>) -> Result<PayoutRequest, Vec<R
         CheckName::NoCheck
     };
     let re_user_name = input.name.map(str::to_owned);
-    let request = match kind {
+    let (send_name, wishing) = (
+        text(&t.send_name, &d.send_name),
+        text(&t.wishing, &d.wishing),
+    );
+    let (act_name, remark) = (text(&t.act_name, &d.act_name), text(&t.remark, &d.remark));
+    let desc = text(&t.desc, &d.desc);
+    let built: Option<Result<AnyRequest, Violations>> = match kind {
         Kind::RedPacket => bill_no.zip(openid).map(|(mch_billno, openid)| {
-            PayoutRequest::RedPacket(RedPacket {
-                mch_billno,
-                send_name: text(&t.send_name, &d.send_name),
-                re_openid: openid,
-                total_amount: amount,
-                wishing: text(&t.wishing, &d.wishing),
-                client_ip: input.client_ip.to_owned(),
-                act_name: text(&t.act_name, &d.act_name),
-                remark: text(&t.remark, &d.remark),
-                scene_id,
-                risk_info: None,
-                sub_mch_id: None,
-                msgappid: None,
-                consume_mch_id: None,
-            })
+            RedPacket::builder(mch_billno, openid, amount)
+                .send_name(send_name)
+                .wishing(wishing)
+                .client_ip(input.client_ip)
+                .act_name(act_name)
+                .remark(remark)
+                .scene_id(scene_id)
+                .build()
+                .map(AnyRequest::from)
         }),
         Kind::GroupRedPacket => {
             let total_num = match opt(&t.total_num, &d.total_num) {
@@ -277,21 +215,15 @@ pub fn build(kind: Kind, input: &PayoutInput<'_>) -> Result<PayoutRequest, Vec<R
                 }),
             };
             bill_no.zip(openid).map(|(mch_billno, openid)| {
-                PayoutRequest::GroupRedPacket(GroupRedPacket {
-                    mch_billno,
-                    send_name: text(&t.send_name, &d.send_name),
-                    re_openid: openid,
-                    total_amount: amount,
-                    total_num,
-                    amt_type: AmtType::AllRand,
-                    wishing: text(&t.wishing, &d.wishing),
-                    act_name: text(&t.act_name, &d.act_name),
-                    remark: text(&t.remark, &d.remark),
-                    scene_id,
-                    risk_info: None,
-                    sub_mch_id: None,
-                    consume_mch_id: None,
-                })
+                GroupRedPacket::builder(mch_billno, openid, amount, total_num)
+                    .send_name(send_name)
+                    .amt_type(AmtType::AllRand)
+                    .wishing(wishing)
+                    .act_name(act_name)
+                    .remark(remark)
+                    .scene_id(scene_id)
+                    .build()
+                    .map(AnyRequest::from)
             })
         }
         Kind::WorkwxRedPacket => {
@@ -304,55 +236,43 @@ pub fn build(kind: Kind, input: &PayoutInput<'_>) -> Result<PayoutRequest, Vec<R
                 (d.sender_name.clone(), d.agentid.clone())
             };
             bill_no.zip(openid).map(|(mch_billno, openid)| {
-                PayoutRequest::WorkwxRedPacket(WorkwxRedPacket {
-                    mch_billno,
-                    sender_name,
-                    agentid,
-                    sender_header_media_id: None,
-                    re_openid: openid,
-                    total_amount: amount,
-                    wishing: text(&t.wishing, &d.wishing),
-                    act_name: text(&t.act_name, &d.act_name),
-                    remark: text(&t.remark, &d.remark),
-                    scene_id,
-                })
+                WorkwxRedPacket::builder(mch_billno, openid, amount)
+                    .sender_name(sender_name)
+                    .agentid(agentid)
+                    .wishing(wishing)
+                    .act_name(act_name)
+                    .remark(remark)
+                    .scene_id(scene_id)
+                    .build()
+                    .map(AnyRequest::from)
             })
         }
         Kind::PayEmployee => trade_no.zip(openid).map(|(partner_trade_no, openid)| {
-            PayoutRequest::PayEmployee(PayEmployee {
-                partner_trade_no,
-                device_info: None,
-                openid,
-                check_name,
-                re_user_name,
-                amount,
-                desc: text(&t.desc, &d.desc),
-                spbill_create_ip: input.client_ip.to_owned(),
-                ww_msg_type: MsgType::NormalMsg,
-                approval_number: None,
-                approval_type: None,
-                act_name: text(&t.act_name, &d.act_name),
-                agentid: opt(&t.agentid, &d.agentid),
-            })
+            PayEmployee::builder(partner_trade_no, openid, amount)
+                .check_name(check_name)
+                .re_user_name(re_user_name)
+                .desc(desc)
+                .spbill_create_ip(input.client_ip)
+                .ww_msg_type(MsgType::NormalMsg)
+                .act_name(act_name)
+                .agentid(opt(&t.agentid, &d.agentid))
+                .build()
+                .map(AnyRequest::from)
         }),
         Kind::Transfer => trade_no.zip(openid).map(|(partner_trade_no, openid)| {
-            PayoutRequest::Transfer(Transfer {
-                partner_trade_no,
-                device_info: None,
-                openid,
-                check_name,
-                re_user_name,
-                amount,
-                desc: text(&t.desc, &d.desc),
-                spbill_create_ip: input.client_ip.to_owned(),
-                scene: None,
-                brand_id: None,
-                finder_template_id: None,
-            })
+            Transfer::builder(partner_trade_no, openid, amount)
+                .check_name(check_name)
+                .re_user_name(re_user_name)
+                .desc(desc)
+                .spbill_create_ip(input.client_ip)
+                .build()
+                .map(AnyRequest::from)
         }),
     };
-    if let Some(request) = &request {
-        if let Err(violations) = request.validate() {
+    let request = match built {
+        None => None,
+        Some(Ok(request)) => Some(request),
+        Some(Err(violations)) => {
             for v in violations.iter() {
                 // The placeholders are valid, so these are all real problems;
                 // skip duplicates of a field already reported.
@@ -361,10 +281,43 @@ pub fn build(kind: Kind, input: &PayoutInput<'_>) -> Result<PayoutRequest, Vec<R
                     issues.push(found);
                 }
             }
+            None
         }
-    }
+    };
     match request {
         Some(request) if issues.is_empty() => Ok(request),
         _ => Err(issues),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows stored by earlier versions (`PayoutRequest`, the same
+    /// `{"kind", "request"}` shape) still read, and write back the same.
+    #[test]
+    fn journal_rows_of_the_old_format_still_read() {
+        let old = r#"{"kind":"red-packet","request":{"mch_billno":"10000098201411111234567890","send_name":"天虹百货","re_openid":"oxTWIuGaIt6gTKsQRLau2M0yL16E","total_amount":1000,"wishing":"恭喜发财","client_ip":"192.168.0.1","act_name":"猜灯谜","remark":"快来抢","scene_id":"PRODUCT_1"}}"#;
+        let request: AnyRequest = serde_json::from_str(old).expect("old row reads");
+        assert_eq!(Kind::of(&request), Some(Kind::RedPacket));
+        assert_eq!(request.bill(), Some("10000098201411111234567890"));
+        assert_eq!(request.amount(), Some(Amount::from_fen(1000)));
+        assert_eq!(request.field("scene_id").as_deref(), Some("PRODUCT_1"));
+        request.validate().expect("valid");
+        let again: AnyRequest =
+            serde_json::from_str(&serde_json::to_string(&request).expect("json")).expect("reads");
+        assert_eq!(again, request);
+
+        let old = r#"{"kind":"pay-employee","request":{"partner_trade_no":"T1","device_info":null,"openid":"oxTWIuGaIt6gTKsQRLau2M0yL16E","check_name":"FORCE_CHECK","re_user_name":"王小王","amount":10099,"desc":"报销","spbill_create_ip":"10.0.0.1","ww_msg_type":"NORMAL_MSG","act_name":"报销","agentid":"1000002"}}"#;
+        let request: AnyRequest = serde_json::from_str(old).expect("old row reads");
+        assert_eq!(Kind::of(&request), Some(Kind::PayEmployee));
+        assert_eq!(
+            request.payee().as_deref(),
+            Some("oxTWIuGaIt6gTKsQRLau2M0yL16E")
+        );
+        assert_eq!(request.field("re_user_name").as_deref(), Some("王小王"));
+        let renumbered = request.with_bill("T2").expect("valid bill");
+        assert_eq!(renumbered.bill(), Some("T2"));
     }
 }

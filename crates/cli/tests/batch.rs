@@ -8,8 +8,9 @@ mod common;
 use common::*;
 use hongbao_cli::batch::{self, NoProgress, PlanResult, RunOptions};
 use hongbao_cli::journal::{AttemptAction, Journal, JournalError, RowState, SqliteJournal};
-use hongbao_cli::payout::{Kind, PayoutRequest};
+use hongbao_cli::payout::Kind;
 use hongbao_cli::report;
+use hongbao_proto::AnyRequest;
 use hongbao_sandbox::{FaultConfig, FaultKind};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -56,7 +57,7 @@ async fn crash_between_sending_and_reply_resolves_by_query_first() {
     let rows = journal.rows_in_states(&[RowState::Planned], 0, 10).unwrap();
     let mut stored = Vec::new();
     for row in &rows {
-        let request: PayoutRequest = serde_json::from_str(&row.request_json).unwrap();
+        let request: AnyRequest = serde_json::from_str(&row.request_json).unwrap();
         let prepared = batch::prepare(&client, &request).unwrap();
         stored.push((row.id, serde_json::to_vec(&prepared).unwrap(), prepared));
     }
@@ -111,7 +112,7 @@ async fn a_refused_resend_of_a_crashed_row_stays_unknown() {
     let rows = journal.rows_in_states(&[RowState::Planned], 0, 10).unwrap();
     let mut stored = Vec::new();
     for row in &rows {
-        let request: PayoutRequest = serde_json::from_str(&row.request_json).unwrap();
+        let request: AnyRequest = serde_json::from_str(&row.request_json).unwrap();
         let prepared = batch::prepare(&client, &request).unwrap();
         stored.push((row.id, serde_json::to_vec(&prepared).unwrap()));
     }

@@ -56,7 +56,7 @@ impl FieldSpec {
 }
 
 /// What a builder setter of a request field takes: the value itself, or
-/// for an optional field (`Option<T>`) the `T` it sets.
+/// for an optional field a value or an `Option` of it.
 pub trait BuilderField {
     /// The setter's argument type.
     type Input;
@@ -93,10 +93,52 @@ same_input!(
     String, BillNo, TradeNo, OpenId, CheckName, MsgType, AmtType, Amount, u32
 );
 
-impl<T> BuilderField for Option<T> {
-    type Input = T;
-    fn from_input(input: T) -> Option<T> {
-        Some(input)
+/// Optional typed fields take the value or an `Option` of it (`None` clears).
+macro_rules! optional_input {
+    ($($ty:ty),+) => {$(
+        impl BuilderField for Option<$ty> {
+            type Input = Option<$ty>;
+            fn from_input(input: Option<$ty>) -> Option<$ty> {
+                input
+            }
+        }
+    )+};
+}
+optional_input!(SceneId, u32, u64);
+
+impl BuilderField for Option<String> {
+    type Input = OptionalText;
+    fn from_input(input: OptionalText) -> Option<String> {
+        input.0
+    }
+}
+
+/// The argument of an optional text field's setter: a text (`&str`,
+/// `String`) or an `Option` of one (`None` clears the field).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OptionalText(pub Option<String>);
+
+impl From<&str> for OptionalText {
+    fn from(value: &str) -> Self {
+        OptionalText(Some(value.to_owned()))
+    }
+}
+
+impl From<String> for OptionalText {
+    fn from(value: String) -> Self {
+        OptionalText(Some(value))
+    }
+}
+
+impl From<Option<String>> for OptionalText {
+    fn from(value: Option<String>) -> Self {
+        OptionalText(value)
+    }
+}
+
+impl From<Option<&str>> for OptionalText {
+    fn from(value: Option<&str>) -> Self {
+        OptionalText(value.map(str::to_owned))
     }
 }
 

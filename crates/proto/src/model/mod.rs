@@ -22,7 +22,7 @@ mod transfer;
 mod workwx;
 
 pub use any::{AnyReply, AnyRequest, RequestVisitor};
-pub use declare::{BuilderField, FieldSpec};
+pub use declare::{BuilderField, FieldSpec, OptionalText};
 pub use pay_employee::{
     PayEmployee, PayEmployeeBuilder, PayEmployeeQuery, PayEmployeeQueryBuilder,
     PayEmployeeQueryReply, PayEmployeeReply,
