@@ -54,21 +54,19 @@ fn param<'a>(fixture: &'a Fixture, name: &str) -> &'a str {
 fn request(fixture: &Fixture) -> RedPacket {
     let p = |name| param(fixture, name).to_owned();
     assert_eq!(param(fixture, "total_num"), "1");
-    RedPacket {
-        mch_billno: BillNo::new(p("mch_billno")).expect("bill"),
-        send_name: p("send_name"),
-        re_openid: OpenId::new(p("re_openid")).expect("openid"),
-        total_amount: Amount::from_fen(p("total_amount").parse().expect("fen")),
-        wishing: p("wishing"),
-        client_ip: p("client_ip"),
-        act_name: p("act_name"),
-        remark: p("remark"),
-        scene_id: Some(SceneId::parse(param(fixture, "scene_id"))),
-        risk_info: None,
-        sub_mch_id: None,
-        msgappid: None,
-        consume_mch_id: None,
-    }
+    RedPacket::builder(
+        BillNo::new(p("mch_billno")).expect("bill"),
+        OpenId::new(p("re_openid")).expect("openid"),
+        Amount::from_fen(p("total_amount").parse().expect("fen")),
+    )
+    .send_name(p("send_name"))
+    .wishing(p("wishing"))
+    .client_ip(p("client_ip"))
+    .act_name(p("act_name"))
+    .remark(p("remark"))
+    .scene_id(SceneId::parse(param(fixture, "scene_id")))
+    .build()
+    .expect("valid")
 }
 
 /// A client for the fixture merchant whose mock answers every call with

@@ -54,21 +54,18 @@ fn client(sb: &SandboxHandle, request_timeout: Duration) -> Client {
 }
 
 fn red_packet(bill: &str, yuan: &str) -> RedPacket {
-    RedPacket {
-        mch_billno: BillNo::new(bill).expect("bill"),
-        send_name: "天虹百货".into(),
-        re_openid: OpenId::new(OPENID).expect("openid"),
-        total_amount: Amount::parse_yuan(yuan).expect("amount"),
-        wishing: "感谢您参加猜灯谜活动，祝您元宵节快乐！".into(),
-        client_ip: "192.168.0.1".into(),
-        act_name: "猜灯谜抢红包活动".into(),
-        remark: "猜越多得越多]]>\r\n快来抢！".into(),
-        scene_id: None,
-        risk_info: None,
-        sub_mch_id: None,
-        msgappid: None,
-        consume_mch_id: None,
-    }
+    RedPacket::builder(
+        BillNo::new(bill).expect("bill"),
+        OpenId::new(OPENID).expect("openid"),
+        Amount::parse_yuan(yuan).expect("amount"),
+    )
+    .send_name("天虹百货")
+    .wishing("感谢您参加猜灯谜活动，祝您元宵节快乐！")
+    .client_ip("192.168.0.1")
+    .act_name("猜灯谜抢红包活动")
+    .remark("猜越多得越多]]>\r\n快来抢！")
+    .build()
+    .expect("valid")
 }
 
 /// Payments the sandbox recorded for `bill` (each is real money).
@@ -181,19 +178,16 @@ async fn a_dropped_reply_is_unknown_then_resolved_by_query() {
     let sb = sandbox(FaultConfig::always(FaultKind::DropAfterCommit)).await;
     let client = client(&sb, Duration::from_secs(5));
     let trade = "10000098202402100000000003";
-    let transfer = Transfer {
-        partner_trade_no: TradeNo::new(trade).expect("trade no"),
-        device_info: None,
-        openid: OpenId::new(OPENID).expect("openid"),
-        check_name: CheckName::NoCheck,
-        re_user_name: None,
-        amount: Amount::from_fen(12_345),
-        desc: "季度奖金".into(),
-        spbill_create_ip: "10.2.3.10".into(),
-        scene: None,
-        brand_id: None,
-        finder_template_id: None,
-    };
+    let transfer = Transfer::builder(
+        TradeNo::new(trade).expect("trade no"),
+        OpenId::new(OPENID).expect("openid"),
+        Amount::from_fen(12_345),
+    )
+    .check_name(CheckName::NoCheck)
+    .desc("季度奖金")
+    .spbill_create_ip("10.2.3.10")
+    .build()
+    .expect("valid");
     let outcome = client.transfer(&transfer).await.expect("sent");
     // Dropped connections are never "failed": the client's queries find the
     // payment the sandbox recorded.
@@ -216,21 +210,18 @@ async fn pay_employee_carries_a_valid_workwx_sign() {
     let sb = sandbox(FaultConfig::none()).await;
     let client = client(&sb, Duration::from_secs(10));
     let trade = "10000098202402100000000004";
-    let pay = PayEmployee {
-        partner_trade_no: TradeNo::new(trade).expect("trade no"),
-        device_info: None,
-        openid: OpenId::new(OPENID).expect("openid"),
-        check_name: CheckName::NoCheck,
-        re_user_name: None,
-        amount: Amount::from_fen(150),
-        desc: "六月出差报销".into(),
-        spbill_create_ip: "10.2.3.10".into(),
-        ww_msg_type: MsgType::NormalMsg,
-        approval_number: None,
-        approval_type: None,
-        act_name: "出差报销".into(),
-        agentid: None,
-    };
+    let pay = PayEmployee::builder(
+        TradeNo::new(trade).expect("trade no"),
+        OpenId::new(OPENID).expect("openid"),
+        Amount::from_fen(150),
+    )
+    .check_name(CheckName::NoCheck)
+    .desc("六月出差报销")
+    .spbill_create_ip("10.2.3.10")
+    .ww_msg_type(MsgType::NormalMsg)
+    .act_name("出差报销")
+    .build()
+    .expect("valid");
     let outcome = client.pay_employee(&pay).await.expect("sent");
     assert!(outcome.is_paid(), "{outcome:?}");
     assert_eq!(payments_for(&sb, trade), 1);

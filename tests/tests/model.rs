@@ -219,37 +219,31 @@ fn client_for(sb: &SandboxHandle, wrong_key: bool) -> Client {
 }
 
 fn red_packet(bill: &str, payee: &str, fen: u64) -> RedPacket {
-    RedPacket {
-        mch_billno: BillNo::new(bill).expect("bill"),
-        send_name: "天虹百货".into(),
-        re_openid: OpenId::new(payee).expect("openid"),
-        total_amount: Amount::from_fen(fen),
-        wishing: "新春快乐".into(),
-        client_ip: "192.168.0.1".into(),
-        act_name: "新春红包".into(),
-        remark: "感谢支持".into(),
-        scene_id: None,
-        risk_info: None,
-        sub_mch_id: None,
-        msgappid: None,
-        consume_mch_id: None,
-    }
+    RedPacket::builder(
+        BillNo::new(bill).expect("bill"),
+        OpenId::new(payee).expect("openid"),
+        Amount::from_fen(fen),
+    )
+    .send_name("天虹百货")
+    .wishing("新春快乐")
+    .client_ip("192.168.0.1")
+    .act_name("新春红包")
+    .remark("感谢支持")
+    .build()
+    .expect("valid")
 }
 
 fn transfer(bill: &str, payee: &str, fen: u64) -> Transfer {
-    Transfer {
-        partner_trade_no: TradeNo::new(bill).expect("trade no"),
-        device_info: None,
-        openid: OpenId::new(payee).expect("openid"),
-        check_name: CheckName::NoCheck,
-        re_user_name: None,
-        amount: Amount::from_fen(fen),
-        desc: "季度奖金".into(),
-        spbill_create_ip: "10.2.3.10".into(),
-        scene: None,
-        brand_id: None,
-        finder_template_id: None,
-    }
+    Transfer::builder(
+        TradeNo::new(bill).expect("trade no"),
+        OpenId::new(payee).expect("openid"),
+        Amount::from_fen(fen),
+    )
+    .check_name(CheckName::NoCheck)
+    .desc("季度奖金")
+    .spbill_create_ip("10.2.3.10")
+    .build()
+    .expect("valid")
 }
 
 /// Runs `fut` but drops it (a crash of the process) once it has been polled
