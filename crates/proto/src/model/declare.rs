@@ -465,9 +465,7 @@ macro_rules! request {
                 )+
             ];
 
-            /// Starts a builder with the fields that have no default; set the
-            /// others, then [`build`](Self::build) checks every rule at once.
-            /// Text fields that are not set are reported as missing.
+            #[doc = concat!("Starts a builder with the fields that have no default; set the others, then [`", stringify!($builder), "::build`] checks every rule at once. Text fields that are not set are reported as missing.")]
             pub fn builder($($arg: $arg_ty),*) -> $builder {
                 let mut builder = $builder { $($field: None,)+ };
                 $(builder.$arg = Some($arg);)*
