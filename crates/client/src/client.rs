@@ -240,13 +240,14 @@ impl Client {
         };
         let body = body_text(signed.body)?;
         Ok(Prepared {
+            format: crate::prepared::PREPARED_FORMAT,
             endpoint: R::ENDPOINT,
             mch_id: self.inner.merchant.mch_id.clone(),
             bill,
             nonce: signed.nonce,
             sign: signed.sign.as_str().to_owned(),
             payee,
-            body,
+            body: body.into(),
             echoes: Some(echoes),
         })
     }
@@ -371,13 +372,14 @@ impl Client {
             "the stored request was signed with another key: signed again, same parameters"
         );
         Ok(Some(Prepared {
+            format: crate::prepared::PREPARED_FORMAT,
             endpoint,
             mch_id: prepared.mch_id.clone(),
             bill: prepared.bill.clone(),
             nonce: signed.nonce,
             sign: signed.sign.as_str().to_owned(),
             payee: prepared.payee.clone(),
-            body: body_text(signed.body)?,
+            body: body_text(signed.body)?.into(),
             echoes: None,
         }))
     }
@@ -542,7 +544,7 @@ impl Client {
                 ),
                 Ok(()) => {
                     guard.space().await;
-                    match self.exchange(endpoint, prepared.body().to_owned()).await {
+                    match self.exchange(endpoint, prepared.body_bytes()).await {
                         Err(e) if !e.may_have_been_sent() && !sent => {
                             tracing::info!(error = %e, "request not sent");
                             return Err(ClientError::NotSent {
@@ -743,7 +745,7 @@ impl Client {
         }
         guard.space().await;
         tracing::info!("the query did not name the payee: resending the identical request to tell");
-        let Ok(response) = self.exchange(endpoint, prepared.body().to_owned()).await else {
+        let Ok(response) = self.exchange(endpoint, prepared.body_bytes()).await else {
             return outcome;
         };
         match self.interpret(endpoint, expected, &response) {
@@ -773,7 +775,7 @@ impl Client {
     async fn exchange(
         &self,
         endpoint: Endpoint,
-        body: String,
+        body: impl Into<bytes::Bytes>,
     ) -> Result<HttpResponse, TransportError> {
         let spec = endpoint.spec();
         let request = HttpRequest::new(format!("{}{}", self.inner.base_url, spec.path), body)

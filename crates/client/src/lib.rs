@@ -161,7 +161,7 @@ mod retry;
 pub use client::{Client, QueryReply};
 pub use config::{ClientBuilder, DEFAULT_BASE_URL, Timeouts};
 pub use error::{ClientError, ConfigError};
-pub use prepared::Prepared;
+pub use prepared::{PREPARED_FORMAT, Prepared};
 pub use rate::{
     LocalRateLimiter, NoRateLimit, RateLimitError, RateLimiter, RateLimits, RateRequest,
 };

@@ -2,8 +2,14 @@
 
 use std::fmt;
 
+use bytes::Bytes;
 use hongbao_proto::{Amount, Endpoint};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The storage format a [`Prepared`] is written in. A stored request
+/// without a `format` (written before it existed) is format 1; one of a newer
+/// format is refused with an error that says so, never guessed at.
+pub const PREPARED_FORMAT: u32 = 1;
 
 /// A fully built and signed money-moving request: the exact body bytes, the
 /// endpoint, the bill number, and what the rate limiter needs.
@@ -17,6 +23,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// payee's openid and the amount: store it accordingly. `Debug` omits the body.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Prepared {
+    /// The storage format ([`PREPARED_FORMAT`]).
+    #[serde(default = "format_1", deserialize_with = "de_format")]
+    pub(crate) format: u32,
     #[serde(serialize_with = "ser_endpoint", deserialize_with = "de_endpoint")]
     pub(crate) endpoint: Endpoint,
     pub(crate) mch_id: String,
@@ -24,7 +33,10 @@ pub struct Prepared {
     pub(crate) nonce: String,
     pub(crate) sign: String,
     pub(crate) payee: Option<String>,
-    pub(crate) body: String,
+    /// The body, always UTF-8 (made from a `String`, stored as a string);
+    /// shared, not copied, by every attempt.
+    #[serde(serialize_with = "ser_body", deserialize_with = "de_body")]
+    pub(crate) body: Bytes,
     /// What the reply must echo, known only when the request was built by
     /// this process (then the body need not be read back before sending).
     /// Never serialized: a `Prepared` read from storage is checked against
@@ -109,8 +121,39 @@ impl Prepared {
 
     /// The exact XML body that is sent.
     pub fn body(&self) -> &str {
-        &self.body
+        // Always UTF-8: made from a `String` (see `ser_body`/`de_body`).
+        std::str::from_utf8(&self.body).unwrap_or_default()
     }
+
+    /// The body as shared bytes (sending it copies nothing).
+    pub fn body_bytes(&self) -> Bytes {
+        self.body.clone()
+    }
+}
+
+fn format_1() -> u32 {
+    1
+}
+
+fn de_format<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let format = u32::deserialize(d)?;
+    if format == 0 || format > PREPARED_FORMAT {
+        return Err(serde::de::Error::custom(format!(
+            "stored request of format {format}: this version of hongbao reads formats 1 to {PREPARED_FORMAT}; upgrade it to send this request"
+        )));
+    }
+    Ok(format)
+}
+
+fn ser_body<S: Serializer>(body: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+    match std::str::from_utf8(body) {
+        Ok(text) => s.serialize_str(text),
+        Err(_) => Err(serde::ser::Error::custom("the body is not UTF-8")),
+    }
+}
+
+fn de_body<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+    Ok(Bytes::from(String::deserialize(d)?))
 }
 
 fn ser_endpoint<S: Serializer>(endpoint: &Endpoint, s: S) -> Result<S::Ok, S::Error> {
@@ -124,4 +167,38 @@ fn de_endpoint<'de, D: Deserializer<'de>>(d: D) -> Result<Endpoint, D::Error> {
         .copied()
         .find(|e| e.name() == name)
         .ok_or_else(|| serde::de::Error::custom(format!("unknown endpoint {name:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request stored before `format` existed (the fields `Prepared` has
+    /// always written).
+    const OLD: &str = r#"{"endpoint":"sendredpack","mch_id":"10000098","bill":"B1","nonce":"N1","sign":"S1","payee":"o1","body":"<xml><mch_billno>B1</mch_billno></xml>"}"#;
+
+    #[test]
+    fn a_request_stored_without_a_format_still_reads() {
+        let prepared: Prepared = serde_json::from_str(OLD).expect("reads");
+        assert_eq!(prepared.format, 1);
+        assert_eq!(prepared.endpoint(), Endpoint::SendRedPacket);
+        assert_eq!(prepared.bill(), "B1");
+        assert_eq!(prepared.payee(), Some("o1"));
+        assert_eq!(prepared.body(), "<xml><mch_billno>B1</mch_billno></xml>");
+        assert_eq!(&prepared.body_bytes()[..], prepared.body().as_bytes());
+        let written = serde_json::to_value(&prepared).expect("writes");
+        assert_eq!(written["format"], PREPARED_FORMAT);
+        let again: Prepared = serde_json::from_value(written).expect("reads back");
+        assert_eq!(again, prepared);
+    }
+
+    #[test]
+    fn a_request_of_a_newer_format_is_refused_clearly() {
+        let mut json: serde_json::Value = serde_json::from_str(OLD).expect("json");
+        json["format"] = (PREPARED_FORMAT + 1).into();
+        let err = serde_json::from_value::<Prepared>(json)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("format 2") && err.contains("upgrade"), "{err}");
+    }
 }
