@@ -224,19 +224,11 @@ impl Client {
         let bill = signed
             .bill
             .ok_or(ClientError::Internal("the request has no bill number"))?;
-        // One pass over the business fields for what rate limits and echo
-        // checks need (mch_id and appid come from the merchant).
-        let fields = req.fields();
-        let field = |name: Option<&str>| {
-            name.and_then(|name| fields.iter().find(|(field, _)| *field == name))
-                .map(|(_, value)| value.as_ref())
-        };
-        let payee = field(spec.openid_field).map(str::to_owned);
+        // What rate limits and echo checks need, read once when signing.
+        let payee = signed.echo.payee.clone();
         let echoes = Echoes {
-            appid: spec.appid_field.map(|_| self.inner.merchant.appid.clone()),
-            amount: field(spec.amount_field)
-                .and_then(|v| v.parse::<u64>().ok())
-                .map(Amount::from_fen),
+            appid: signed.echo.appid.clone(),
+            amount: signed.echo.amount,
         };
         let body = body_text(signed.body)?;
         Ok(Prepared {

@@ -7,7 +7,7 @@ use hongbao_sign::{SignError, Signature, Signer, WorkwxSigner};
 use crate::endpoint::Endpoint;
 use crate::model::{Merchant, Request};
 use crate::validate::Violations;
-use crate::values::NonceStr;
+use crate::values::{Amount, NonceStr, parse_uint};
 use crate::xml::{RawXml, write_document};
 
 /// A request ready to send: the exact body that was signed.
@@ -26,6 +26,46 @@ pub struct SignedRequest {
     pub sign: Signature,
     /// The `nonce_str` it carries.
     pub nonce: String,
+    /// What a reply must echo, read once from the signed fields.
+    pub echo: Echo,
+}
+
+/// The values a reply echoes (and a query answer is checked against), as
+/// they were signed into the body.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Echo {
+    /// `mch_id` / `mchid`.
+    pub mch_id: Option<String>,
+    /// `wxappid` / `appid` / `mch_appid`, on endpoints that send one.
+    pub appid: Option<String>,
+    /// `total_amount` / `amount`, on payouts.
+    pub amount: Option<Amount>,
+    /// `re_openid` / `openid`, on payouts.
+    pub payee: Option<String>,
+}
+
+impl Echo {
+    /// Reads the echo values of `endpoint` off the signed pairs.
+    fn of(endpoint: Endpoint, pairs: &[(&str, &str)]) -> Echo {
+        let spec = endpoint.spec();
+        let get = |field: Option<&str>| {
+            field.and_then(|f| {
+                pairs
+                    .iter()
+                    .find(|(n, v)| *n == f && !v.is_empty())
+                    .map(|(_, v)| *v)
+            })
+        };
+        Echo {
+            mch_id: get(Some(spec.mch_id_field)).map(str::to_owned),
+            appid: get(spec.appid_field).map(str::to_owned),
+            amount: get(spec.amount_field)
+                .and_then(parse_uint)
+                .map(Amount::from_fen),
+            payee: get(spec.openid_field).map(str::to_owned),
+        }
+    }
 }
 
 /// Why a request could not be built. Nothing was sent.
@@ -122,12 +162,14 @@ fn assemble<R: Request>(
     };
     pairs.push(("sign", sign.as_str()));
     let body = write_document(&pairs, None);
+    let echo = Echo::of(R::ENDPOINT, &pairs);
     let signed = SignedRequest {
         endpoint: R::ENDPOINT,
         bill: req.bill().map(str::to_owned),
         body,
         sign,
         nonce: nonce.as_str().to_owned(),
+        echo,
     };
     Ok((signed, debug_strings))
 }
@@ -244,7 +286,9 @@ pub fn resign(
     let sign = signer.sign_md5(pairs.iter().copied())?;
     pairs.push(("sign", sign.as_str()));
     let body = write_document(&pairs, None);
+    let echo = Echo::of(endpoint, &pairs);
     Ok(SignedRequest {
+        echo,
         endpoint,
         bill: spec
             .bill_field

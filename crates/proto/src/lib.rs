@@ -59,7 +59,9 @@ pub mod validate;
 pub mod values;
 pub mod xml;
 
-pub use build::{BuildError, SignDebug, SignedRequest, build, build_debug, resign, signed_with};
+pub use build::{
+    BuildError, Echo, SignDebug, SignedRequest, build, build_debug, resign, signed_with,
+};
 pub use code::{BillRule, ErrorClass, ErrorCode, query_table, send_table};
 pub use endpoint::{Endpoint, EndpointSpec, Family, GET_SIGN_KEY_ALT_PATH, ProductState};
 pub use model::{

@@ -583,19 +583,13 @@ pub fn interpret_signed(
     body: &[u8],
     signer: &Signer,
 ) -> Interpretation {
-    let bill = request.bill.as_deref().unwrap_or_default();
-    let spec = request.endpoint.spec();
-    let sent = RawXml::parse(&request.body).ok();
-    let get =
-        |field: Option<&str>| field.and_then(|f| sent.as_ref().and_then(|s| s.get_non_empty(f)));
+    let echo = &request.echo;
     let expected = Expected {
-        bill,
-        mch_id: get(Some(spec.mch_id_field)),
-        appid: get(spec.appid_field),
-        amount: get(spec.amount_field)
-            .and_then(parse_uint)
-            .map(Amount::from_fen),
-        openid: get(spec.openid_field),
+        bill: request.bill.as_deref().unwrap_or_default(),
+        mch_id: echo.mch_id.as_deref(),
+        appid: echo.appid.as_deref(),
+        amount: echo.amount,
+        openid: echo.payee.as_deref(),
         other_payee_reported: false,
     };
     interpret_expecting(request.endpoint, &expected, http_status, body, signer)
