@@ -43,7 +43,7 @@ fn build_reports_each_missing_setting() {
             Client::builder()
                 .mch_id(MCH_ID)
                 .api_key(key())
-                .transport(transport())
+                .transport_arc(transport())
         ),
         "appid"
     );

@@ -28,7 +28,7 @@ pub fn builder(mock: &MockTransport) -> ClientBuilder {
         .api_key(ApiKey::new(API_KEY).unwrap())
         .workwx_secret(WorkwxSecret::new(WORKWX_SECRET).unwrap())
         .workwx_secret_for_agent("1000002", WorkwxSecret::new(AGENT_SECRET).unwrap())
-        .transport(Arc::new(mock.clone()))
+        .transport(mock.clone())
 }
 
 /// A client with the default retry policy and rate limits.
