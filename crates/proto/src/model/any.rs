@@ -336,4 +336,33 @@ mod tests {
             Some(Err(_))
         ));
     }
+
+    /// The `kind` names are a stored format (CLI journals): pinned here.
+    #[test]
+    fn kind_names_are_stable() {
+        let bill = "10000098201411111234567890";
+        let mut kinds = Vec::new();
+        for endpoint in Endpoint::ALL {
+            if let Some(query) = AnyRequest::query(endpoint, bill) {
+                let json = serde_json::to_value(query.expect("valid")).expect("json");
+                kinds.push(json["kind"].as_str().expect("kind").to_owned());
+            }
+        }
+        assert_eq!(
+            kinds,
+            [
+                "red-packet-query",
+                "workwx-red-packet-query",
+                "pay-employee-query",
+                "transfer-query"
+            ]
+        );
+        let key = serde_json::to_value(AnyRequest::from(SignKeyRequest)).expect("json");
+        assert_eq!(key["kind"], "sign-key");
+        let old = r#"{"kind":"transfer","request":{"partner_trade_no":"T1","openid":"o1","check_name":"NO_CHECK","amount":100,"desc":"d","spbill_create_ip":"10.0.0.1"}}"#;
+        let read: AnyRequest = serde_json::from_str(old).expect("reads");
+        assert_eq!(read.endpoint(), Endpoint::Transfer);
+        assert_eq!(read.amount(), Some(Amount::from_fen(100)));
+        assert_eq!(read.payee().as_deref(), Some("o1"));
+    }
 }
