@@ -79,7 +79,7 @@ pub use outcome::{
     Conflict, Expected, Interpretation, NextStep, NotPaid, Outcome, PayoutStatus, Receipt, Refund,
     Unknown, UnknownReason, classify, interpret, interpret_expecting, interpret_signed,
 };
-pub use validate::{Rule, Violation, Violations, is_ipv4, is_xml_char};
+pub use validate::{Rule, Violation, Violations, is_ip_address, is_ipv4, is_xml_char};
 pub use values::{
     Amount, AmountError, AmtType, BillNo, CheckName, Date, HbType, MIN_RANDOM_CHARS, MsgType,
     NonceStr, OpenId, RedPacketStatus, ResultCode, SceneId, SendType, TradeNo, TransferStatus,

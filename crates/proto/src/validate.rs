@@ -55,6 +55,11 @@ pub enum Rule {
     OneOf(&'static [&'static str]),
     /// Not an IPv4 address in dotted-quad form (`192.168.0.1`).
     Ipv4,
+    /// Not an IP address (IPv4 `192.168.0.1` or IPv6 `2001:db8::1`) of at
+    /// most this many characters.
+    IpAddress(usize),
+    /// At most one of the two fields may be given.
+    AtMostOneOf(&'static str, &'static str),
     /// A character that XML 1.0 cannot carry (a control character other than
     /// tab, LF, CR; or U+FFFE / U+FFFF).
     XmlChar,
@@ -94,6 +99,11 @@ impl fmt::Display for Rule {
             ),
             Rule::OneOf(values) => write!(f, "must be one of {}", values.join(", ")),
             Rule::Ipv4 => f.write_str("must be an IPv4 address such as 192.168.0.1"),
+            Rule::IpAddress(max) => write!(
+                f,
+                "must be an IPv4 or IPv6 address of at most {max} characters, such as 192.168.0.1"
+            ),
+            Rule::AtMostOneOf(a, b) => write!(f, "at most one of `{a}` and `{b}` may be given"),
             Rule::XmlChar => f.write_str(
                 "contains a character XML 1.0 cannot carry (control character other than tab/LF/CR, U+FFFE, U+FFFF)",
             ),
@@ -235,6 +245,11 @@ pub fn is_ipv4(s: &str) -> bool {
     s.len() <= 15 && s.parse::<std::net::Ipv4Addr>().is_ok()
 }
 
+/// Whether `s` is an IPv4 or IPv6 address of at most `max` characters.
+pub fn is_ip_address(s: &str, max: usize) -> bool {
+    s.len() <= max && s.parse::<std::net::IpAddr>().is_ok()
+}
+
 /// Collects violations field by field.
 #[derive(Default)]
 pub(crate) struct Checker {
@@ -317,6 +332,22 @@ impl Checker {
         } else if !is_ipv4(value) {
             self.push(field, Rule::Ipv4, Some(value));
         }
+    }
+
+    /// A required IPv4 or IPv6 address of at most `max` characters
+    /// (`spbill_create_ip` is String(32)).
+    pub(crate) fn ip_address(&mut self, field: &'static str, value: &str, max: usize) {
+        if value.is_empty() {
+            self.push(field, Rule::Required, None);
+        } else if !is_ip_address(value, max) {
+            self.push(field, Rule::IpAddress(max), Some(value));
+        }
+    }
+
+    /// An optional text field with no length limit of its own (XML
+    /// characters and whitespace are still checked).
+    pub(crate) fn opt_unbounded_text(&mut self, field: &'static str, value: Option<&str>) {
+        self.opt_text(field, value, usize::MAX);
     }
 
     /// An amount within `min..=max` fen.

@@ -440,6 +440,20 @@ impl Amount {
         self.0
     }
 
+    /// Parses an amount in fen as the wire writes it (`total_amount`,
+    /// `amount`, …): decimal digits only, no sign, no spaces.
+    ///
+    /// ```
+    /// # use hongbao_proto::Amount;
+    /// assert_eq!(Amount::parse_fen("1000").map(Amount::fen), Ok(1000));
+    /// assert!(Amount::parse_fen("10.00").is_err());
+    /// ```
+    pub fn parse_fen(s: &str) -> Result<Amount, AmountError> {
+        parse_uint(s)
+            .map(Amount)
+            .ok_or_else(|| AmountError { input: s.into() })
+    }
+
     /// Parses yuan written as digits with an optional `.` and one or two
     /// decimals: `12`, `12.3`, `12.34`, `0.01`. No sign, no spaces, no
     /// exponent, no thousands separators; never goes through floating point.

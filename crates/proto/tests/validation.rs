@@ -167,7 +167,7 @@ fn workwx_packet() -> WorkwxRedPacket {
 }
 
 #[test]
-fn sender_name_xor_agentid() {
+fn workwx_sender_name_and_agentid_are_optional_at_most_one() {
     workwx_packet().validate().expect("agentid only");
     let mut w = workwx_packet();
     w.agentid = None;
@@ -176,14 +176,13 @@ fn sender_name_xor_agentid() {
     w.agentid = Some("1000002".into());
     assert!(matches!(
         rules_for(&violations(&w), "sender_name")[..],
-        [Rule::ExactlyOneOf("sender_name", "agentid")]
+        [Rule::AtMostOneOf("sender_name", "agentid")]
     ));
+    // Neither: both are optional (the vendor's own sample sends neither
+    // agentid nor, in some pages, sender_name).
     w.agentid = None;
     w.sender_name = None;
-    assert!(matches!(
-        rules_for(&violations(&w), "sender_name")[..],
-        [Rule::ExactlyOneOf(..)]
-    ));
+    w.validate().expect("neither sender_name nor agentid");
     w.agentid = Some("app1".into());
     assert!(matches!(
         rules_for(&violations(&w), "agentid")[..],
@@ -285,8 +284,60 @@ fn transfer_rules() {
         rules_for(&v, "finder_template_id")[..],
         [Rule::RequiredWhen(_)]
     ));
-    assert_eq!(rules_for(&v, "spbill_create_ip"), vec![Rule::Ipv4]);
+    assert!(
+        rules_for(&v, "spbill_create_ip").is_empty(),
+        "IPv6 is allowed"
+    );
     assert_eq!(rules_for(&v, "desc"), vec![Rule::MaxChars(100)]);
+}
+
+#[test]
+fn spbill_create_ip_is_string32_and_may_be_ipv6() {
+    let mut t = transfer();
+    t.spbill_create_ip = "2001:db8:85a3::8a2e:370:7334".into();
+    t.validate().expect("IPv6 transfer");
+    let mut p = pay_employee();
+    p.spbill_create_ip = "fe80::1".into();
+    p.validate().expect("IPv6 pay to employee");
+    // Longer than String(32), though a valid address.
+    p.spbill_create_ip = "2001:0db8:85a3:0000:0000:8a2e:0370:7334".into();
+    assert_eq!(
+        rules_for(&violations(&p), "spbill_create_ip"),
+        vec![Rule::IpAddress(32)]
+    );
+    p.spbill_create_ip = "not an ip".into();
+    assert_eq!(
+        rules_for(&violations(&p), "spbill_create_ip"),
+        vec![Rule::IpAddress(32)]
+    );
+}
+
+#[test]
+fn approval_number_has_no_invented_length_cap() {
+    let mut p = pay_employee();
+    p.ww_msg_type = MsgType::ApprovalMsg;
+    p.approval_type = Some(1);
+    p.approval_number = Some("2".repeat(200));
+    p.validate().expect("a long approval number");
+}
+
+#[test]
+fn workwx_red_packet_has_no_fixed_4999_yuan_ceiling() {
+    let mut w = workwx_packet();
+    w.scene_id = Some(SceneId::Product4);
+    w.total_amount = Amount::from_fen(1_000_000);
+    w.validate()
+        .expect("10 000 yuan with scene_id: the merchant's range decides");
+    w.scene_id = None;
+    assert!(matches!(
+        rules_for(&violations(&w), "scene_id")[..],
+        [Rule::RequiredWhen(_)]
+    ));
+    w.total_amount = Amount::from_fen(0);
+    assert!(matches!(
+        rules_for(&violations(&w), "total_amount")[..],
+        [Rule::AmountRange { .. }]
+    ));
 }
 
 #[test]

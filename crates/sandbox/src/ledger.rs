@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use hongbao_proto::{Endpoint, Family};
+use hongbao_proto::{Amount, Endpoint, ErrorCode, Family, RedPacketStatus, TransferStatus};
 use serde::Serialize;
 
 use crate::clock::{BeijingDate, Timestamp};
@@ -34,21 +34,29 @@ pub enum PaymentState {
 
 impl PaymentState {
     /// The `status` WeChat's query reports for this state, per product line.
-    pub fn wire_status(self, family: Family) -> &'static str {
+    pub fn wire_status(self, family: Family) -> WireStatus {
+        use RedPacketStatus as R;
+        use TransferStatus as T;
         let red_packet = matches!(family, Family::RedPacket | Family::WorkwxRedPacket);
-        match (self, red_packet) {
-            (PaymentState::InProgress, true) => "SENDING",
-            (PaymentState::InProgress, false) => "PROCESSING",
-            (PaymentState::Paid, true) => "SENT",
-            (PaymentState::Paid, false) => "SUCCESS",
-            (PaymentState::Received, true) => "RECEIVED",
-            (PaymentState::Refunding, true) => "RFUND_ING",
-            (PaymentState::Refunded, true) => "REFUND",
-            // Payouts have no receive/refund steps; they stay paid.
-            (PaymentState::Received | PaymentState::Refunding | PaymentState::Refunded, false) => {
-                "SUCCESS"
-            }
-            (PaymentState::Failed, _) => "FAILED",
+        if red_packet {
+            WireStatus::RedPacket(match self {
+                PaymentState::InProgress => R::Sending,
+                PaymentState::Paid => R::Sent,
+                PaymentState::Received => R::Received,
+                PaymentState::Refunding => R::RefundInProgress,
+                PaymentState::Refunded => R::Refunded,
+                PaymentState::Failed => R::Failed,
+            })
+        } else {
+            WireStatus::Payout(match self {
+                PaymentState::InProgress => T::Processing,
+                // Payouts have no receive/refund steps; they stay paid.
+                PaymentState::Paid
+                | PaymentState::Received
+                | PaymentState::Refunding
+                | PaymentState::Refunded => T::Success,
+                PaymentState::Failed => T::Failed,
+            })
         }
     }
 
@@ -61,6 +69,32 @@ impl PaymentState {
                 | PaymentState::Received
                 | PaymentState::Refunding
         )
+    }
+}
+
+/// A query's `status`, typed by product line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WireStatus {
+    /// Red packets (`gethbinfo`, `queryworkwxredpack`).
+    RedPacket(RedPacketStatus),
+    /// Pay to employee and transfers (`querywwsptrans2pocket`, `gettransferinfo`).
+    Payout(TransferStatus),
+}
+
+impl WireStatus {
+    /// The wire value (`SENT`, `SUCCESS`, …).
+    pub fn as_str(&self) -> &str {
+        match self {
+            WireStatus::RedPacket(s) => s.as_str(),
+            WireStatus::Payout(s) => s.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for WireStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -94,7 +128,7 @@ pub struct Payment {
     /// WeChat's internal id reported by queries (`detail_id`).
     pub detail_id: String,
     /// For a failed bill: the code and description every retry gets again.
-    pub failure: Option<(String, String)>,
+    pub failure: Option<(ErrorCode, String)>,
     /// The business parameters of the first request (no nonce, no signatures),
     /// compared with every retry and used for query replies.
     pub params: BTreeMap<String, String>,
@@ -107,8 +141,13 @@ impl Payment {
     }
 
     /// The status a query reports now.
-    pub fn wire_status(&self) -> &'static str {
+    pub fn wire_status(&self) -> WireStatus {
         self.state.wire_status(self.family())
+    }
+
+    /// The amount as an [`Amount`].
+    pub fn amount(&self) -> Amount {
+        Amount::from_fen(self.amount_fen)
     }
 
     /// A business parameter of the original request, or "".
@@ -152,13 +191,13 @@ impl From<&Payment> for PaymentView {
             bill: p.bill.clone(),
             openid: p.openid.clone(),
             amount_fen: p.amount_fen,
-            status: p.wire_status().to_owned(),
+            status: p.wire_status().to_string(),
             times_requested: p.times_requested,
             created: p.created.rfc3339_beijing(),
             updated: p.updated.rfc3339_beijing(),
             wechat_id: p.wechat_id.clone(),
             detail_id: p.detail_id.clone(),
-            failure_code: p.failure.as_ref().map(|(code, _)| code.clone()),
+            failure_code: p.failure.as_ref().map(|(code, _)| code.to_string()),
         }
     }
 }
@@ -167,6 +206,9 @@ impl From<&Payment> for PaymentView {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Quota {
     RedPacket,
+    /// WeCom red packets: their own per-minute and daily counters, not the
+    /// cash red packets' ones.
+    WorkwxRedPacket,
     PayEmployee,
     Transfer,
 }
@@ -174,7 +216,8 @@ pub(crate) enum Quota {
 impl Quota {
     pub(crate) fn of(family: Family) -> Option<Quota> {
         match family {
-            Family::RedPacket | Family::WorkwxRedPacket => Some(Quota::RedPacket),
+            Family::RedPacket => Some(Quota::RedPacket),
+            Family::WorkwxRedPacket => Some(Quota::WorkwxRedPacket),
             Family::PayEmployee => Some(Quota::PayEmployee),
             Family::Transfer => Some(Quota::Transfer),
             _ => None,
@@ -369,7 +412,7 @@ impl Ledger {
     pub(crate) fn record_failure(
         &mut self,
         new: NewPayment,
-        failure: (String, String),
+        failure: (ErrorCode, String),
         now: Timestamp,
     ) -> &Payment {
         let detail_id = self.next_id("1000000000", now, 10);
@@ -515,21 +558,21 @@ mod tests {
             ledger
                 .find(Family::RedPacket, "b1")
                 .map(Payment::wire_status),
-            Some("SENT")
+            Some(WireStatus::RedPacket(RedPacketStatus::Sent))
         );
         ledger.settle(start().add_secs(60), &progression);
         assert_eq!(
             ledger
                 .find(Family::RedPacket, "b1")
                 .map(Payment::wire_status),
-            Some("RECEIVED")
+            Some(WireStatus::RedPacket(RedPacketStatus::Received))
         );
         ledger.settle(start().add_secs(200_000), &progression);
         assert_eq!(
             ledger
                 .find(Family::RedPacket, "b1")
                 .map(Payment::wire_status),
-            Some("RECEIVED")
+            Some(WireStatus::RedPacket(RedPacketStatus::Received))
         );
         assert_eq!(ledger.balance_fen(), 9_000);
     }
@@ -547,14 +590,14 @@ mod tests {
             ledger
                 .find(Family::RedPacket, "b1")
                 .map(Payment::wire_status),
-            Some("SENT")
+            Some(WireStatus::RedPacket(RedPacketStatus::Sent))
         );
         ledger.settle(start().add_secs(86_400), &progression);
         assert_eq!(
             ledger
                 .find(Family::RedPacket, "b1")
                 .map(Payment::wire_status),
-            Some("RFUND_ING")
+            Some(WireStatus::RedPacket(RedPacketStatus::RefundInProgress))
         );
         assert_eq!(ledger.balance_fen(), 9_000);
         // One jump settles both steps.
@@ -563,7 +606,7 @@ mod tests {
             ledger
                 .find(Family::RedPacket, "b1")
                 .map(Payment::wire_status),
-            Some("REFUND")
+            Some(WireStatus::RedPacket(RedPacketStatus::Refunded))
         );
         assert_eq!(ledger.balance_fen(), 10_000);
     }
@@ -580,14 +623,14 @@ mod tests {
             ledger
                 .find(Family::Transfer, "t1")
                 .map(Payment::wire_status),
-            Some("PROCESSING")
+            Some(WireStatus::Payout(TransferStatus::Processing))
         );
         ledger.settle(start().add_secs(60), &progression);
         assert_eq!(
             ledger
                 .find(Family::Transfer, "t1")
                 .map(Payment::wire_status),
-            Some("SUCCESS")
+            Some(WireStatus::Payout(TransferStatus::Success))
         );
         assert!(ledger.find(Family::RedPacket, "t1").is_none());
     }

@@ -9,14 +9,16 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Red packets (normal, mini-program, WeCom): the smallest amount per
-    /// packet (default 100 = 1 yuan). Below it: `MONEY_LIMIT`. Group red
-    /// packets apply the three amount rules to the average per packet.
+    /// packet without a `scene_id` (default 100 = 1 yuan). Below it without
+    /// `scene_id`: `MONEY_LIMIT`, as above `red_packet_max_fen`. Group red
+    /// packets apply the amount rules to the average per packet.
     pub red_packet_min_fen: u64,
     /// Red packets: the largest amount without a `scene_id` (default
     /// 20 000 = 200 yuan). Above it without `scene_id`: `MONEY_LIMIT`.
     pub red_packet_max_fen: u64,
     /// Red packets: the largest amount with a `scene_id` (default
-    /// 499 900 = 4 999 yuan, the published ceiling). Above it: `MONEY_LIMIT`.
+    /// 499 900 = 4 999 yuan). Above it: `MONEY_LIMIT`. The range is set per
+    /// merchant; WeCom red packets have no fixed ceiling of their own.
     pub red_packet_max_with_scene_fen: u64,
     /// Red packets: packets one user may receive per Beijing day
     /// (default 10). Above it: `SENDNUM_LIMIT`.
@@ -27,7 +29,10 @@ pub struct Limits {
     /// Red packets: the merchant's total per Beijing day (default
     /// 100 000 000 = 1 000 000 yuan). Above it: `SENDAMOUNT_LIMIT`.
     pub red_packet_merchant_daily_fen: u64,
-    /// Red packets: sends per rolling minute (default 1 800). Above it: `FREQ_LIMIT`.
+    /// Red packets: sends per rolling minute (default 1 800). Above it:
+    /// `SECOND_OVER_LIMITED` for cash red packets; WeCom red packets count
+    /// against their own quota (this rate and the daily caps) and answer
+    /// `FREQ_LIMIT`.
     pub red_packet_per_minute: u32,
     /// Red packets: refuse sends between 00:00 and 08:00 Beijing time with
     /// `TIME_LIMITED` (an older rule; off by default).

@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hongbao_proto::{Endpoint, Family, RawXml, Records, Request, Rule, Violations, write_document};
+use hongbao_proto::{
+    Amount, Endpoint, ErrorCode, Family, HbType, RawXml, Records, Request, Rule, SendType,
+    Violations, write_document,
+};
 use hongbao_sign::{Signer, WorkwxKind};
 
 use crate::clock::Timestamp;
@@ -87,11 +90,11 @@ impl Fields {
 }
 
 /// A protocol-level failure: `return_code=FAIL` with the code and text.
-fn protocol_failure(code: &str, des: &str) -> Vec<u8> {
+fn protocol_failure(code: &ErrorCode, des: &str) -> Vec<u8> {
     let mut f = Fields::default();
     f.push("return_code", "FAIL");
     f.push("return_msg", des);
-    f.push("err_code", code);
+    f.push("err_code", code.as_str());
     f.push("err_code_des", des);
     f.render()
 }
@@ -100,14 +103,14 @@ fn protocol_failure(code: &str, des: &str) -> Vec<u8> {
 fn business_failure(
     reply_signer: Option<&Signer>,
     echo: &[(String, String)],
-    code: &str,
+    code: &ErrorCode,
     des: &str,
 ) -> Vec<u8> {
     let mut f = Fields::default();
     f.push("return_code", "SUCCESS");
     f.push("return_msg", des);
     f.push("result_code", "FAIL");
-    f.push("err_code", code);
+    f.push("err_code", code.as_str());
     f.push("err_code_des", des);
     for (n, v) in echo {
         f.push_opt(n, v);
@@ -118,8 +121,9 @@ fn business_failure(
     f.render()
 }
 
-/// The fields a failure reply echoes back, per endpoint.
-fn echo_fields(endpoint: Endpoint, raw: &RawXml) -> Vec<(String, String)> {
+/// The fields a failure reply echoes back, per endpoint. Pay-to-employee
+/// replies also carry a fresh `nonce_str`, failures included (endpoints.md).
+fn echo_fields(shared: &Shared, endpoint: Endpoint, raw: &RawXml) -> Vec<(String, String)> {
     let names: &[&str] = match endpoint.spec().family {
         Family::RedPacket | Family::WorkwxRedPacket if endpoint.spec().moves_money => &[
             "mch_billno",
@@ -132,20 +136,24 @@ fn echo_fields(endpoint: Endpoint, raw: &RawXml) -> Vec<(String, String)> {
         Family::Transfer if endpoint.spec().moves_money => &["mch_appid", "mchid", "device_info"],
         _ => &[],
     };
-    names
+    let mut echo: Vec<(String, String)> = names
         .iter()
         .filter_map(|n| raw.get(n).map(|v| ((*n).to_owned(), v.to_owned())))
-        .collect()
+        .collect();
+    if endpoint == Endpoint::PayEmployee {
+        echo.push(("nonce_str".to_owned(), shared.lock().nonce()));
+    }
+    echo
 }
 
 /// A business-level rejection: code and human description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Rejection {
-    code: &'static str,
+    code: ErrorCode,
     des: String,
 }
 
-fn reject(code: &'static str, des: impl Into<String>) -> Rejection {
+fn reject(code: ErrorCode, des: impl Into<String>) -> Rejection {
     Rejection {
         code,
         des: des.into(),
@@ -164,14 +172,14 @@ pub(crate) fn handle(
     // 1. Client certificate.
     if spec.needs_client_cert && info.tls && !info.client_cert {
         return Answer::ok(protocol_failure(
-            "CA_ERROR",
+            &ErrorCode::CaError,
             "请求未携带证书或证书错误 (no valid merchant API client certificate was presented)",
         ));
     }
     // 2. Method.
     if !method_is_post {
         return Answer::ok(protocol_failure(
-            "HTTP_METHOD_ERROR",
+            &ErrorCode::HttpMethodError,
             "请使用post方法 (only POST is accepted)",
         ));
     }
@@ -182,7 +190,7 @@ pub(crate) fn handle(
             return Answer::Reply {
                 status: 413,
                 body: protocol_failure(
-                    "XML_ERROR",
+                    &ErrorCode::XmlError,
                     &format!("输入xml格式有误 (the body is larger than {limit} bytes)"),
                 ),
                 delay: None,
@@ -191,7 +199,7 @@ pub(crate) fn handle(
     };
     if body.iter().all(u8::is_ascii_whitespace) {
         return Answer::ok(protocol_failure(
-            "XML_ERROR",
+            &ErrorCode::XmlError,
             "输入xml格式有误 (the body is empty)",
         ));
     }
@@ -199,7 +207,7 @@ pub(crate) fn handle(
         Ok(raw) => raw,
         Err(e) => {
             return Answer::ok(protocol_failure(
-                "XML_ERROR",
+                &ErrorCode::XmlError,
                 &format!("输入xml格式有误 ({e})"),
             ));
         }
@@ -207,7 +215,7 @@ pub(crate) fn handle(
     // 4. Main signature.
     if raw.get("sign_type").is_some() {
         return Answer::ok(protocol_failure(
-            "SIGN_ERROR",
+            &ErrorCode::SignError,
             "签名错误 (this API is MD5-only: do not send sign_type)",
         ));
     }
@@ -220,14 +228,14 @@ pub(crate) fn handle(
         .find(|s| received.len() == 32 && s.verify(fields(), received).is_ok());
     let Some(signer) = signer else {
         return Answer::ok(protocol_failure(
-            "SIGN_ERROR",
+            &ErrorCode::SignError,
             "签名错误 (the sign does not match the parameters and the API key)",
         ));
     };
     // 5. WeCom signature.
     if let Some(kind) = spec.workwx {
         if let Some(rejection) = check_workwx(shared, kind, &raw) {
-            return Answer::ok(protocol_failure(rejection.code, &rejection.des));
+            return Answer::ok(protocol_failure(&rejection.code, &rejection.des));
         }
     }
     let reply_signer = spec.reply_signed.then_some(signer);
@@ -235,20 +243,20 @@ pub(crate) fn handle(
     if let Err(violations) = validate_fields(endpoint, &raw) {
         return Answer::ok(business_failure(
             reply_signer,
-            &echo_fields(endpoint, &raw),
-            "PARAM_ERROR",
+            &echo_fields(shared, endpoint, &raw),
+            &ErrorCode::ParamError,
             &format!("参数错误 ({violations})"),
         ));
     }
     // 7. Merchant and app id.
     if let Some(rejection) = check_merchant(shared, endpoint, &raw) {
         if endpoint == Endpoint::GetSignKey {
-            return Answer::ok(protocol_failure(rejection.code, &rejection.des));
+            return Answer::ok(protocol_failure(&rejection.code, &rejection.des));
         }
         return Answer::ok(business_failure(
             reply_signer,
-            &echo_fields(endpoint, &raw),
-            rejection.code,
+            &echo_fields(shared, endpoint, &raw),
+            &rejection.code,
             &rejection.des,
         ));
     }
@@ -282,13 +290,13 @@ pub(crate) enum BodyProblem {
 
 fn check_workwx(shared: &Shared, kind: WorkwxKind, raw: &RawXml) -> Option<Rejection> {
     let (code, des) = match kind {
-        WorkwxKind::PayEmployee => ("WORKWX_SIGN_ERROR", "企业微信签名校验失败"),
-        WorkwxKind::RedPacket => ("SIGN_ERROR", "企业微信签名失败"),
+        WorkwxKind::PayEmployee => (ErrorCode::WorkwxSignError, "企业微信签名校验失败"),
+        WorkwxKind::RedPacket => (ErrorCode::SignError, "企业微信签名失败"),
     };
     let received = raw.get("workwx_sign").unwrap_or("");
     let Some(signer) = shared.settings.workwx_signer(raw.get("agentid")) else {
         return Some(reject(
-            code,
+            code.clone(),
             format!("{des} (the sandbox has no WeCom app secret for this agentid)"),
         ));
     };
@@ -352,8 +360,15 @@ fn check_merchant(shared: &Shared, endpoint: Endpoint, raw: &RawXml) -> Option<R
     let spec = endpoint.spec();
     let settings = &shared.settings;
     if raw.get(spec.mch_id_field).unwrap_or("") != settings.mch_id {
+        // WeCom answers an unknown merchant as one that has not enabled
+        // WeCom enterprise payment (errors.md §2).
+        let code = if matches!(spec.family, Family::WorkwxRedPacket | Family::PayEmployee) {
+            ErrorCode::NoCompetence
+        } else {
+            ErrorCode::ParamError
+        };
         return Some(reject(
-            "PARAM_ERROR",
+            code,
             format!(
                 "商户号{}有误 (unknown merchant id; this sandbox serves {})",
                 spec.mch_id_field, settings.mch_id
@@ -365,9 +380,9 @@ fn check_merchant(shared: &Shared, endpoint: Endpoint, raw: &RawXml) -> Option<R
         return None;
     }
     let code = if spec.family == Family::PayEmployee {
-        "WORKWX_MCHID_ERROR"
+        ErrorCode::WorkwxMchidError
     } else {
-        "PARAM_ERROR"
+        ErrorCode::ParamError
     };
     Some(reject(
         code,
@@ -404,13 +419,14 @@ fn send(
     let family = spec.family;
     let bill = spec.bill_field.and_then(|f| raw.get(f)).unwrap_or("");
     let openid = spec.openid_field.and_then(|f| raw.get(f)).unwrap_or("");
+    // Validated as an integer number of fen before we get here.
     let amount: u64 = spec
         .amount_field
         .and_then(|f| raw.get(f))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+        .and_then(|v| Amount::parse_fen(v).ok())
+        .map_or(0, Amount::fen);
     let params = business_params(raw);
-    let echo = echo_fields(endpoint, raw);
+    let echo = echo_fields(shared, endpoint, raw);
 
     let mut inner = shared.lock();
     let now = shared.clock.now();
@@ -424,17 +440,24 @@ fn send(
         // Idempotency: compare with the original request.
         let mismatch = if existing.openid != openid {
             Some(reject(
-                "FATAL_ERROR",
+                ErrorCode::FatalError,
                 "同一单号openid与原单不一致 (this bill number was used with another openid)",
             ))
         } else if existing.amount_fen != amount {
+            // Pay to employee answers any changed parameter, the amount
+            // included, with FATAL_ERROR (errors.md §3); the red packets and
+            // transfers answer a changed amount with PARAM_ERROR.
             Some(reject(
-                "PARAM_ERROR",
+                if family == Family::PayEmployee {
+                    ErrorCode::FatalError
+                } else {
+                    ErrorCode::ParamError
+                },
                 "金额和原始单参数不一致 (keep the amount of the original request)",
             ))
         } else if existing.params != params {
             Some(reject(
-                "FATAL_ERROR",
+                ErrorCode::FatalError,
                 "参数与原单不一致 (this bill number was used with other parameters)",
             ))
         } else {
@@ -446,7 +469,7 @@ fn send(
             return Answer::ok(business_failure(
                 reply_signer,
                 &echo,
-                rejection.code,
+                &rejection.code,
                 &rejection.des,
             ));
         }
@@ -477,18 +500,18 @@ fn send(
         return Answer::ok(business_failure(
             reply_signer,
             &echo,
-            rejection.code,
+            &rejection.code,
             &rejection.des,
         ));
     }
     if settings.failing_openids.contains(openid) {
         let (code, des) = match family {
             Family::RedPacket | Family::WorkwxRedPacket => (
-                "SEND_FAILED",
+                ErrorCode::SendFailed,
                 "红包发放失败,请更换单号再重试 (this red packet failed; a new bill number is a new payment)",
             ),
             _ => (
-                "V2_ACCOUNT_SIMPLE_BAN",
+                ErrorCode::V2AccountSimpleBan,
                 "无法给未实名用户付款 (the payee has no real-name verified account)",
             ),
         };
@@ -502,8 +525,8 @@ fn send(
         };
         inner
             .ledger
-            .record_failure(failed, (code.to_owned(), des.to_owned()), now);
-        return Answer::ok(business_failure(reply_signer, &echo, code, des));
+            .record_failure(failed, (code.clone(), des.to_owned()), now);
+        return Answer::ok(business_failure(reply_signer, &echo, &code, des));
     }
     let new = NewPayment {
         endpoint,
@@ -601,7 +624,7 @@ fn systemerror(echo: &[(String, String)]) -> Vec<u8> {
     business_failure(
         None,
         echo,
-        "SYSTEMERROR",
+        &ErrorCode::SystemError,
         "系统繁忙,请稍后使用原单号重试,请勿更换单号 (system busy; retry with the same bill number)",
     )
 }
@@ -625,7 +648,7 @@ fn dress(
         Some(FaultKind::ProcessingAfterCommit) => Answer::ok(business_failure(
             signer,
             echo,
-            "PROCESSING",
+            &ErrorCode::Processing,
             "请求已受理，请稍后使用原单号查询发放结果 (accepted; query with the same bill number later)",
         )),
         Some(FaultKind::DelayAfterCommit) => {
@@ -655,7 +678,7 @@ fn dress(
         Some(FaultKind::UnknownErrorCode) => Answer::ok(business_failure(
             signer,
             echo,
-            "268458547",
+            &ErrorCode::Unknown("268458547".to_owned()),
             "未知错误 (an error code no documentation lists)",
         )),
     }
@@ -680,10 +703,18 @@ fn business_rules(
         return Ok(());
     };
     let today = now.beijing_date();
-    let yuan = |fen: u64| format!("{}.{:02}", fen / 100, fen % 100);
+    let yuan = Amount::from_fen;
     match quota {
-        Quota::RedPacket => {
-            let has_scene = raw.get("scene_id").is_some_and(|s| !s.is_empty());
+        Quota::RedPacket | Quota::WorkwxRedPacket => {
+            let has_scene = raw.get_non_empty("scene_id").is_some();
+            // Outside the default range a scene_id is required, below it as
+            // above it (endpoints.md #1: "above 200 yuan or below 1 yuan");
+            // with one, only the merchant's own ceiling applies.
+            let (min, max) = if has_scene {
+                (1, limits.red_packet_max_with_scene_fen)
+            } else {
+                (limits.red_packet_min_fen, limits.red_packet_max_fen)
+            };
             if endpoint == Endpoint::SendGroupRedPacket {
                 let num: u64 = raw
                     .get("total_num")
@@ -691,77 +722,73 @@ fn business_rules(
                     .filter(|n| *n > 0)
                     .unwrap_or(1);
                 let average = amount / num;
-                let max = if has_scene {
-                    limits.red_packet_max_with_scene_fen
-                } else {
-                    limits.red_packet_max_fen
-                };
-                if average < limits.red_packet_min_fen || average > max {
+                if average < min || average > max {
                     return Err(reject(
-                        "MONEY_LIMIT",
+                        ErrorCode::MoneyLimit,
                         format!(
                             "每个红包的平均金额必须在{}元到{}元之间.",
-                            yuan(limits.red_packet_min_fen),
+                            yuan(min),
                             yuan(max)
                         ),
                     ));
                 }
-            } else if amount < limits.red_packet_min_fen {
+            } else if !has_scene && !(min..=max).contains(&amount) {
                 return Err(reject(
-                    "MONEY_LIMIT",
+                    ErrorCode::MoneyLimit,
                     format!(
-                        "红包金额不能小于{}元 (below the smallest amount per packet)",
-                        yuan(limits.red_packet_min_fen)
+                        "红包金额小于{}元或大于{}元时必须设置scene_id (outside {} to {} yuan a scene_id is required)",
+                        yuan(min),
+                        yuan(max),
+                        yuan(min),
+                        yuan(max)
                     ),
                 ));
-            } else if amount > limits.red_packet_max_fen && !has_scene {
+            } else if amount > max {
                 return Err(reject(
-                    "MONEY_LIMIT",
-                    format!(
-                        "红包金额大于{}元时必须设置scene_id (above {} yuan a scene_id is required)",
-                        yuan(limits.red_packet_max_fen),
-                        yuan(limits.red_packet_max_fen)
-                    ),
-                ));
-            } else if amount > limits.red_packet_max_with_scene_fen {
-                return Err(reject(
-                    "MONEY_LIMIT",
+                    ErrorCode::MoneyLimit,
                     format!(
                         "红包金额不能大于{}元 (above the largest amount per packet)",
-                        yuan(limits.red_packet_max_with_scene_fen)
+                        yuan(max)
                     ),
                 ));
             }
             if limits.red_packet_night_ban && now.beijing().hour < 8 {
                 return Err(reject(
-                    "TIME_LIMITED",
+                    ErrorCode::TimeLimited,
                     "北京时间0点至8点不能发红包 (no sending between 00:00 and 08:00 Beijing time)",
                 ));
             }
             let per_minute = usize::try_from(limits.red_packet_per_minute).unwrap_or(usize::MAX);
             if inner.ledger.recent_count(quota, now, 60_000) >= per_minute {
+                // Cash red packets name the per-minute count with their own
+                // code (errors.md §1); WeCom red packets list only FREQ_LIMIT.
+                let code = if quota == Quota::RedPacket {
+                    ErrorCode::SecondOverLimited
+                } else {
+                    ErrorCode::FreqLimit
+                };
                 return Err(reject(
-                    "FREQ_LIMIT",
+                    code,
                     "超过频率限制,请稍后再试 (too many red packets this minute)",
                 ));
             }
             let user = inner.ledger.user_tally(quota, openid, today);
             if user.count >= limits.red_packet_user_daily_count {
                 return Err(reject(
-                    "SENDNUM_LIMIT",
+                    ErrorCode::SendNumLimit,
                     "该用户今日领取红包个数超过限制 (this user reached today's packet count)",
                 ));
             }
             if user.fen.saturating_add(amount) > limits.red_packet_user_daily_fen {
                 return Err(reject(
-                    "RCVDAMOUNT_LIMIT",
+                    ErrorCode::RcvdAmountLimit,
                     "该用户今日领取金额超过限制 (this user reached today's amount)",
                 ));
             }
             let merchant = inner.ledger.merchant_tally(quota, today);
             if merchant.fen.saturating_add(amount) > limits.red_packet_merchant_daily_fen {
                 return Err(reject(
-                    "SENDAMOUNT_LIMIT",
+                    ErrorCode::SendAmountLimit,
                     "商户今日发放金额超过限制 (the merchant reached today's total)",
                 ));
             }
@@ -787,7 +814,7 @@ fn business_rules(
                 };
             if amount < min {
                 return Err(reject(
-                    "AMOUNT_LIMIT",
+                    ErrorCode::AmountLimit,
                     format!(
                         "付款金额不能小于最低限额{}元 (below the minimum)",
                         yuan(min)
@@ -796,7 +823,7 @@ fn business_rules(
             }
             if amount > single_max {
                 return Err(reject(
-                    "AMOUNT_LIMIT",
+                    ErrorCode::AmountLimit,
                     format!(
                         "付款金额超出单笔限额{}元 (above the single-payment limit)",
                         yuan(single_max)
@@ -807,7 +834,7 @@ fn business_rules(
                 let per_second = usize::try_from(limits.transfer_per_second).unwrap_or(usize::MAX);
                 if inner.ledger.recent_count(quota, now, 1_000) >= per_second {
                     return Err(reject(
-                        "FREQ_LIMIT",
+                        ErrorCode::FreqLimit,
                         "超过频率限制,请稍后再试 (too many transfers this second)",
                     ));
                 }
@@ -819,7 +846,7 @@ fn business_rules(
                     .is_some_and(|t| now < t.add_secs(secs(limits.same_user_interval_secs)))
             {
                 return Err(reject(
-                    "FREQ_LIMIT",
+                    ErrorCode::FreqLimit,
                     format!(
                         "同一用户付款间隔不能少于{}秒 (pay the same user at most once per {} s)",
                         limits.same_user_interval_secs, limits.same_user_interval_secs
@@ -829,20 +856,20 @@ fn business_rules(
             let user = inner.ledger.user_tally(quota, openid, today);
             if user.count >= user_daily_count {
                 return Err(reject(
-                    "SENDNUM_LIMIT",
+                    ErrorCode::SendNumLimit,
                     "该用户今日付款次数超过限制 (this user reached today's payment count)",
                 ));
             }
             if user.fen.saturating_add(amount) > user_daily_fen {
                 return Err(reject(
-                    "MONEY_LIMIT",
+                    ErrorCode::MoneyLimit,
                     "已达到付款给此用户额度上限 (this user reached today's amount)",
                 ));
             }
             let merchant = inner.ledger.merchant_tally(quota, today);
             if merchant.fen.saturating_add(amount) > merchant_daily {
                 return Err(reject(
-                    "MONEY_LIMIT",
+                    ErrorCode::MoneyLimit,
                     "已达到今日商户付款额度上限 (the merchant reached today's total)",
                 ));
             }
@@ -850,7 +877,7 @@ fn business_rules(
     }
     if inner.ledger.balance_fen() < amount {
         return Err(reject(
-            "NOTENOUGH",
+            ErrorCode::NotEnough,
             "帐号余额不足，请到商户平台充值后再重试 (balance insufficient)",
         ));
     }
@@ -875,7 +902,7 @@ fn query(
         return business_failure(
             reply_signer,
             &[],
-            "NOT_FOUND",
+            &ErrorCode::NotFound,
             "指定单号数据不存在 (no payment with this bill number)",
         );
     };
@@ -897,11 +924,14 @@ fn query(
             f.push("mch_billno", &p.bill);
             f.push("mch_id", &settings.mch_id);
             f.push("detail_id", &p.detail_id);
-            f.push("status", p.wire_status());
-            f.push("send_type", "API");
+            f.push("status", p.wire_status().as_str());
+            f.push("send_type", SendType::Api.as_str());
             if family == Family::RedPacket {
                 let group = p.endpoint == Endpoint::SendGroupRedPacket;
-                f.push("hb_type", if group { "GROUP" } else { "NORMAL" });
+                f.push(
+                    "hb_type",
+                    if group { HbType::Group } else { HbType::Normal }.as_str(),
+                );
                 f.push("total_num", if group { p.param("total_num") } else { "1" });
             }
             f.push("total_amount", p.amount_fen.to_string());
@@ -931,7 +961,7 @@ fn query(
             f.push("appid", raw.get("appid").unwrap_or(""));
             f.push("detail_id", &p.detail_id);
             f.push("partner_trade_no", &p.bill);
-            f.push("status", p.wire_status());
+            f.push("status", p.wire_status().as_str());
             f.push_opt("reason", reason);
             f.push("payment_amount", p.amount_fen.to_string());
             f.push("openid", &p.openid);

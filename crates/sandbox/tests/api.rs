@@ -221,7 +221,10 @@ async fn rate_and_time_window_limits() -> TestResult {
     let api = Api::new(&client, &sandbox);
     assert_eq!(api.code(&red_packet("R1", "oA", 100)).await, "SUCCESS");
     assert_eq!(api.code(&red_packet("R2", "oB", 100)).await, "SUCCESS");
-    assert_eq!(api.code(&red_packet("R3", "oC", 100)).await, "FREQ_LIMIT");
+    assert_eq!(
+        api.code(&red_packet("R3", "oC", 100)).await,
+        "SECOND_OVER_LIMITED"
+    );
     clock.advance_secs(61);
     assert_eq!(api.code(&red_packet("R3", "oC", 100)).await, "SUCCESS");
     // 03:00 Beijing time: TIME_LIMITED.
@@ -762,6 +765,237 @@ async fn wecom_secrets_per_agent() -> TestResult {
     assert_eq!(reply.code(), "SUCCESS");
     assert!(reply.sign_verifies());
     assert_eq!(sandbox.ledger().payments.len(), 2);
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+// Fidelity: the sandbox answers as WeChat does (issue #11).
+
+#[tokio::test]
+async fn red_packet_per_minute_limit_answers_second_over_limited() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let limits = Limits {
+        red_packet_per_minute: 1,
+        ..Limits::default()
+    };
+    let sandbox = plain(&clock).limits(limits).start().await?;
+    let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
+    assert_eq!(api.code(&red_packet("M1", "oA", 100)).await, "SUCCESS");
+    let reply = api.call(&red_packet("M2", "oB", 100)).await;
+    assert_eq!(reply.code(), "SECOND_OVER_LIMITED");
+    assert_eq!(reply.get("result_code"), Some("FAIL"));
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn wecom_red_packets_do_not_share_the_cash_per_minute_quota() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let limits = Limits {
+        red_packet_per_minute: 1,
+        ..Limits::default()
+    };
+    let sandbox = plain(&clock).limits(limits).start().await?;
+    let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
+    // The cash red packets' minute is used up; WeCom still has its own.
+    assert_eq!(api.code(&red_packet("C1", "oA", 100)).await, "SUCCESS");
+    assert_eq!(
+        api.code(&red_packet("C2", "oA", 100)).await,
+        "SECOND_OVER_LIMITED"
+    );
+    assert_eq!(
+        api.code(&workwx_red_packet("W1", "oA", 100)).await,
+        "SUCCESS"
+    );
+    // WeCom's own minute is used up now, with WeCom's code.
+    assert_eq!(
+        api.code(&workwx_red_packet("W2", "oB", 100)).await,
+        "FREQ_LIMIT"
+    );
+    clock.advance_secs(61);
+    assert_eq!(
+        api.code(&workwx_red_packet("W2", "oB", 100)).await,
+        "SUCCESS"
+    );
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_merchant_on_wecom_endpoints_answers_no_competence() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let sandbox = plain(&clock).start().await?;
+    let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
+    let other = "19999999";
+    for req in [
+        workwx_red_packet("W1", OPENID, 1_000).set("mch_id", other),
+        query_workwx_red_packet("W1").set("mch_id", other),
+        pay_employee("P1", OPENID, 1_000).set("mch_id", other),
+        query_pay_employee("P1").set("mch_id", other),
+    ] {
+        assert_eq!(api.code(&req).await, "NO_COMPETENCE", "{}", req.path);
+    }
+    // The cash red packets and transfers keep PARAM_ERROR.
+    assert_eq!(
+        api.code(&red_packet("B1", OPENID, 1_000).set("mch_id", other))
+            .await,
+        "PARAM_ERROR"
+    );
+    assert_eq!(
+        api.code(&transfer("T1", OPENID, 1_000).set("mchid", other))
+            .await,
+        "PARAM_ERROR"
+    );
+    assert!(sandbox.ledger().payments.is_empty());
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn changed_pay_employee_request_answers_fatal_error() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let sandbox = plain(&clock).limits(relaxed_limits()).start().await?;
+    let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
+    let trade = "10000098202402100000000007";
+    assert_eq!(
+        api.code(&pay_employee(trade, OPENID, 1_000)).await,
+        "SUCCESS"
+    );
+    // Another amount, another description, another payee: all FATAL_ERROR.
+    for changed in [
+        pay_employee(trade, OPENID, 2_000),
+        pay_employee(trade, OPENID, 1_000).set("desc", "七月出差报销费用"),
+        pay_employee(trade, "oSomeoneElse", 1_000),
+    ] {
+        assert_eq!(api.code(&changed).await, "FATAL_ERROR");
+    }
+    // The identical request still answers the original payment.
+    assert_eq!(
+        api.code(&pay_employee(trade, OPENID, 1_000)).await,
+        "SUCCESS"
+    );
+    assert_eq!(sandbox.ledger().payments.len(), 1);
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn below_one_yuan_with_scene_id_follows_the_above_200_rule() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let sandbox = plain(&clock).limits(relaxed_limits()).start().await?;
+    let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
+    // Without scene_id: below 1 yuan is refused, as above 200 yuan is.
+    assert_eq!(api.code(&red_packet("S1", "oA", 50)).await, "MONEY_LIMIT");
+    assert_eq!(
+        api.code(&red_packet("S2", "oA", 20_001)).await,
+        "MONEY_LIMIT"
+    );
+    // With scene_id: both are accepted.
+    assert_eq!(
+        api.code(&red_packet("S1", "oA", 50).set("scene_id", "PRODUCT_1"))
+            .await,
+        "SUCCESS"
+    );
+    assert_eq!(
+        api.code(&red_packet("S2", "oA", 20_001).set("scene_id", "PRODUCT_1"))
+            .await,
+        "SUCCESS"
+    );
+    assert_eq!(
+        api.code(&workwx_red_packet("S3", "oA", 50).set("scene_id", "PRODUCT_4"))
+            .await,
+        "SUCCESS"
+    );
+    assert_eq!(
+        api.code(&workwx_red_packet("S4", "oA", 50)).await,
+        "MONEY_LIMIT"
+    );
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn pay_employee_failure_replies_carry_nonce_str() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let sandbox = plain(&clock).start().await?;
+    let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
+    let reply = api.call(&pay_employee("P1", OPENID, 99)).await;
+    assert_eq!(reply.code(), "AMOUNT_LIMIT");
+    let nonce = reply.get("nonce_str").unwrap_or("");
+    assert_eq!(nonce.len(), 32, "a fresh nonce_str: {nonce:?}");
+    assert_eq!(reply.get("appid"), Some("wx8888888888888888"));
+    // A PARAM_ERROR carries one too.
+    let reply = api
+        .call(&pay_employee("P2", OPENID, 1_000).without("desc"))
+        .await;
+    assert_eq!(reply.code(), "PARAM_ERROR");
+    assert!(reply.get("nonce_str").is_some_and(|n| !n.is_empty()));
+    // Transfers' failures do not (their reply has no such field on failure).
+    let reply = api.call(&transfer("T1", OPENID, 99)).await;
+    assert_eq!(reply.code(), "AMOUNT_LIMIT");
+    assert_eq!(reply.get("nonce_str"), None);
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn malformed_bill_numbers_answer_param_error() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let sandbox = plain(&clock).start().await?;
+    let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
+    let too_long = "1".repeat(29);
+    for bill in ["B-01", "账单1", too_long.as_str()] {
+        assert_eq!(
+            api.code(&red_packet(bill, OPENID, 1_000)).await,
+            "PARAM_ERROR",
+            "{bill}"
+        );
+        assert_eq!(
+            api.code(&query_red_packet(bill)).await,
+            "PARAM_ERROR",
+            "{bill}"
+        );
+        assert_eq!(
+            api.code(&workwx_red_packet(bill, OPENID, 1_000)).await,
+            "PARAM_ERROR",
+            "{bill}"
+        );
+    }
+    let too_long = "1".repeat(33);
+    for trade in ["T_01", too_long.as_str()] {
+        assert_eq!(
+            api.code(&transfer(trade, OPENID, 1_000)).await,
+            "PARAM_ERROR",
+            "{trade}"
+        );
+        assert_eq!(
+            api.code(&query_pay_employee(trade)).await,
+            "PARAM_ERROR",
+            "{trade}"
+        );
+    }
+    assert!(sandbox.ledger().payments.is_empty());
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn workwx_red_packet_may_name_neither_sender_name_nor_agentid() -> TestResult {
+    let clock = ManualClock::at_default_start();
+    let sandbox = plain(&clock).start().await?;
+    let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
+    let neither = workwx_red_packet("W1", OPENID, 1_000).without("agentid");
+    assert_eq!(api.code(&neither).await, "SUCCESS");
+    let both = workwx_red_packet("W2", OPENID, 1_000).set("sender_name", "张三");
+    assert_eq!(api.code(&both).await, "PARAM_ERROR");
     sandbox.shutdown().await;
     Ok(())
 }

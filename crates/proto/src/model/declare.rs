@@ -301,6 +301,23 @@ pub(crate) mod rules {
         }
     }
 
+    /// An IPv4 or IPv6 address of at most this many characters (required).
+    pub(crate) struct Ip(pub(crate) usize);
+    impl Check<String> for Ip {
+        fn check(&self, c: &mut Checker, field: &'static str, value: &String) {
+            c.ip_address(field, value, self.0);
+        }
+    }
+
+    /// Optional text with no length limit of its own (XML-safe, no outer
+    /// whitespace).
+    pub(crate) struct FreeText;
+    impl Check<Option<String>> for FreeText {
+        fn check(&self, c: &mut Checker, field: &'static str, value: &Option<String>) {
+            c.opt_unbounded_text(field, value.as_deref());
+        }
+    }
+
     /// An optional id of at most 32 ASCII letters and digits.
     pub(crate) struct Id;
     impl Check<Option<String>> for Id {

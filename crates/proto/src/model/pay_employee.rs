@@ -36,13 +36,13 @@ request! {
         (workwx) amount: Amount => FenAtLeast(MIN_PAYMENT_FEN);
         /// Description shown to the employee (≤ 81 characters).
         (workwx) desc: String => Text(81);
-        /// IPv4 address of the calling machine.
-        spbill_create_ip: String => Ipv4;
+        /// IP address (IPv4 or IPv6, ≤ 32 characters) of the calling machine.
+        spbill_create_ip: String => Ip(32);
         /// Message type.
         (workwx) ww_msg_type: MsgType => Typed;
         /// Approval form number; required with `APPROVAL_MSG`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        approval_number: Option<String> => Text(64);
+        approval_number: Option<String> => FreeText;
         /// Approval type; must be 1 with `APPROVAL_MSG`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         approval_type: Option<u32> => Typed;

@@ -25,10 +25,7 @@ pub(crate) const CEILING_FEN: u64 = 499_900;
 /// 1–200 yuan `scene_id` is required.
 pub(crate) fn scene_for_amount(c: &mut Checker, amount: Amount, scene_id: Option<&SceneId>) {
     let fen = amount.fen();
-    if scene_id.is_none()
-        && (1..=CEILING_FEN).contains(&fen)
-        && !(DEFAULT_MIN_FEN..=DEFAULT_MAX_FEN).contains(&fen)
-    {
+    if scene_id.is_none() && fen >= 1 && !(DEFAULT_MIN_FEN..=DEFAULT_MAX_FEN).contains(&fen) {
         c.push(
             "scene_id",
             Rule::RequiredWhen("total_amount is outside 1.00–200.00 yuan"),

@@ -37,8 +37,8 @@ request! {
         amount: Amount => FenAtLeast(MIN_PAYMENT_FEN);
         /// Remark shown to the user (≤ 100 characters).
         desc: String => Text(100);
-        /// IPv4 address (client's or server's).
-        spbill_create_ip: String => Ipv4;
+        /// IP address, IPv4 or IPv6 (≤ 32 characters; client's or server's).
+        spbill_create_ip: String => Ip(32);
         /// `BRAND_REDPACKET` for a brand red packet; anything else is an ordinary transfer.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scene: Option<String> => Text(32);

@@ -1,7 +1,7 @@
 //! WeCom red packets: sendworkwxredpack, queryworkwxredpack.
 
 use super::declare::request;
-use super::red_packet::{CEILING_FEN, scene_for_amount};
+use super::red_packet::scene_for_amount;
 use super::reply;
 use crate::endpoint::Endpoint;
 use crate::validate::{Checker, Rule};
@@ -9,7 +9,7 @@ use crate::values::{Amount, BillNo, OpenId, RedPacketStatus, SceneId, SendType};
 
 request! {
     /// `sendworkwxredpack`: a WeCom enterprise red packet, sent in a person's
-    /// name (`sender_name`) **or** an app's name (`agentid`): exactly one of the
+    /// name (`sender_name`) **or** an app's name (`agentid`): at most one of the
     /// two. Needs `workwx_sign`, computed with the secret of the WeCom app.
     pub struct WorkwxRedPacket / WorkwxRedPacketBuilder {
         endpoint: Endpoint::SendWorkwxRedPacket,
@@ -33,8 +33,8 @@ request! {
         sender_header_media_id: Option<String> => Text(128);
         /// Receiver's openid under the corpid (≤ 32 characters).
         (workwx) re_openid: OpenId => MaxLen(32);
-        /// Amount; 1–200 yuan unless `scene_id` is set, never above 4999 yuan.
-        (workwx) total_amount: Amount => Fen(1, CEILING_FEN);
+        /// Amount; 1–200 yuan unless `scene_id` is set (the range is set per merchant).
+        (workwx) total_amount: Amount => Fen(1, u64::MAX);
         /// Blessing (≤ 128 characters).
         wishing: String => Text(128);
         /// Project name (≤ 32 characters).
@@ -51,12 +51,12 @@ fn given(v: &Option<String>) -> bool {
     v.as_deref().is_some_and(|v| !v.is_empty())
 }
 
-/// Exactly one of `sender_name` and `agentid`; `scene_id` outside 1–200 yuan.
+/// At most one of `sender_name` and `agentid`; `scene_id` outside 1–200 yuan.
 fn workwx_rules(w: &WorkwxRedPacket, c: &mut Checker) {
-    if given(&w.sender_name) == given(&w.agentid) {
+    if given(&w.sender_name) && given(&w.agentid) {
         c.push(
             "sender_name",
-            Rule::ExactlyOneOf("sender_name", "agentid"),
+            Rule::AtMostOneOf("sender_name", "agentid"),
             None,
         );
     }
