@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
-use hongbao::mock::MockTransport;
+use hongbao::mock::{MockTransport, RecordedRequestExt};
 use hongbao::transport::HttpResponse;
 use hongbao::{
     Amount, ApiKey, BillNo, Client, MIN_SPACING, OpenId, Outcome, RateLimits, RedPacket,

@@ -1,11 +1,13 @@
 //! Summaries and per-row reports of a journal.
 
 use crate::journal::{Journal, JournalError, JournalRow, RowState, Summary};
+use hongbao_proto::Amount;
 use std::io::Write;
 
-/// Yuan text of an amount in fen (`1234` → `12.34`).
-pub fn yuan(fen: u64) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
+/// Yuan text of an amount in fen (`1234` → `12.34`), as proto's
+/// [`Amount`] writes it (the one yuan formatter of the workspace).
+fn yuan(fen: u64) -> String {
+    Amount::from_fen(fen).to_string()
 }
 
 /// The summary table printed at the end of a run and by `batch status`.

@@ -113,6 +113,7 @@
 //! assert!(client.send_workwx_red_packet(&packet).await?.is_unknown());
 //!
 //! // What went over the wire: signed, with the WeCom signature.
+//! use hongbao::mock::RecordedRequestExt;
 //! let sent = mock.last_request().expect("recorded");
 //! assert!(sent.field("workwx_sign").is_some() && sent.field("sign").is_some());
 //! # Ok(())
@@ -188,8 +189,63 @@ pub use hongbao_sign::{ApiKey, WorkwxSecret};
 pub use hongbao_transport::{ClientIdentity, ReqwestTransport};
 pub use hongbao_transport::{Transport, TransportError};
 
-/// The scriptable [`MockTransport`](mock::MockTransport) for tests (feature `test-util`).
+/// The scriptable [`MockTransport`](mock::MockTransport) for tests (feature
+/// `test-util`), and [`RecordedRequestExt`](mock::RecordedRequestExt) to read
+/// what it recorded as WeChat would.
 #[cfg(feature = "test-util")]
 pub mod mock {
+    use hongbao_proto::{RawXml, XmlError};
+    use hongbao_transport::HttpRequest;
     pub use hongbao_transport::{MockTransport, RecordedRequest};
+
+    /// Reads a request body (recorded by the mock, or handed to a mock
+    /// closure) with proto's XML reader, [`RawXml::parse`]: the workspace's
+    /// one XML reader, so a test sees the values exactly as the sandbox and
+    /// the reply parser do (CDATA joined, entities and character references
+    /// resolved, line breaks normalized; a DTD or a repeated field refused).
+    ///
+    /// ```
+    /// use hongbao::mock::RecordedRequestExt;
+    /// use hongbao::transport::HttpRequest;
+    ///
+    /// let request = HttpRequest::new("https://x/y", "<xml><a><![CDATA[1]]></a></xml>");
+    /// assert_eq!(request.field("a").as_deref(), Some("1"));
+    /// assert_eq!(request.field("b"), None);
+    /// ```
+    pub trait RecordedRequestExt {
+        /// The body bytes.
+        fn xml_body(&self) -> &[u8];
+
+        /// The body parsed as WeChat would.
+        fn xml(&self) -> Result<RawXml, XmlError> {
+            RawXml::parse(self.xml_body())
+        }
+
+        /// The fields in document order, as `(name, value)` pairs.
+        fn fields(&self) -> Result<Vec<(String, String)>, XmlError> {
+            Ok(self
+                .xml()?
+                .fields()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect())
+        }
+
+        /// The value of field `name`, or `None` if absent or if the body
+        /// does not parse.
+        fn field(&self, name: &str) -> Option<String> {
+            self.xml().ok()?.get(name).map(str::to_owned)
+        }
+    }
+
+    impl RecordedRequestExt for RecordedRequest {
+        fn xml_body(&self) -> &[u8] {
+            &self.body
+        }
+    }
+
+    impl RecordedRequestExt for HttpRequest {
+        fn xml_body(&self) -> &[u8] {
+            &self.body
+        }
+    }
 }

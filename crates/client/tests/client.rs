@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use hongbao::mock::MockTransport;
+use hongbao::mock::{MockTransport, RecordedRequestExt};
 use hongbao::proto::AmtType;
-use hongbao::transport::HttpResponse;
+use hongbao::transport::{HttpRequest, HttpResponse, Transport};
 use hongbao::{
     Amount, ApiKey, BillNo, Client, ClientError, ConfigError, Endpoint, GroupRedPacket,
     MiniProgramRedPacket, OpenId, RateLimitError, RateLimiter, RateRequest, RedPacketQuery,
@@ -598,4 +598,52 @@ async fn no_secret_in_debug_errors_or_logs() {
     // Openids and bodies stay out of the logs.
     assert!(!logs.contains(OPENID), "{logs}");
     assert!(!logs.contains("<xml>"), "{logs}");
+}
+
+// The mock's XML field helpers read bodies with proto's one XML reader.
+
+#[tokio::test]
+async fn recorded_request_fields_are_read_with_proto_raw_xml() {
+    let mock = MockTransport::new();
+    mock.push_reply(200, "ok");
+    let body = "<xml>\
+        <mch_billno><![CDATA[19000001092024010100001]]></mch_billno>\
+        <remark><![CDATA[a]]]]><![CDATA[>b]]></remark>\
+        <wishing><![CDATA[恭喜发财]]>&#13;&#10;<![CDATA[大吉]]></wishing>\
+        <total_amount>100</total_amount>\
+        <act_name>a &amp; b &lt;c&gt;</act_name>\
+        </xml>";
+    mock.send(HttpRequest::new("https://x/y", body))
+        .await
+        .unwrap();
+    let recorded = mock.last_request().unwrap();
+    let expected: Vec<(String, String)> = [
+        ("mch_billno", "19000001092024010100001"),
+        ("remark", "a]]>b"),
+        ("wishing", "恭喜发财\r\n大吉"),
+        ("total_amount", "100"),
+        ("act_name", "a & b <c>"),
+    ]
+    .iter()
+    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+    .collect();
+    assert_eq!(recorded.fields().unwrap(), expected);
+    assert_eq!(recorded.field("remark").as_deref(), Some("a]]>b"));
+    assert_eq!(recorded.field("missing"), None);
+    assert_eq!(recorded.xml().unwrap().get("total_amount"), Some("100"));
+}
+
+#[tokio::test]
+async fn recorded_request_fields_of_a_non_xml_body_are_an_error() {
+    let mock = MockTransport::new();
+    mock.push_reply(200, "ok");
+    mock.send(HttpRequest::new("https://x/y", "not xml"))
+        .await
+        .unwrap();
+    let recorded = mock.last_request().unwrap();
+    assert!(recorded.fields().is_err());
+    assert_eq!(recorded.field("x"), None);
+    // A repeated field is refused, as WeChat's reader refuses it.
+    let twice = HttpRequest::new("https://x/y", "<xml><a>1</a><a>2</a></xml>");
+    assert!(twice.fields().is_err());
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use hongbao::mock::MockTransport;
+use hongbao::mock::{MockTransport, RecordedRequestExt};
 use hongbao::proto::{BillRule, PayoutStatus};
 use hongbao::transport::{ErrorKind, HttpResponse, TransportError};
 use hongbao::{ClientError, ErrorClass, ErrorCode, Outcome, UnknownReason, Violations};

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::*;
-use hongbao::mock::MockTransport;
+use hongbao::mock::{MockTransport, RecordedRequestExt};
 use hongbao::transport::{
     ErrorKind, HttpRequest, HttpResponse, Transport, TransportError, async_trait,
 };

@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use hongbao::mock::{MockTransport, RecordedRequest};
+use hongbao::mock::{MockTransport, RecordedRequest, RecordedRequestExt};
 use hongbao::transport::HttpResponse;
 use hongbao::{
     ApiKey, BillNo, Client, ClientError, ConfigError, Outcome, UnknownReason, WorkwxRedPacketQuery,

@@ -4,6 +4,7 @@
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use serde::{Deserialize, Serialize};
+use hongbao_proto::Amount;
 use serde_json::json;
 
 use crate::clock::Timestamp;
@@ -258,7 +259,7 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Reply {
         }
         ("balance", false) => json_reply(
             StatusCode::OK,
-            &json!({ "balance_fen": shared.snapshot().balance_fen }),
+            &balance_json(shared.snapshot().balance_fen),
         ),
         ("balance", true) => {
             let request: BalanceRequest = match json_body(req).await {
@@ -278,7 +279,7 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Reply {
                     );
                 }
             };
-            json_reply(StatusCode::OK, &json!({ "balance_fen": balance }))
+            json_reply(StatusCode::OK, &balance_json(balance))
         }
         ("reset", _) => {
             shared.reset();
@@ -286,4 +287,10 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Reply {
         }
         _ => error(StatusCode::NOT_FOUND, format!("no admin endpoint {path:?}")),
     }
+}
+
+/// The balance as the admin API shows it: fen, and yuan as proto's
+/// [`Amount`] writes it (`1234.56`).
+fn balance_json(fen: u64) -> serde_json::Value {
+    json!({ "balance_fen": fen, "balance_yuan": Amount::from_fen(fen).to_string() })
 }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use hongbao_proto::Amount;
 use hongbao_sign::{ApiKey, WorkwxSecret};
 
 use crate::error::SandboxError;
@@ -80,22 +81,9 @@ pub struct SandboxArgs {
 }
 
 /// Parses a yuan amount such as `100000`, `12.3` or `12.34` into fen,
-/// exactly (no floating point).
+/// exactly, with proto's [`Amount::parse_yuan`].
 pub(crate) fn parse_yuan(text: &str) -> Option<u64> {
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    if frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) || text.ends_with('.') {
-        return None;
-    }
-    let whole: u64 = whole.parse().ok()?;
-    let frac: u64 = match frac.len() {
-        0 => 0,
-        1 => frac.parse::<u64>().ok()? * 10,
-        _ => frac.parse().ok()?,
-    };
-    whole.checked_mul(100)?.checked_add(frac)
+    Amount::parse_yuan(text).ok().map(Amount::fen)
 }
 
 fn read_secret_file(path: &std::path::Path) -> Result<String, SandboxError> {

@@ -712,6 +712,10 @@ async fn admin_api() -> TestResult {
         .admin(Method::POST, "balance", Some(r#"{"add_fen":250}"#))
         .await;
     assert_eq!(balance["balance_fen"], 750);
+    // Yuan as proto's Amount writes it: one formatter in the workspace.
+    assert_eq!(balance["balance_yuan"], "7.50");
+    let (_, balance) = api.admin(Method::GET, "balance", None).await;
+    assert_eq!(balance["balance_yuan"], "7.50");
     let (status, _) = api
         .admin(Method::POST, "balance", Some(r#"{"balance_fen":-1}"#))
         .await;

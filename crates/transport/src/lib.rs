@@ -60,7 +60,8 @@
 //! # Features
 //!
 //! * `reqwest` (default): `ReqwestTransport`, `ReqwestTransportBuilder`, `ClientIdentity`.
-//! * `test-util`: `MockTransport`, `RecordedRequest`, `parse_xml_fields`.
+//! * `test-util`: `MockTransport`, `RecordedRequest` (the body as bytes; the
+//!   client's `hongbao::mock::RecordedRequestExt` reads its XML fields).
 //!
 //! # Logging
 //!
@@ -81,8 +82,6 @@ mod reqwest_transport;
 
 #[cfg(feature = "test-util")]
 pub mod mock;
-#[cfg(feature = "test-util")]
-mod xml;
 
 /// Re-export of the attribute macro needed to implement [`Transport`].
 pub use async_trait::async_trait;
@@ -100,4 +99,4 @@ pub use reqwest_transport::{
 };
 
 #[cfg(feature = "test-util")]
-pub use mock::{MockTransport, RecordedRequest, XmlFieldsError, parse_xml_fields};
+pub use mock::{MockTransport, RecordedRequest};

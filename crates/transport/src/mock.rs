@@ -21,7 +21,7 @@
 //!
 //! let requests = mock.requests();
 //! assert_eq!(requests.len(), 2);
-//! assert_eq!(requests[0].field("mch_billno").as_deref(), Some("19000001092024010100001"));
+//! assert_eq!(requests[0].body_str(), Some(body));
 //! # }
 //! ```
 
@@ -32,7 +32,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-pub use crate::xml::{XmlFieldsError, parse_xml_fields};
 use crate::{ErrorKind, HttpRequest, HttpResponse, Transport, TransportError};
 
 type Handler =
@@ -63,22 +62,6 @@ impl From<HttpRequest> for RecordedRequest {
 }
 
 impl RecordedRequest {
-    /// The body parsed as a flat `<xml>` document, fields in order: what the
-    /// server would read (see [`parse_xml_fields`]).
-    pub fn fields(&self) -> Result<Vec<(String, String)>, XmlFieldsError> {
-        parse_xml_fields(&self.body)
-    }
-
-    /// The value of the first field `name`, or `None` if absent or if the body
-    /// does not parse.
-    pub fn field(&self, name: &str) -> Option<String> {
-        self.fields()
-            .ok()?
-            .into_iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v)
-    }
-
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         crate::types::find_header(&self.headers, name)

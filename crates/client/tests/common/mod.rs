@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use hongbao::mock::{MockTransport, RecordedRequest};
+use hongbao::mock::{MockTransport, RecordedRequestExt};
 use hongbao::proto::{CheckName, MsgType, write_document};
 use hongbao::transport::{HttpRequest, HttpResponse};
 use hongbao::{
@@ -125,7 +125,7 @@ pub fn signed_xml(fields: &[(&str, &str)]) -> Vec<u8> {
 
 /// The fields of a request body.
 pub fn fields_of(request: &HttpRequest) -> Vec<(String, String)> {
-    RecordedRequest::from(request.clone()).fields().unwrap()
+    request.fields().unwrap()
 }
 
 pub fn field(fields: &[(String, String)], name: &str) -> Option<String> {
