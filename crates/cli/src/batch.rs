@@ -95,14 +95,13 @@ pub enum BatchError {
 }
 
 fn file_digest(path: &Path) -> Result<String, InputError> {
-    use sha2::{Digest, Sha256};
     use std::io::Read;
     let io = |source| InputError::Io {
         path: path.display().to_string(),
         source,
     };
     let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut hasher = Sha256::new();
+    let mut hasher = hongbao_sign::digest::Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = file.read(&mut buf).map_err(io)?;
@@ -111,11 +110,7 @@ fn file_digest(path: &Path) -> Result<String, InputError> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hasher.hex())
 }
 
 /// Today's date in Beijing time (UTC+8), for bill numbers.

@@ -7,7 +7,6 @@
 //! with the file) while the file's SHA-256 is computed on the way.
 
 use crate::config::Texts;
-use sha2::{Digest, Sha256};
 use std::fmt;
 use std::io::Read;
 
@@ -86,7 +85,7 @@ pub enum InputError {
 
 struct HashingReader<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: hongbao_sign::digest::Sha256,
 }
 
 impl<R: Read> Read for HashingReader<R> {
@@ -124,7 +123,7 @@ impl<R: Read> CsvPayouts<R> {
             .trim(csv::Trim::None)
             .from_reader(HashingReader {
                 inner: source,
-                hasher: Sha256::new(),
+                hasher: hongbao_sign::digest::Sha256::new(),
             });
         let header_err = |message: String| InputError::Header {
             path: path.to_owned(),
@@ -178,8 +177,7 @@ impl<R: Read> CsvPayouts<R> {
     /// SHA-256 (hex) of every byte read so far: the whole file once the
     /// iterator is exhausted.
     pub fn digest(&self) -> String {
-        let digest = self.reader.get_ref().hasher.clone().finalize();
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        self.reader.get_ref().hasher.hex()
     }
 
     fn cell(&self, column: usize) -> Option<&str> {

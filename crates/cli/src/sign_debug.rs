@@ -6,11 +6,8 @@
 //! `workwx_sign` — says whether it matches and, if not, which common mistake
 //! reproduces the received value.
 
-use hmac::{Hmac, KeyInit, Mac};
 use hongbao_sign::{Algorithm, ApiKey, SignError, Signer, WorkwxKind, WorkwxSecret, WorkwxSigner};
-use md5::{Digest, Md5};
 use serde::Serialize;
-use sha2::Sha256;
 
 /// What to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,21 +119,14 @@ fn case_folded(a: &str, b: &str) -> std::cmp::Ordering {
         .cmp(&b.to_ascii_lowercase().replace('_', "~"))
 }
 
-fn hex_upper(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
-}
-
+/// The hash of a candidate string to sign, by hongbao-sign (the CLI hashes
+/// nothing itself).
 fn digest(algorithm: Algorithm, key: &str, text: &str) -> String {
-    match algorithm {
-        Algorithm::Md5 => hex_upper(&Md5::digest(text.as_bytes())),
-        Algorithm::HmacSha256 => match <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes()) {
-            Ok(mut mac) => {
-                mac.update(text.as_bytes());
-                hex_upper(&mac.finalize().into_bytes())
-            }
-            Err(_) => String::new(),
-        },
-    }
+    let signature = match algorithm {
+        Algorithm::Md5 => hongbao_sign::digest::md5_of(text),
+        Algorithm::HmacSha256 => hongbao_sign::digest::hmac_sha256_of(key, text),
+    };
+    signature.as_str().to_owned()
 }
 
 fn same(a: &str, b: &str) -> bool {

@@ -8,7 +8,6 @@ use common::*;
 use hongbao_cli::journal::{Journal, RowState, SqliteJournal};
 use hongbao_sandbox::FaultConfig;
 use hongbao_sign::{ApiKey, Signer};
-use md5::{Digest, Md5};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -45,11 +44,10 @@ fn sign_cmd(
     text(&child.wait_with_output().unwrap())
 }
 
+/// MD5 of a candidate string to sign, by hongbao-sign (the CLI crate
+/// depends on no hashing crate).
 fn md5_upper(text: &str) -> String {
-    Md5::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect()
+    hongbao_sign::digest::md5_of(text).as_str().to_owned()
 }
 
 #[test]

@@ -39,6 +39,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod digest;
 mod params;
 mod secret;
 mod signature;
