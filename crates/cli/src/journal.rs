@@ -519,17 +519,17 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// RFC 3339 UTC text of a unix-milliseconds time.
+/// RFC 3339 text of a unix-milliseconds time in Beijing time (fixed
+/// +08:00, the offset of every time WeChat shows), to the second, by jiff.
 pub fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (y, m, d) = hongbao_proto::civil_from_unix_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let secs = ms.div_euclid(1000).clamp(
+        jiff::Timestamp::MIN.as_second(),
+        jiff::Timestamp::MAX.as_second(),
+    );
+    jiff::Timestamp::from_second(secs)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .display_with_offset(jiff::tz::Offset::constant(8))
+        .to_string()
 }
 
 #[cfg(test)]
@@ -537,10 +537,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_709_164_800_000), "2024-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000_000), "2023-11-14T22:13:20Z");
+    fn rfc3339_is_beijing_time() {
+        assert_eq!(rfc3339(0), "1970-01-01T08:00:00+08:00");
+        assert_eq!(rfc3339(1_709_164_800_000), "2024-02-29T08:00:00+08:00");
+        assert_eq!(rfc3339(1_700_000_000_999), "2023-11-15T06:13:20+08:00");
+        assert_eq!(rfc3339(-1), "1970-01-01T07:59:59+08:00");
+        assert!(rfc3339(i64::MAX).starts_with("9999-"));
     }
 
     #[test]

@@ -83,6 +83,5 @@ pub use validate::{Rule, Violation, Violations, is_ip_address, is_ipv4, is_xml_c
 pub use values::{
     Amount, AmountError, AmtType, BillNo, CheckName, Date, HbType, MIN_RANDOM_CHARS, MsgType,
     NonceStr, OpenId, RedPacketStatus, ResultCode, SceneId, SendType, TradeNo, TransferStatus,
-    civil_from_unix_days,
 };
 pub use xml::{MAX_BODY_BYTES, MAX_DEPTH, RawXml, Records, XmlError, write_document};

@@ -234,13 +234,9 @@ const SECS_PER_DAY: i64 = 86_400;
 /// The proleptic Gregorian date `(year, month 1–12, day 1–31)` that is `days`
 /// days after 1970-01-01 (before it when negative), for any year; see
 /// [`Date::from_unix_days`] for a checked [`Date`]. Howard Hinnant's
-/// `civil_from_days` algorithm; `days` must stay within ±2^62.
-///
-/// ```
-/// assert_eq!(hongbao_proto::civil_from_unix_days(0), (1970, 1, 1));
-/// assert_eq!(hongbao_proto::civil_from_unix_days(-1), (1969, 12, 31));
-/// ```
-pub fn civil_from_unix_days(days: i64) -> (i64, u8, u8) {
+/// `civil_from_days` algorithm; `days` must stay within ±2^62. Private to
+/// proto: the sandbox and the CLI read the calendar with jiff.
+pub(crate) fn civil_from_unix_days(days: i64) -> (i64, u8, u8) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -756,3 +752,18 @@ open_enum!(
         Fail => "FAIL",
     }
 );
+
+#[cfg(test)]
+mod tests {
+    use super::civil_from_unix_days;
+
+    #[test]
+    fn civil_dates_from_unix_days() {
+        assert_eq!(civil_from_unix_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_unix_days(-1), (1969, 12, 31));
+        assert_eq!(civil_from_unix_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_unix_days(19_782), (2024, 2, 29));
+        assert_eq!(civil_from_unix_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_unix_days(-719_468), (0, 3, 1));
+    }
+}

@@ -1,10 +1,10 @@
 //! The admin API: JSON under `/_sandbox/` on the same listener (the table
 //! is in the crate docs).
 
+use hongbao_proto::Amount;
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use serde::{Deserialize, Serialize};
-use hongbao_proto::Amount;
 use serde_json::json;
 
 use crate::clock::Timestamp;
@@ -257,10 +257,9 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Reply {
             }
             json_reply(StatusCode::OK, &json!({ "now": now() }))
         }
-        ("balance", false) => json_reply(
-            StatusCode::OK,
-            &balance_json(shared.snapshot().balance_fen),
-        ),
+        ("balance", false) => {
+            json_reply(StatusCode::OK, &balance_json(shared.snapshot().balance_fen))
+        }
         ("balance", true) => {
             let request: BalanceRequest = match json_body(req).await {
                 Ok(r) => r,

@@ -1,4 +1,5 @@
-//! Time: the [`Clock`] the sandbox reads, and Beijing-time formatting.
+//! Time: the [`Clock`] the sandbox reads, and Beijing-time formatting (with
+//! jiff, at the fixed +08:00 offset; no time zone database).
 //!
 //! Every time the sandbox shows (reply fields, the ledger, the admin API) is
 //! Beijing time (UTC+8), and every daily counter is keyed by the Beijing
@@ -12,10 +13,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hongbao_proto::civil_from_unix_days;
-
 /// Beijing time's offset from UTC, in seconds (UTC+8, no daylight saving).
 pub const BEIJING_OFFSET_SECS: i64 = 8 * 3600;
+
+/// Beijing time as a fixed offset: no time zone database is needed.
+const BEIJING: jiff::tz::Offset = jiff::tz::Offset::constant(8);
 
 /// An instant, as milliseconds since the Unix epoch (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -54,9 +56,32 @@ impl Timestamp {
         self.add_millis(secs.saturating_mul(1000))
     }
 
+    /// This instant as a jiff timestamp, to the second (clamped to jiff's
+    /// range, years -9999 to 9999).
+    fn to_jiff_secs(self) -> jiff::Timestamp {
+        let clamped = self.unix_secs().clamp(
+            jiff::Timestamp::MIN.as_second(),
+            jiff::Timestamp::MAX.as_second(),
+        );
+        jiff::Timestamp::from_second(clamped).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    }
+
+    /// The Beijing date and time of this instant, to the second.
+    fn beijing_datetime(self) -> jiff::civil::DateTime {
+        BEIJING.to_datetime(self.to_jiff_secs())
+    }
+
     /// The Beijing calendar date and time of day of this instant.
     pub fn beijing(self) -> CivilTime {
-        CivilTime::from_local_secs(self.unix_secs().saturating_add(BEIJING_OFFSET_SECS))
+        let dt = self.beijing_datetime();
+        CivilTime {
+            year: i64::from(dt.year()),
+            month: i64::from(dt.month()),
+            day: i64::from(dt.day()),
+            hour: i64::from(dt.hour()),
+            minute: i64::from(dt.minute()),
+            second: i64::from(dt.second()),
+        }
     }
 
     /// The Beijing calendar date of this instant (the key of daily counters).
@@ -71,82 +96,32 @@ impl Timestamp {
 
     /// `yyyy-MM-dd HH:mm:ss` in Beijing time, the format of WeChat's replies.
     pub fn beijing_string(self) -> String {
-        let c = self.beijing();
-        format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-            c.year, c.month, c.day, c.hour, c.minute, c.second
-        )
+        self.beijing_datetime()
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string()
     }
 
     /// RFC 3339 with the Beijing offset: `2024-02-10T20:00:00+08:00`.
     pub fn rfc3339_beijing(self) -> String {
-        let c = self.beijing();
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+08:00",
-            c.year, c.month, c.day, c.hour, c.minute, c.second
-        )
+        self.to_jiff_secs().display_with_offset(BEIJING).to_string()
     }
 
     /// `yyyyMMdd` of the Beijing date, as used inside WeChat's order ids.
     pub fn beijing_yyyymmdd(self) -> String {
-        let c = self.beijing();
-        format!("{:04}{:02}{:02}", c.year, c.month, c.day)
+        self.beijing_datetime().strftime("%Y%m%d").to_string()
     }
 
     /// Parses an RFC 3339 time with an explicit offset, such as
     /// `2024-02-10T20:00:00+08:00`, `2024-02-10 20:00:00+08:00` or
-    /// `2024-02-10T12:00:00Z`. Fractions of a second are not accepted.
+    /// `2024-02-10T12:00:00Z`, with jiff's parser (which also takes the
+    /// RFC 9557 forms, e.g. a `[Asia/Shanghai]` suffix). Fractions of a second
+    /// are kept to the millisecond; a time without an offset is refused.
     pub fn parse_rfc3339(text: &str) -> Result<Timestamp, TimeParseError> {
         let bad = || TimeParseError {
             input: text.chars().take(64).collect(),
         };
-        let b = text.as_bytes();
-        if b.len() < 20 {
-            return Err(bad());
-        }
-        let num = |range: std::ops::Range<usize>| -> Result<i64, TimeParseError> {
-            let part = text.get(range).ok_or_else(bad)?;
-            if part.is_empty() || !part.bytes().all(|c| c.is_ascii_digit()) {
-                return Err(bad());
-            }
-            part.parse::<i64>().map_err(|_| bad())
-        };
-        if b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ' || b[10] == b't') {
-            return Err(bad());
-        }
-        if b[13] != b':' || b[16] != b':' {
-            return Err(bad());
-        }
-        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-        let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        let offset_secs = match &text[19..] {
-            "Z" | "z" => 0,
-            rest if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) => {
-                if rest.as_bytes()[3] != b':' {
-                    return Err(bad());
-                }
-                let h = num(20..22)?;
-                let m = num(23..25)?;
-                if h > 23 || m > 59 {
-                    return Err(bad());
-                }
-                let sign = if rest.starts_with('-') { -1 } else { 1 };
-                sign * (h * 3600 + m * 60)
-            }
-            _ => return Err(bad()),
-        };
-        if !(1..=12).contains(&month)
-            || day < 1
-            || day > days_in_month(year, month)
-            || hour > 23
-            || minute > 59
-            || second > 59
-        {
-            return Err(bad());
-        }
-        let days = days_from_civil(year, month, day);
-        let local = days * 86_400 + hour * 3600 + minute * 60 + second;
-        Ok(Timestamp::from_unix_secs(local - offset_secs))
+        let parsed: jiff::Timestamp = text.parse().map_err(|_| bad())?;
+        Ok(Timestamp::from_unix_millis(parsed.as_millisecond()))
     }
 }
 
@@ -190,48 +165,6 @@ pub struct CivilTime {
     pub minute: i64,
     /// Second, 0–59.
     pub second: i64,
-}
-
-impl CivilTime {
-    fn from_local_secs(secs: i64) -> Self {
-        let days = secs.div_euclid(86_400);
-        let rem = secs.rem_euclid(86_400);
-        let (year, month, day) = civil_from_unix_days(days);
-        CivilTime {
-            year,
-            month: i64::from(month),
-            day: i64::from(day),
-            hour: rem / 3600,
-            minute: rem % 3600 / 60,
-            second: rem % 60,
-        }
-    }
-}
-
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(year) => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
-// Howard Hinnant's days-from-civil algorithm (proleptic Gregorian calendar,
-// day 0 = 1970-01-01), the inverse of `hongbao_proto::civil_from_unix_days`.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// A source of the current time.
@@ -377,21 +310,41 @@ mod tests {
             "2023-02-29T00:00:00+08:00",
             "2024-02-10T24:00:00+08:00",
             "2024-02-10T10:00:00",
-            "2024-02-10T10:00:00+0800",
-            "2024-02-10T10:00:00.5+08:00",
+            "10:00:00+08:00",
             "２024-02-10T10:00:00+08:00",
         ] {
             assert!(Timestamp::parse_rfc3339(bad).is_err(), "{bad}");
         }
+        // Fractions are kept to the millisecond.
+        let fraction = Timestamp::parse_rfc3339("2024-02-29T23:59:59.5+08:00")?;
+        assert_eq!(fraction, t.add_millis(500));
         Ok(())
     }
 
     #[test]
-    fn civil_round_trip_over_centuries() {
-        for days in (-800_000..800_000).step_by(997) {
-            let (y, m, d) = civil_from_unix_days(days);
-            assert_eq!(days_from_civil(y, i64::from(m), i64::from(d)), days);
+    fn beijing_dates_agree_with_proto_date_over_centuries() {
+        // jiff (here) and proto's small Date (bill numbers) must name the
+        // same Beijing day for every instant.
+        for days in (-300_000..2_900_000_i64).step_by(997) {
+            let secs = days * 86_400 + 12_345;
+            let ours = Timestamp::from_unix_secs(secs).beijing_date();
+            let proto = hongbao_proto::Date::beijing_from_unix_seconds(secs);
+            assert_eq!(
+                proto.map(|d| (i64::from(d.year), i64::from(d.month), i64::from(d.day))),
+                Ok((ours.year, ours.month, ours.day)),
+                "{secs}"
+            );
         }
+    }
+
+    #[test]
+    fn extreme_instants_clamp_to_jiffs_range() {
+        assert!(
+            Timestamp::from_unix_millis(i64::MAX)
+                .beijing_string()
+                .starts_with("9999-12-31")
+        );
+        assert_eq!(Timestamp::from_unix_millis(i64::MIN).beijing().year, -9999);
     }
 
     #[test]
