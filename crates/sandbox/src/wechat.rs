@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hongbao_proto::{
-    Amount, Endpoint, ErrorCode, Family, HbType, RawXml, Records, Request, Rule, SendType,
-    Violations, write_document,
+    Amount, Endpoint, ErrorCode, Family, HbType, OpenId, RawXml, Records, Request, Rule, SceneId,
+    SendType, Violations, write_document,
 };
 use hongbao_sign::{Signer, WorkwxKind};
 
@@ -271,10 +271,14 @@ pub(crate) fn handle(
         f.push("sandbox_signkey", settings.sandbox_key.expose());
         return Answer::ok(f.render());
     }
-    if spec.moves_money {
-        send(shared, endpoint, &raw, reply_signer)
-    } else {
-        Answer::ok(query(shared, endpoint, &raw, reply_signer))
+    if !spec.moves_money {
+        return Answer::ok(query(shared, endpoint, &raw, reply_signer));
+    }
+    match Facts::read(endpoint, &raw) {
+        Some(facts) => send(shared, endpoint, &raw, &facts, reply_signer),
+        // Validation guarantees a payee and an amount; were one missing,
+        // answer as WeChat does when it cannot say (keep the bill number).
+        None => Answer::ok(systemerror(&echo_fields(shared, endpoint, &raw))),
     }
 }
 
@@ -309,6 +313,44 @@ fn check_workwx(shared: &Shared, kind: WorkwxKind, raw: &RawXml) -> Option<Rejec
     }
 }
 
+/// What the business rules need of a money-moving request, read from the
+/// typed proto request (never from the raw text).
+#[derive(Debug, Clone)]
+struct Facts {
+    /// The payee (`re_openid` / `openid`).
+    openid: OpenId,
+    /// The amount (`total_amount` / `amount`).
+    amount: Amount,
+    /// The usage scene, if any (red packets).
+    scene_id: Option<SceneId>,
+    /// Packets the amount is split into (`total_num` of a group red
+    /// packet; 1 otherwise).
+    packets: u32,
+}
+
+impl Facts {
+    /// Reads the facts of a money-moving request whose fields passed
+    /// validation, with proto's value types (`OpenId`, `Amount`, `SceneId`).
+    /// Read from the wire rather than from the typed request because the
+    /// typed request is refused as a whole when only an amount rule fails,
+    /// and those rules are the sandbox's to apply (with WeChat's codes).
+    fn read(endpoint: Endpoint, raw: &RawXml) -> Option<Facts> {
+        let spec = endpoint.spec();
+        let openid = OpenId::new(raw.get(spec.openid_field?)?).ok()?;
+        let amount = Amount::parse_fen(raw.get(spec.amount_field?)?).ok()?;
+        let packets = match raw.get_non_empty("total_num") {
+            Some(n) => n.parse::<u32>().ok()?.max(1),
+            None => 1,
+        };
+        Some(Facts {
+            openid,
+            amount,
+            scene_id: raw.get_non_empty("scene_id").map(SceneId::parse),
+            packets,
+        })
+    }
+}
+
 /// Typed parsing and validation with the proto models. Amount-range rules
 /// (and "`scene_id` required outside 1–200 yuan") are left out: the sandbox
 /// applies its own configurable limits, with WeChat's limit codes, instead.
@@ -319,20 +361,19 @@ fn validate_fields(endpoint: Endpoint, raw: &RawXml) -> Result<(), Violations> {
         let (request, _merchant) = parsed?;
         request.validate()
     }
+    use hongbao_proto as p;
     let result = match endpoint {
-        Endpoint::SendRedPacket => run(hongbao_proto::RedPacket::from_wire(raw)),
-        Endpoint::SendGroupRedPacket => run(hongbao_proto::GroupRedPacket::from_wire(raw)),
-        Endpoint::SendMiniProgramRedPacket => {
-            run(hongbao_proto::MiniProgramRedPacket::from_wire(raw))
-        }
-        Endpoint::QueryRedPacket => run(hongbao_proto::RedPacketQuery::from_wire(raw)),
-        Endpoint::SendWorkwxRedPacket => run(hongbao_proto::WorkwxRedPacket::from_wire(raw)),
-        Endpoint::QueryWorkwxRedPacket => run(hongbao_proto::WorkwxRedPacketQuery::from_wire(raw)),
-        Endpoint::PayEmployee => run(hongbao_proto::PayEmployee::from_wire(raw)),
-        Endpoint::QueryPayEmployee => run(hongbao_proto::PayEmployeeQuery::from_wire(raw)),
-        Endpoint::Transfer => run(hongbao_proto::Transfer::from_wire(raw)),
-        Endpoint::QueryTransfer => run(hongbao_proto::TransferQuery::from_wire(raw)),
-        Endpoint::GetSignKey => run(hongbao_proto::SignKeyRequest::from_wire(raw)),
+        Endpoint::SendRedPacket => run(p::RedPacket::from_wire(raw)),
+        Endpoint::SendGroupRedPacket => run(p::GroupRedPacket::from_wire(raw)),
+        Endpoint::SendMiniProgramRedPacket => run(p::MiniProgramRedPacket::from_wire(raw)),
+        Endpoint::QueryRedPacket => run(p::RedPacketQuery::from_wire(raw)),
+        Endpoint::SendWorkwxRedPacket => run(p::WorkwxRedPacket::from_wire(raw)),
+        Endpoint::QueryWorkwxRedPacket => run(p::WorkwxRedPacketQuery::from_wire(raw)),
+        Endpoint::PayEmployee => run(p::PayEmployee::from_wire(raw)),
+        Endpoint::QueryPayEmployee => run(p::PayEmployeeQuery::from_wire(raw)),
+        Endpoint::Transfer => run(p::Transfer::from_wire(raw)),
+        Endpoint::QueryTransfer => run(p::TransferQuery::from_wire(raw)),
+        Endpoint::GetSignKey => run(p::SignKeyRequest::from_wire(raw)),
         _ => Ok(()),
     };
     match result {
@@ -412,19 +453,15 @@ fn send(
     shared: &Shared,
     endpoint: Endpoint,
     raw: &RawXml,
+    facts: &Facts,
     reply_signer: Option<&Signer>,
 ) -> Answer {
     let spec = endpoint.spec();
     let settings = &shared.settings;
     let family = spec.family;
     let bill = spec.bill_field.and_then(|f| raw.get(f)).unwrap_or("");
-    let openid = spec.openid_field.and_then(|f| raw.get(f)).unwrap_or("");
-    // Validated as an integer number of fen before we get here.
-    let amount: u64 = spec
-        .amount_field
-        .and_then(|f| raw.get(f))
-        .and_then(|v| Amount::parse_fen(v).ok())
-        .map_or(0, Amount::fen);
+    let openid = facts.openid.as_str();
+    let amount = facts.amount.fen();
     let params = business_params(raw);
     let echo = echo_fields(shared, endpoint, raw);
 
@@ -496,7 +533,7 @@ fn send(
     if fault == Some(FaultKind::SystemerrorBeforeCommit) {
         return Answer::ok(systemerror(&echo));
     }
-    if let Err(rejection) = business_rules(shared, &mut inner, endpoint, raw, openid, amount, now) {
+    if let Err(rejection) = business_rules(shared, &mut inner, endpoint, facts, now) {
         return Answer::ok(business_failure(
             reply_signer,
             &echo,
@@ -692,11 +729,11 @@ fn business_rules(
     shared: &Shared,
     inner: &mut Inner,
     endpoint: Endpoint,
-    raw: &RawXml,
-    openid: &str,
-    amount: u64,
+    facts: &Facts,
     now: Timestamp,
 ) -> Result<(), Rejection> {
+    let openid = facts.openid.as_str();
+    let amount = facts.amount.fen();
     let limits = &shared.settings.limits;
     let family = endpoint.spec().family;
     let Some(quota) = Quota::of(family) else {
@@ -706,7 +743,7 @@ fn business_rules(
     let yuan = Amount::from_fen;
     match quota {
         Quota::RedPacket | Quota::WorkwxRedPacket => {
-            let has_scene = raw.get_non_empty("scene_id").is_some();
+            let has_scene = facts.scene_id.is_some();
             // Outside the default range a scene_id is required, below it as
             // above it (endpoints.md #1: "above 200 yuan or below 1 yuan");
             // with one, only the merchant's own ceiling applies.
@@ -716,12 +753,7 @@ fn business_rules(
                 (limits.red_packet_min_fen, limits.red_packet_max_fen)
             };
             if endpoint == Endpoint::SendGroupRedPacket {
-                let num: u64 = raw
-                    .get("total_num")
-                    .and_then(|n| n.parse().ok())
-                    .filter(|n| *n > 0)
-                    .unwrap_or(1);
-                let average = amount / num;
+                let average = amount / u64::from(facts.packets);
                 if average < min || average > max {
                     return Err(reject(
                         ErrorCode::MoneyLimit,
