@@ -24,9 +24,11 @@
 //!      MD5-only) → `SIGN_ERROR`;
 //!   5. `workwx_sign` wrong → `WORKWX_SIGN_ERROR` (pay to employee) or
 //!      `SIGN_ERROR` "企业微信签名失败" (WeCom red packets);
-//!   6. missing or invalid fields → `PARAM_ERROR`, with an `err_code_des`
-//!      naming every problem (hongbao-proto's validation);
-//!   7. another merchant id → `PARAM_ERROR`; an app id not bound to the
+//!   6. missing or invalid fields (malformed bill numbers included) →
+//!      `PARAM_ERROR`, with an `err_code_des` naming every problem
+//!      (hongbao-proto's validation);
+//!   7. another merchant id → `PARAM_ERROR` (`NO_COMPETENCE` on the WeCom
+//!      endpoints: red packets and pay to employee); an app id not bound to the
 //!      merchant → `PARAM_ERROR` (`WORKWX_MCHID_ERROR` on pay to employee);
 //!   8. sends: idempotency, then the business rules, then the ledger;
 //!      queries: the ledger (`NOT_FOUND` for an unknown bill number or one
@@ -35,22 +37,25 @@
 //!   Steps 1–5 answer `return_code=FAIL` with `err_code`; later ones
 //!   `return_code=SUCCESS`, `result_code=FAIL`, `err_code`.
 //! * **Business rules**, each configurable ([`Limits`]): amount range and
-//!   `scene_id` (`MONEY_LIMIT`), per-user daily count and amount
+//!   `scene_id`, required below 1 yuan as above 200 (`MONEY_LIMIT`),
+//!   per-user daily count and amount
 //!   (`SENDNUM_LIMIT`, `RCVDAMOUNT_LIMIT`), merchant daily total
 //!   (`SENDAMOUNT_LIMIT`), balance (`NOTENOUGH`), 1 800 packets a minute
-//!   (`FREQ_LIMIT`), the 00:00–08:00 window (`TIME_LIMITED`, off by
+//!   (`SECOND_OVER_LIMITED`; WeCom red packets have their own quota and
+//!   answer `FREQ_LIMIT`), the 00:00–08:00 window (`TIME_LIMITED`, off by
 //!   default), pay-to-employee and transfer minimums, caps and the
 //!   15-second same-user spacing. Daily counters are keyed by the Beijing date.
 //! * **Idempotency by bill number** (per product line): the same number with
 //!   the same parameters returns the original result, same ids, no second
 //!   payment (the nonce and the caller's IP may change); another openid gets
-//!   `FATAL_ERROR`, another amount `PARAM_ERROR`, any other changed
-//!   parameter `FATAL_ERROR`. A number that failed definitively (payee set
+//!   `FATAL_ERROR`, another amount `PARAM_ERROR` (`FATAL_ERROR` on pay to
+//!   employee), any other changed parameter `FATAL_ERROR`. A number that failed definitively (payee set
 //!   with [`SandboxBuilder::failing_openid`]) keeps failing with the same
 //!   code and queries report `FAILED`; a number refused by a limit can be
 //!   retried once the limit allows.
 //! * **Replies** with the documented fields: `send_listid` / `payment_no` /
-//!   `detail_id`, Beijing-time timestamps, `sign` on the two WeCom red
+//!   `detail_id`, `nonce_str` on every pay-to-employee reply (failures
+//!   too), Beijing-time timestamps, `sign` on the two WeCom red
 //!   packet endpoints (with the key the request was signed with).
 //! * **A ledger** on a **controllable clock** ([`Clock`], [`ManualClock`],
 //!   [`SandboxHandle::advance_clock`]): red packets go `SENT` → `RECEIVED`
@@ -246,7 +251,8 @@ impl Default for SandboxBuilder {
 }
 
 impl SandboxBuilder {
-    /// The merchant id served (requests naming another get `PARAM_ERROR`).
+    /// The merchant id served (requests naming another get `PARAM_ERROR`, or
+    /// `NO_COMPETENCE` on the WeCom endpoints).
     #[must_use]
     pub fn mch_id(mut self, mch_id: impl Into<String>) -> Self {
         self.mch_id = mch_id.into();

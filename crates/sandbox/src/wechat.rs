@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hongbao_proto::{
-    Amount, Endpoint, ErrorCode, Family, HbType, OpenId, RawXml, Records, Request, Rule, SceneId,
-    SendType, Violations, write_document,
+    Amount, Endpoint, ErrorCode, Family, HbType, OpenId, RawXml, Records, Request, ResultCode,
+    Rule, SceneId, SendType, Violations, write_document,
 };
 use hongbao_sign::{Signer, WorkwxKind};
 
@@ -92,7 +92,7 @@ impl Fields {
 /// A protocol-level failure: `return_code=FAIL` with the code and text.
 fn protocol_failure(code: &ErrorCode, des: &str) -> Vec<u8> {
     let mut f = Fields::default();
-    f.push("return_code", "FAIL");
+    f.push("return_code", ResultCode::Fail.as_str());
     f.push("return_msg", des);
     f.push("err_code", code.as_str());
     f.push("err_code_des", des);
@@ -107,9 +107,9 @@ fn business_failure(
     des: &str,
 ) -> Vec<u8> {
     let mut f = Fields::default();
-    f.push("return_code", "SUCCESS");
+    f.push("return_code", ResultCode::Success.as_str());
     f.push("return_msg", des);
-    f.push("result_code", "FAIL");
+    f.push("result_code", ResultCode::Fail.as_str());
     f.push("err_code", code.as_str());
     f.push("err_code_des", des);
     for (n, v) in echo {
@@ -263,7 +263,7 @@ pub(crate) fn handle(
     // 8. The operation.
     if endpoint == Endpoint::GetSignKey {
         let mut f = Fields::default();
-        f.push("return_code", "SUCCESS");
+        f.push("return_code", ResultCode::Success.as_str());
         f.push("return_msg", "ok");
         f.push("mch_id", &shared.settings.mch_id);
         // A key derived from the API key; requests signed with either are
@@ -588,7 +588,7 @@ fn success_reply(shared: &Shared, nonce: String, payment: &Payment, raw: &RawXml
     let paid_time = payment.paid_at.unwrap_or(payment.created).beijing_string();
     match payment.family() {
         Family::RedPacket | Family::WorkwxRedPacket => {
-            f.push("return_code", "SUCCESS");
+            f.push("return_code", ResultCode::Success.as_str());
             f.push(
                 "return_msg",
                 if payment.family() == Family::WorkwxRedPacket {
@@ -597,9 +597,9 @@ fn success_reply(shared: &Shared, nonce: String, payment: &Payment, raw: &RawXml
                     "发放成功"
                 },
             );
-            f.push("result_code", "SUCCESS");
+            f.push("result_code", ResultCode::Success.as_str());
             if payment.family() == Family::RedPacket {
-                f.push("err_code", "SUCCESS");
+                f.push("err_code", ResultCode::Success.as_str());
                 f.push("err_code_des", "发放成功");
             }
             f.push("mch_billno", &payment.bill);
@@ -641,13 +641,13 @@ fn success_reply(shared: &Shared, nonce: String, payment: &Payment, raw: &RawXml
             } else {
                 ("", "mch_appid", "mchid")
             };
-            f.push("return_code", "SUCCESS");
+            f.push("return_code", ResultCode::Success.as_str());
             f.push("return_msg", return_msg);
             f.push(appid_field, payment.param(appid_field));
             f.push(mch_id_field, &settings.mch_id);
             f.push_opt("device_info", raw.get("device_info").unwrap_or(""));
             f.push("nonce_str", nonce.clone());
-            f.push("result_code", "SUCCESS");
+            f.push("result_code", ResultCode::Success.as_str());
             f.push("partner_trade_no", &payment.bill);
             f.push("payment_no", &payment.wechat_id);
             f.push("payment_time", paid_time);
@@ -940,7 +940,7 @@ fn query(
     };
     let mut f = Fields::default();
     let mut records: Vec<Vec<(String, String)>> = Vec::new();
-    f.push("return_code", "SUCCESS");
+    f.push("return_code", ResultCode::Success.as_str());
     f.push(
         "return_msg",
         match family {
@@ -949,7 +949,7 @@ fn query(
             _ => "获取成功",
         },
     );
-    f.push("result_code", "SUCCESS");
+    f.push("result_code", ResultCode::Success.as_str());
     let reason = p.failure.as_ref().map_or("", |(_, des)| des.as_str());
     match family {
         Family::RedPacket | Family::WorkwxRedPacket => {
