@@ -330,3 +330,48 @@ where
     }
     results
 }
+
+/// Proto refuses nothing WeChat accepts (issue #11): a WeCom red packet that
+/// names neither `sender_name` nor `agentid`, and a pay-to-employee request
+/// from an IPv6 address with a long approval number, are built by the client
+/// and paid by the emulator.
+#[tokio::test]
+async fn requests_proto_used_to_refuse_are_paid_end_to_end() {
+    let sb = sandbox(FaultConfig::none()).await;
+    let client = client(&sb, Duration::from_secs(10));
+    let bill = "10000098202402100000000031";
+    // Neither sender_name nor agentid.
+    let packet = hongbao::WorkwxRedPacket::builder(
+        BillNo::new(bill).expect("bill"),
+        OpenId::new(OPENID).expect("openid"),
+        Amount::from_fen(1_000),
+    )
+    .wishing("新春快乐")
+    .act_name("新春红包")
+    .remark("感谢支持")
+    .build()
+    .expect("valid");
+    let outcome = client.send_workwx_red_packet(&packet).await.expect("sent");
+    assert!(outcome.is_paid(), "{outcome:?}");
+    assert_eq!(payments_for(&sb, bill), 1);
+
+    let trade = "10000098202402100000000032";
+    let pay = PayEmployee::builder(
+        TradeNo::new(trade).expect("trade no"),
+        OpenId::new(OPENID).expect("openid"),
+        Amount::from_fen(150),
+    )
+    .check_name(CheckName::NoCheck)
+    .desc("六月出差报销")
+    .spbill_create_ip("2001:db8::10")
+    .ww_msg_type(MsgType::ApprovalMsg)
+    .approval_number("9".repeat(80))
+    .approval_type(1)
+    .act_name("出差报销")
+    .build()
+    .expect("valid");
+    let outcome = client.pay_employee(&pay).await.expect("sent");
+    assert!(outcome.is_paid(), "{outcome:?}");
+    assert_eq!(payments_for(&sb, trade), 1);
+    sb.shutdown().await;
+}
