@@ -2,8 +2,16 @@
 //! is in `.cargo/config.toml`).
 //!
 //! * `cargo xtask ci`: the whole local CI, in order, stopping at the first
-//!   failure: format check, clippy (warnings denied), tests, docs (warnings
-//!   denied), and compiling the benchmarks.
+//!   failure: format check, `msrv-check`, clippy (warnings denied), each
+//!   workspace member checked alone (no feature unification from the others),
+//!   `hongbao` and `hongbao-transport` without default features (bring your
+//!   own transport), tests (including the examples, which run as tests),
+//!   docs (warnings denied), and compiling the benchmarks. Every cargo
+//!   command but `fmt` runs with `--locked`.
+//! * `cargo xtask msrv-check`: fails when a workspace member's
+//!   `rust-version` is lower than the `rust-version` of a locked package it
+//!   builds (normal and build dependencies, transitively), printing the
+//!   chain that pulls the package in (see [`msrv`]).
 //! * `cargo xtask bench [args]`: the criterion benchmarks
 //!   (`cargo bench -p hongbao-benches [args]`).
 //! * `cargo xtask fuzz [target] [--time SECS]`: a cargo-fuzz target of
@@ -14,7 +22,10 @@
 //!   default 32 clients for 10 seconds), which prints sends/s and the p50 and
 //!   p99 latencies.
 //!
-//! Only `std::process::Command`: no dependencies, so it builds in seconds.
+//! Only `std::process::Command`, plus `serde_json` to read `cargo metadata`:
+//! it builds in seconds.
+
+mod msrv;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -26,7 +37,11 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci                          fmt check, clippy -D warnings, tests, docs -D warnings, bench build
+  ci                          fmt check, msrv-check, clippy -D warnings, each crate checked alone,
+                              no-default-features checks, tests (and examples), docs -D warnings,
+                              bench build
+  msrv-check                  fail if a crate's rust-version is below what a locked dependency
+                              it builds (normal + build, transitively) declares; prints the chain
   bench [args...]             cargo bench -p hongbao-benches [args...]
                               (e.g. `cargo xtask bench --bench sign`)
   fuzz [target] [--time SECS] run a cargo-fuzz target of crates/proto/fuzz
@@ -44,6 +59,7 @@ fn main() -> ExitCode {
     let rest: Vec<OsString> = args.collect();
     let result = match command.as_deref() {
         Some("ci") if rest.is_empty() => ci(),
+        Some("msrv-check") if rest.is_empty() => msrv_check().map(|_| ()),
         Some("bench") => bench(&rest),
         Some("fuzz") => fuzz(&rest),
         Some("load") => load(&rest),
@@ -51,7 +67,9 @@ fn main() -> ExitCode {
             println!("{USAGE}");
             Ok(())
         }
-        Some("ci") => Err(Failure::Usage("`ci` takes no arguments".into())),
+        Some(command @ ("ci" | "msrv-check")) => {
+            Err(Failure::Usage(format!("`{command}` takes no arguments")))
+        }
         Some(other) => Err(Failure::Usage(format!("unknown command `{other}`"))),
         None => Err(Failure::Usage("no command given".into())),
     };
@@ -73,16 +91,18 @@ enum Failure {
     Usage(String),
     /// A step ran and failed.
     Step {
-        name: &'static str,
+        name: String,
         command: String,
         status: String,
     },
     /// A step could not be started at all.
     Spawn {
-        name: &'static str,
+        name: String,
         command: String,
         error: std::io::Error,
     },
+    /// A check made by xtask itself failed (e.g. `msrv-check`).
+    Check { name: String, message: String },
     /// A precondition is missing (e.g. `cargo fuzz` not installed).
     Missing(String),
 }
@@ -104,22 +124,23 @@ impl fmt::Display for Failure {
                 f,
                 "step `{name}` could not start: {error}\n  command: {command}"
             ),
+            Failure::Check { name, message } => write!(f, "step `{name}` FAILED: {message}"),
         }
     }
 }
 
 /// One command of a pipeline.
 struct Step {
-    name: &'static str,
+    name: String,
     args: Vec<OsString>,
     envs: Vec<(&'static str, &'static str)>,
     dir: PathBuf,
 }
 
 impl Step {
-    fn cargo(name: &'static str, args: &[&str]) -> Self {
+    fn cargo(name: impl Into<String>, args: &[&str]) -> Self {
         Step {
-            name,
+            name: name.into(),
             args: args.iter().map(OsString::from).collect(),
             envs: Vec::new(),
             dir: workspace_root(),
@@ -155,7 +176,7 @@ impl Step {
             .current_dir(&self.dir)
             .status()
             .map_err(|error| Failure::Spawn {
-                name: self.name,
+                name: self.name.clone(),
                 command: command.clone(),
                 error,
             })?;
@@ -166,7 +187,7 @@ impl Step {
         } else {
             println!("==> {}: FAILED after {}", self.name, seconds(elapsed));
             Err(Failure::Step {
-                name: self.name,
+                name: self.name.clone(),
                 command,
                 status: status.to_string(),
             })
@@ -174,13 +195,39 @@ impl Step {
     }
 }
 
+/// One step of `cargo xtask ci`.
+enum Job {
+    /// A cargo command.
+    Cargo(Step),
+    /// `msrv-check`, done by xtask itself.
+    MsrvCheck,
+}
+
+impl Job {
+    fn name(&self) -> &str {
+        match self {
+            Job::Cargo(step) => &step.name,
+            Job::MsrvCheck => "msrv-check",
+        }
+    }
+
+    fn run(&self) -> Result<Duration, Failure> {
+        match self {
+            Job::Cargo(step) => step.run(),
+            Job::MsrvCheck => msrv_check(),
+        }
+    }
+}
+
 fn ci() -> Result<(), Failure> {
-    let steps = [
-        Step::cargo("fmt", &["fmt", "--all", "--", "--check"]),
-        Step::cargo(
+    let mut jobs = vec![
+        Job::Cargo(Step::cargo("fmt", &["fmt", "--all", "--", "--check"])),
+        Job::MsrvCheck,
+        Job::Cargo(Step::cargo(
             "clippy",
             &[
                 "clippy",
+                "--locked",
                 "--workspace",
                 "--all-targets",
                 "--all-features",
@@ -188,23 +235,61 @@ fn ci() -> Result<(), Failure> {
                 "-D",
                 "warnings",
             ],
-        ),
-        // Snapshots are never accepted or written by CI.
-        Step::cargo("test", &["test", "--workspace", "--all-features"])
+        )),
+    ];
+    // Each member alone, with its default features: a crate that compiles
+    // only because another member turns on a feature of a shared
+    // dependency fails here. Members come from `cargo metadata`, so a new
+    // one is checked without editing this list.
+    for member in workspace_members()? {
+        jobs.push(Job::Cargo(Step::cargo(
+            format!("check {member}"),
+            &["check", "--locked", "-p", &member],
+        )));
+    }
+    // Bring your own transport: no reqwest, no rustls.
+    for package in ["hongbao-transport", "hongbao"] {
+        jobs.push(Job::Cargo(Step::cargo(
+            format!("check {package} --no-default-features"),
+            &["check", "--locked", "-p", package, "--no-default-features"],
+        )));
+    }
+    jobs.extend([
+        // Snapshots are never accepted or written by CI. With
+        // `--all-features`, the examples build too, and those marked
+        // `test = true` (crates/client/examples) run.
+        Job::Cargo(
+            Step::cargo(
+                "test",
+                &["test", "--locked", "--workspace", "--all-features"],
+            )
             .env("INSTA_UPDATE", "no")
             .env("CI", "true"),
-        Step::cargo(
-            "doc",
-            &["doc", "--workspace", "--no-deps", "--all-features"],
-        )
-        .env("RUSTDOCFLAGS", "-D warnings"),
-        Step::cargo("bench-build", &["bench", "--workspace", "--no-run"]),
-    ];
+        ),
+        Job::Cargo(
+            Step::cargo(
+                "doc",
+                &[
+                    "doc",
+                    "--locked",
+                    "--workspace",
+                    "--no-deps",
+                    "--all-features",
+                ],
+            )
+            .env("RUSTDOCFLAGS", "-D warnings"),
+        ),
+        Job::Cargo(Step::cargo(
+            "bench-build",
+            &["bench", "--locked", "--workspace", "--no-run"],
+        )),
+    ]);
+
     let start = Instant::now();
     let mut timings = Vec::new();
-    for step in &steps {
-        match step.run() {
-            Ok(elapsed) => timings.push((step.name, elapsed)),
+    for job in &jobs {
+        match job.run() {
+            Ok(elapsed) => timings.push((job.name().to_owned(), elapsed)),
             Err(failure) => {
                 print_timings(&timings);
                 return Err(failure);
@@ -214,19 +299,105 @@ fn ci() -> Result<(), Failure> {
     print_timings(&timings);
     println!(
         "xtask ci: all {} steps passed in {}",
-        steps.len(),
+        jobs.len(),
         seconds(start.elapsed())
     );
     Ok(())
 }
 
-fn print_timings(timings: &[(&str, Duration)]) {
+fn print_timings(timings: &[(String, Duration)]) {
     if timings.is_empty() {
         return;
     }
+    let width = timings
+        .iter()
+        .map(|(name, _)| name.len())
+        .max()
+        .unwrap_or(0);
     println!("\nstep timings:");
     for (name, elapsed) in timings {
-        println!("  {name:<12} {}", seconds(*elapsed));
+        println!("  {name:<width$} {}", seconds(*elapsed));
+    }
+}
+
+/// Runs `cargo metadata --format-version 1 --locked [args]` at the
+/// workspace root and parses its output.
+fn cargo_metadata(name: &str, args: &[&str]) -> Result<serde_json::Value, Failure> {
+    let mut command_line = vec!["metadata", "--format-version", "1", "--locked"];
+    command_line.extend_from_slice(args);
+    let describe = format!("cargo {}", command_line.join(" "));
+    let output = Command::new(cargo())
+        .args(&command_line)
+        .current_dir(workspace_root())
+        .output()
+        .map_err(|error| Failure::Spawn {
+            name: name.to_owned(),
+            command: describe.clone(),
+            error,
+        })?;
+    if !output.status.success() {
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+        return Err(Failure::Step {
+            name: name.to_owned(),
+            command: describe,
+            status: output.status.to_string(),
+        });
+    }
+    serde_json::from_slice(&output.stdout).map_err(|error| Failure::Check {
+        name: name.to_owned(),
+        message: format!("`{describe}` printed unreadable JSON: {error}"),
+    })
+}
+
+/// The package names of the workspace members, in the workspace's order.
+fn workspace_members() -> Result<Vec<String>, Failure> {
+    let metadata = cargo_metadata("members", &["--no-deps"])?;
+    let unreadable = || Failure::Check {
+        name: "members".to_owned(),
+        message: "cargo metadata: no readable `packages`".to_owned(),
+    };
+    metadata
+        .get("packages")
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(unreadable)?
+        .iter()
+        .map(|package| {
+            package
+                .get("name")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(unreadable)
+        })
+        .collect()
+}
+
+/// `cargo xtask msrv-check` (see [`msrv`]).
+fn msrv_check() -> Result<Duration, Failure> {
+    const NAME: &str = "msrv-check";
+    println!(
+        "==> {NAME}: rust-version of each member vs. its locked normal + build dependencies \
+         (cargo metadata --locked --all-features, all platforms)"
+    );
+    let start = Instant::now();
+    let metadata = cargo_metadata(NAME, &["--all-features"])?;
+    let graph = msrv::Graph::from_metadata(&metadata).map_err(|message| Failure::Check {
+        name: NAME.to_owned(),
+        message,
+    })?;
+    let failing = msrv::print(&graph.check());
+    let elapsed = start.elapsed();
+    if failing == 0 {
+        println!("==> {NAME}: ok in {}", seconds(elapsed));
+        Ok(elapsed)
+    } else {
+        println!("==> {NAME}: FAILED after {}", seconds(elapsed));
+        Err(Failure::Check {
+            name: NAME.to_owned(),
+            message: format!(
+                "{failing} crate(s) declare a rust-version below what their locked \
+                 dependencies need (chains above); raise their `rust-version`"
+            ),
+        })
     }
 }
 
