@@ -133,9 +133,4 @@ mod tests {
         assert_eq!(resp.status, 200);
         assert_eq!(resp.header("content-type"), Some("text/plain"));
     }
-
-    #[test]
-    fn user_agent_has_version() {
-        assert_eq!(USER_AGENT, format!("hongbao/{}", env!("CARGO_PKG_VERSION")));
-    }
 }
