@@ -799,15 +799,15 @@ async fn batch_reconcile(cli: &Cli, args: &JournalArgs) -> Result<u8, AppError> 
         &server_of(&session),
         args.bind_server,
     )?;
-    if let Some(header) = journal.header()? {
-        if header.mch_id != session.config.mch_id {
-            return Err(JournalError::Mismatch {
-                field: "merchant id",
-                journal: header.mch_id,
-                this_run: session.config.mch_id.clone(),
-            }
-            .into());
+    if let Some(header) = journal.header()?
+        && header.mch_id != session.config.mch_id
+    {
+        return Err(JournalError::Mismatch {
+            field: "merchant id",
+            journal: header.mch_id,
+            this_run: session.config.mch_id.clone(),
         }
+        .into());
     }
     let mut progress = ConsoleProgress::new(true);
     let found = batch::reconcile(&mut journal, &session.client, 8, &mut progress).await?;

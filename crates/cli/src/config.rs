@@ -190,10 +190,10 @@ impl Config {
             &mut config.api_key_file,
             &mut config.workwx_secret_file,
         ] {
-            if let Some(p) = slot.as_mut() {
-                if p.is_relative() {
-                    *p = base.join(&*p);
-                }
+            if let Some(p) = slot.as_mut()
+                && p.is_relative()
+            {
+                *p = base.join(&*p);
             }
         }
         Ok(config)
@@ -266,12 +266,12 @@ impl Config {
                 "client_cert and client_key go together".into(),
             ));
         }
-        if let Some(prefix) = &config.bill_prefix {
-            if prefix.len() > 4 || !prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                return Err(ConfigError::Invalid(
-                    "bill_prefix: 0 to 4 ASCII letters and digits".into(),
-                ));
-            }
+        if let Some(prefix) = &config.bill_prefix
+            && (prefix.len() > 4 || !prefix.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err(ConfigError::Invalid(
+                "bill_prefix: 0 to 4 ASCII letters and digits".into(),
+            ));
         }
         Ok(config)
     }

@@ -201,14 +201,14 @@ impl<R: Read> CsvPayouts<R> {
             return Err(issues);
         }
         for (slot, name) in COLUMNS.iter().enumerate() {
-            if let Some(value) = self.cell(slot) {
-                if value.trim() != value {
-                    issues.push(RowIssue {
-                        line,
-                        field: (*name).into(),
-                        rule: "leading or trailing whitespace (would break the signature)".into(),
-                    });
-                }
+            if let Some(value) = self.cell(slot)
+                && value.trim() != value
+            {
+                issues.push(RowIssue {
+                    line,
+                    field: (*name).into(),
+                    rule: "leading or trailing whitespace (would break the signature)".into(),
+                });
             }
         }
         let get = |name: &str| {

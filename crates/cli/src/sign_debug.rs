@@ -362,16 +362,16 @@ fn debug_workwx(
                     .to_owned(),
             );
         }
-        if let Some(key) = api_key {
-            if md5_of(canonical(
+        if let Some(key) = api_key
+            && md5_of(canonical(
                 selected.iter().copied(),
                 false,
                 bytewise,
                 "secret",
                 key.expose(),
-            )) {
-                diagnosis.push("likely cause: signed with the merchant API key; workwx_sign uses the WeCom app secret of the agentid's app".to_owned());
-            }
+            ))
+        {
+            diagnosis.push("likely cause: signed with the merchant API key; workwx_sign uses the WeCom app secret of the agentid's app".to_owned());
         }
         let trimmed: Vec<(&str, &str)> = selected.iter().map(|(k, v)| (*k, v.trim())).collect();
         if !whitespace_fields(&selected).is_empty()

@@ -464,21 +464,21 @@ impl Client {
             (Some("sign"), prepared.sign()),
         ];
         for (field, expected) in checks {
-            if let Some(field) = field {
-                if raw.get(field) != Some(expected) {
-                    return Err(ClientError::PreparedMismatch {
-                        reason: format!("the body's `{field}` does not match the prepared request"),
-                    });
-                }
+            if let Some(field) = field
+                && raw.get(field) != Some(expected)
+            {
+                return Err(ClientError::PreparedMismatch {
+                    reason: format!("the body's `{field}` does not match the prepared request"),
+                });
             }
         }
         // The payee drives the per-employee rate limit: it must be the body's.
-        if let Some(field) = spec.openid_field {
-            if raw.get_non_empty(field) != prepared.payee() {
-                return Err(ClientError::PreparedMismatch {
-                    reason: format!("the body's `{field}` does not match the prepared payee"),
-                });
-            }
+        if let Some(field) = spec.openid_field
+            && raw.get_non_empty(field) != prepared.payee()
+        {
+            return Err(ClientError::PreparedMismatch {
+                reason: format!("the body's `{field}` does not match the prepared payee"),
+            });
         }
         Ok(raw)
     }
@@ -885,12 +885,13 @@ impl Client {
                 return Outcome::Unknown(unknown);
             }
             tracing::info!(query = query.name(), queries, reason = %unknown.reason, "query left the outcome unknown");
-            if unknown.reason == UnknownReason::NotFound && !uncertain {
-                if let Some(refused) = &refusal {
-                    // errors.md QUERY rule: NOT_FOUND, and no attempt had an
-                    // unknown outcome: the refusal holds for the bill.
-                    return Outcome::NotPaid(refused.clone().confirmed());
-                }
+            if unknown.reason == UnknownReason::NotFound
+                && !uncertain
+                && let Some(refused) = &refusal
+            {
+                // errors.md QUERY rule: NOT_FOUND, and no attempt had an
+                // unknown outcome: the refusal holds for the bill.
+                return Outcome::NotPaid(refused.clone().confirmed());
             }
             // A query that learnt something about the payment replaces the
             // send's reason; a failed query does not.

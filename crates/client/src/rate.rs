@@ -198,10 +198,10 @@ impl LocalRateLimiter {
     /// time the current reservation ends (wait, then ask again).
     fn try_reserve_employee(&self, openid: &str, now: Instant) -> Option<Instant> {
         let mut state = self.lock();
-        if let Some(next) = state.employees.get(openid).copied() {
-            if next > now {
-                return Some(next);
-            }
+        if let Some(next) = state.employees.get(openid).copied()
+            && next > now
+        {
+            return Some(next);
         }
         // Tentative: covers the merchant wait; confirmed once sent.
         state

@@ -365,15 +365,15 @@ impl ErrorCode {
             if let Some((_, class, rule)) = table.iter().find(|(c, _, _)| c == self) {
                 return (*class, *rule);
             }
-        } else if let Some(table) = query_table(endpoint) {
-            if table.contains(self) {
-                let rule = if *self == ErrorCode::NotFound {
-                    BillRule::KeepMandatory
-                } else {
-                    BillRule::Keep
-                };
-                return (ErrorClass::Query, rule);
-            }
+        } else if let Some(table) = query_table(endpoint)
+            && table.contains(self)
+        {
+            let rule = if *self == ErrorCode::NotFound {
+                BillRule::KeepMandatory
+            } else {
+                BillRule::Keep
+            };
+            return (ErrorClass::Query, rule);
         }
         (ErrorClass::Unknown, BillRule::KeepMandatory)
     }

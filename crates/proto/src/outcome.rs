@@ -656,10 +656,11 @@ fn echo_mismatch(endpoint: Endpoint, expected: &Expected<'_>, raw: &RawXml) -> O
         (Some(got), Some(want)) => got != want,
         _ => false,
     };
-    if let Some(field) = spec.bill_field {
-        if !expected.bill.is_empty() && differs(field, Some(expected.bill)) {
-            return Some(field.to_owned());
-        }
+    if let Some(field) = spec.bill_field
+        && !expected.bill.is_empty()
+        && differs(field, Some(expected.bill))
+    {
+        return Some(field.to_owned());
     }
     for field in ["mch_id", "mchid"] {
         if differs(field, expected.mch_id) {
@@ -742,14 +743,15 @@ fn classify_verified(
         // A request turned away at the gate (its signature, its certificate,
         // its XML) was never processed: nothing can have been paid by it.
         // The code's rule keeps the bill number (KEEP).
-        if let Some(code) = raw.get_non_empty("err_code").map(ErrorCode::parse) {
-            if !endpoint.is_query() && code.is_gate_refusal() && code.is_documented_for(endpoint) {
-                return Outcome::NotPaid(
-                    NotPaid::new(bill, endpoint, code).with_message(
-                        text(raw, "err_code_des").or_else(|| text(raw, "return_msg")),
-                    ),
-                );
-            }
+        if let Some(code) = raw.get_non_empty("err_code").map(ErrorCode::parse)
+            && !endpoint.is_query()
+            && code.is_gate_refusal()
+            && code.is_documented_for(endpoint)
+        {
+            return Outcome::NotPaid(
+                NotPaid::new(bill, endpoint, code)
+                    .with_message(text(raw, "err_code_des").or_else(|| text(raw, "return_msg"))),
+            );
         }
         return unknown(
             bill,

@@ -560,11 +560,11 @@ fn classify(err: reqwest::Error, response_started: bool) -> TransportError {
 /// `io::Error` wraps (it returns the wrapped error's source), so for an
 /// `io::Error` the wrapped error itself is the next link.
 fn next_cause<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
-    if let Some(io) = e.downcast_ref::<std::io::Error>() {
-        if let Some(inner) = io.get_ref() {
-            let inner: &(dyn StdError + 'static) = inner;
-            return Some(inner);
-        }
+    if let Some(io) = e.downcast_ref::<std::io::Error>()
+        && let Some(inner) = io.get_ref()
+    {
+        let inner: &(dyn StdError + 'static) = inner;
+        return Some(inner);
     }
     e.source()
 }

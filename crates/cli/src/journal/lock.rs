@@ -39,13 +39,13 @@ impl JournalLock {
     /// and the lock file if needed (the journal itself is not touched).
     pub fn acquire(journal: &Path) -> Result<JournalLock, JournalError> {
         let shown = journal.display().to_string();
-        if let Some(parent) = journal.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if !parent.exists() {
-                std::fs::create_dir_all(parent).map_err(|e| JournalError::ReadOnly {
-                    path: shown.clone(),
-                    detail: format!("cannot create its directory: {e}"),
-                })?;
-            }
+        if let Some(parent) = journal.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.exists()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| JournalError::ReadOnly {
+                path: shown.clone(),
+                detail: format!("cannot create its directory: {e}"),
+            })?;
         }
         let path = Self::lock_path(journal);
         let file = OpenOptions::new()

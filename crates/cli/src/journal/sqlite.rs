@@ -289,15 +289,14 @@ impl SqliteJournal {
     fn open_file(path_ref: &Path, shown: String, create: Create) -> Result<Self, JournalError> {
         // A new journal may name a directory that does not exist yet
         // (`target/` in a fresh checkout): create it, as `cargo` would.
-        if create == Create::Allowed {
-            if let Some(parent) = path_ref.parent().filter(|p| !p.as_os_str().is_empty()) {
-                if !parent.exists() {
-                    std::fs::create_dir_all(parent).map_err(|e| JournalError::ReadOnly {
-                        path: shown.clone(),
-                        detail: format!("cannot create its directory: {e}"),
-                    })?;
-                }
-            }
+        if create == Create::Allowed
+            && let Some(parent) = path_ref.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.exists()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| JournalError::ReadOnly {
+                path: shown.clone(),
+                detail: format!("cannot create its directory: {e}"),
+            })?;
         }
         // Create the file ourselves, exclusively: then "new" means made by
         // this very call, and anything already there must hold a batch.

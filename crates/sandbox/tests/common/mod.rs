@@ -62,14 +62,14 @@ impl Req {
     pub fn body_with(&self, key: &str, secret: &str) -> Vec<u8> {
         let mut fields = self.fields.clone();
         let pairs = |f: &[(String, String)]| -> Vec<(String, String)> { f.to_vec() };
-        if let Some(kind) = self.workwx {
-            if !fields.iter().any(|(n, _)| n == "workwx_sign") {
-                let signer = WorkwxSigner::new(WorkwxSecret::new(secret).expect("secret"));
-                let sig = signer
-                    .sign(kind, fields.iter().map(|(n, v)| (n.as_str(), v.as_str())))
-                    .expect("workwx sign");
-                fields.push(("workwx_sign".into(), sig.as_str().to_owned()));
-            }
+        if let Some(kind) = self.workwx
+            && !fields.iter().any(|(n, _)| n == "workwx_sign")
+        {
+            let signer = WorkwxSigner::new(WorkwxSecret::new(secret).expect("secret"));
+            let sig = signer
+                .sign(kind, fields.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+                .expect("workwx sign");
+            fields.push(("workwx_sign".into(), sig.as_str().to_owned()));
         }
         if !fields.iter().any(|(n, _)| n == "sign") {
             let signer = Signer::new(ApiKey::new(key).expect("key"));
