@@ -151,6 +151,12 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// The README's examples, compiled and run as doctests so that it stays true
+/// (they use the mock transport).
+#[cfg(all(doctest, feature = "test-util"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod client;
 mod config;
 mod error;
@@ -186,6 +192,7 @@ pub use hongbao_proto::{
 };
 pub use hongbao_sign::{ApiKey, WorkwxSecret};
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use hongbao_transport::{ClientIdentity, ReqwestTransport};
 pub use hongbao_transport::{Transport, TransportError};
 
@@ -193,6 +200,7 @@ pub use hongbao_transport::{Transport, TransportError};
 /// `test-util`), and [`RecordedRequestExt`](mock::RecordedRequestExt) to read
 /// what it recorded as WeChat would.
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod mock {
     use hongbao_proto::{RawXml, XmlError};
     use hongbao_transport::HttpRequest;

@@ -49,6 +49,12 @@
 //! [`model`], [`code`], [`outcome`], [`mod@build`]. Everything is re-exported at
 //! the crate root.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// The README's examples, compiled and run as doctests so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub mod build;
 pub mod code;

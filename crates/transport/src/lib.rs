@@ -71,6 +71,12 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// The README's examples, compiled and run as doctests so that it stays true
+/// (one uses `ReqwestTransport`).
+#[cfg(all(doctest, feature = "reqwest"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod error;
 mod transport;
 mod types;
@@ -81,6 +87,7 @@ mod identity;
 mod reqwest_transport;
 
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod mock;
 
 /// Re-export of the attribute macro needed to implement [`Transport`].
@@ -91,12 +98,15 @@ pub use transport::Transport;
 pub use types::{ACCEPT_XML, CONTENT_TYPE_XML, HttpRequest, HttpResponse, USER_AGENT};
 
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use identity::ClientIdentity;
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use reqwest_transport::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_POOL_IDLE_TIMEOUT,
     DEFAULT_POOL_MAX_IDLE_PER_HOST, DEFAULT_TIMEOUT, ReqwestTransport, ReqwestTransportBuilder,
 };
 
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use mock::{MockTransport, RecordedRequest};
