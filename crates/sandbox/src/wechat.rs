@@ -233,10 +233,10 @@ pub(crate) fn handle(
         ));
     };
     // 5. WeCom signature.
-    if let Some(kind) = spec.workwx {
-        if let Some(rejection) = check_workwx(shared, kind, &raw) {
-            return Answer::ok(protocol_failure(&rejection.code, &rejection.des));
-        }
+    if let Some(kind) = spec.workwx
+        && let Some(rejection) = check_workwx(shared, kind, &raw)
+    {
+        return Answer::ok(protocol_failure(&rejection.code, &rejection.des));
     }
     let reply_signer = spec.reply_signed.then_some(signer);
     // 6. Fields.
@@ -998,10 +998,10 @@ fn query(
             f.push("payment_amount", p.amount_fen.to_string());
             f.push("openid", &p.openid);
             f.push("transfer_time", p.created.beijing_string());
-            if family == Family::Transfer {
-                if let (Some(t), PaymentState::Paid) = (p.paid_at, p.state) {
-                    f.push("payment_time", t.beijing_string());
-                }
+            if family == Family::Transfer
+                && let (Some(t), PaymentState::Paid) = (p.paid_at, p.state)
+            {
+                f.push("payment_time", t.beijing_string());
             }
             f.push_opt("transfer_name", p.param("re_user_name"));
             f.push_opt("desc", p.param("desc"));
