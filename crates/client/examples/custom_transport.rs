@@ -22,7 +22,7 @@ use std::error::Error;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use hongbao::mock::MockTransport;
+use hongbao::mock::{MockTransport, RecordedRequestExt};
 use hongbao::transport::{HttpRequest, HttpResponse};
 use hongbao::{
     Amount, ApiKey, BillNo, Client, OpenId, Outcome, RedPacket, RetryPolicy, Transport,
@@ -111,21 +111,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .retry(RetryPolicy::none())
         .build()?;
 
-    let packet = RedPacket {
-        mch_billno: BillNo::new(BILL)?,
-        re_openid: OpenId::new(OPENID)?,
-        total_amount: Amount::parse_yuan("10.00")?,
-        send_name: "天虹百货".into(),
-        wishing: "新春快乐".into(),
-        act_name: "新春红包".into(),
-        remark: "感谢支持".into(),
-        client_ip: "203.0.113.10".into(),
-        scene_id: None,
-        risk_info: None,
-        sub_mch_id: None,
-        msgappid: None,
-        consume_mch_id: None,
-    };
+    let packet = RedPacket::builder(
+        BillNo::new(BILL)?,
+        OpenId::new(OPENID)?,
+        Amount::parse_yuan("10.00")?,
+    )
+    .send_name("天虹百货")
+    .wishing("新春快乐")
+    .act_name("新春红包")
+    .remark("感谢支持")
+    .client_ip("203.0.113.10")
+    .build()?; // every broken rule at once, nothing sent
 
     // 1. WeChat pays and says so.
     wechat.push_reply(

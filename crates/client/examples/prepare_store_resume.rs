@@ -21,9 +21,8 @@
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use hongbao::mock::MockTransport;
+use hongbao::mock::{MockTransport, RecordedRequestExt};
 use hongbao::{
     Amount, ApiKey, BillNo, Client, NextStep, OpenId, Outcome, Prepared, RedPacket, RetryPolicy,
 };
@@ -37,7 +36,7 @@ fn client(wechat: &MockTransport) -> Result<Client, Box<dyn Error>> {
         .mch_id("10000098")
         .appid("wx8888888888888888")
         .api_key(ApiKey::new("192006250b4c09247ec02edce69f6a2d")?)
-        .transport(Arc::new(wechat.clone()))
+        .transport(wechat.clone())
         .retry(RetryPolicy::none())
         .build()?)
 }
@@ -45,21 +44,17 @@ fn client(wechat: &MockTransport) -> Result<Client, Box<dyn Error>> {
 /// The first process: prepare, store, send. Returns what it learnt.
 async fn first_process(wechat: &MockTransport, journal: &Path) -> Result<Outcome, Box<dyn Error>> {
     let client = client(wechat)?;
-    let packet = RedPacket {
-        mch_billno: BillNo::new(BILL)?,
-        re_openid: OpenId::new(OPENID)?,
-        total_amount: Amount::parse_yuan("10.00")?,
-        send_name: "天虹百货".into(),
-        wishing: "新春快乐".into(),
-        act_name: "新春红包".into(),
-        remark: "感谢支持".into(),
-        client_ip: "203.0.113.10".into(),
-        scene_id: None,
-        risk_info: None,
-        sub_mch_id: None,
-        msgappid: None,
-        consume_mch_id: None,
-    };
+    let packet = RedPacket::builder(
+        BillNo::new(BILL)?,
+        OpenId::new(OPENID)?,
+        Amount::parse_yuan("10.00")?,
+    )
+    .send_name("天虹百货")
+    .wishing("新春快乐")
+    .act_name("新春红包")
+    .remark("感谢支持")
+    .client_ip("203.0.113.10")
+    .build()?; // every broken rule at once, nothing sent
     let prepared = client.prepare(&packet)?;
     // Stored before the first send: after a crash, this is what is resent.
     std::fs::write(journal, serde_json::to_string_pretty(&prepared)?)?;
