@@ -265,7 +265,7 @@ async fn send_typed(
     sandbox: &hongbao_sandbox::SandboxHandle,
     req: &Req,
 ) -> Result<hongbao_proto::Outcome, Box<dyn std::error::Error>> {
-    use hongbao_proto::{Endpoint, NonceStr, RawXml, build, interpret_signed};
+    use hongbao_proto::{AnyRequest, Endpoint, NonceStr, RawXml, interpret_signed};
     let raw = RawXml::parse(&req.body())?;
     let signer =
         hongbao_sign::Signer::new(hongbao_sign::ApiKey::new(hongbao_sandbox::DEFAULT_API_KEY)?);
@@ -274,21 +274,11 @@ async fn send_typed(
     )?);
     let nonce = NonceStr::new("Typed0Nonce0123")?;
     let endpoint = Endpoint::from_path(req.path).ok_or("unknown path")?;
-    macro_rules! typed {
-        ($t:ty) => {{
-            let (typed, merchant) = <$t>::from_wire(&raw).map_err(|v| v.to_string())?;
-            build(&typed, &merchant, &nonce, &signer, Some(&workwx))?
-        }};
+    if !endpoint.spec().moves_money {
+        return Err(format!("not a send: {endpoint:?}").into());
     }
-    let signed = match endpoint {
-        Endpoint::SendRedPacket => typed!(hongbao_proto::RedPacket),
-        Endpoint::SendGroupRedPacket => typed!(hongbao_proto::GroupRedPacket),
-        Endpoint::SendMiniProgramRedPacket => typed!(hongbao_proto::MiniProgramRedPacket),
-        Endpoint::SendWorkwxRedPacket => typed!(hongbao_proto::WorkwxRedPacket),
-        Endpoint::PayEmployee => typed!(hongbao_proto::PayEmployee),
-        Endpoint::Transfer => typed!(hongbao_proto::Transfer),
-        other => return Err(format!("not a send: {other:?}").into()),
-    };
+    let (typed, merchant) = AnyRequest::from_wire(endpoint, &raw).map_err(|v| v.to_string())?;
+    let signed = typed.build(&merchant, &nonce, &signer, Some(&workwx))?;
     let response = client
         .post(format!("{}{}", sandbox.url(), req.path))
         .body(signed.body.clone())
