@@ -36,19 +36,10 @@ fn exercise(body: &[u8]) {
         }
     }
     if let Ok(raw) = RawXml::parse(body) {
-        let _ = RedPacketReply::from_raw(&raw);
-        let _ = RedPacketQueryReply::from_raw(&raw);
-        let _ = WorkwxRedPacketReply::from_raw(&raw);
-        let _ = WorkwxRedPacketQueryReply::from_raw(&raw);
-        let _ = PayEmployeeReply::from_raw(&raw);
-        let _ = PayEmployeeQueryReply::from_raw(&raw);
-        let _ = TransferReply::from_raw(&raw);
-        let _ = TransferQueryReply::from_raw(&raw);
-        let _ = SignKeyReply::from_raw(&raw);
-        let _ = RedPacket::from_wire(&raw);
-        let _ = WorkwxRedPacket::from_wire(&raw);
-        let _ = PayEmployee::from_wire(&raw);
-        let _ = Transfer::from_wire(&raw);
+        for endpoint in Endpoint::ALL {
+            let _ = AnyReply::from_raw(endpoint, &raw);
+            let _ = AnyRequest::from_wire(endpoint, &raw);
+        }
     }
 }
 
