@@ -75,11 +75,13 @@ fn reply_files() -> Vec<(String, Endpoint)> {
     files
 }
 
-fn typed_reply(endpoint: Endpoint, raw: &RawXml) -> String {
-    match AnyReply::from_raw(endpoint, raw) {
-        Ok(r) => format!("{r:#?}"),
-        Err(e) => format!("error: {e}"),
-    }
+/// What a reply snapshot records: the typed reply (or why it could not be
+/// typed), the outcome the client reads from it and the error code.
+#[derive(serde::Serialize)]
+struct ReplySnapshot<'a> {
+    typed: Result<AnyReply, String>,
+    outcome: &'a Outcome,
+    code: &'a Option<ErrorCode>,
 }
 
 #[test]
@@ -94,13 +96,12 @@ fn reply_snapshots() {
         let body = example(&file);
         let seen = interpret_signed(&signed, 200, &body, &signer());
         let raw = seen.raw.as_ref().expect("example reply parses");
-        let out = format!(
-            "typed: {}\noutcome: {:#?}\ncode: {:?}",
-            typed_reply(endpoint, raw),
-            seen.outcome,
-            seen.code
-        );
-        insta::assert_snapshot!(format!("reply_{file}"), out);
+        let snapshot = ReplySnapshot {
+            typed: AnyReply::from_raw(endpoint, raw).map_err(|e| e.to_string()),
+            outcome: &seen.outcome,
+            code: &seen.code,
+        };
+        insta::assert_yaml_snapshot!(format!("reply_{file}"), snapshot);
     }
 }
 
