@@ -1,7 +1,7 @@
 //! The sandbox over mutual TLS: every endpoint's success path, the client
 //! certificate check, PKCS#12, and the certificate directory.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

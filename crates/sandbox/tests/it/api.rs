@@ -2,7 +2,7 @@
 //! idempotency, status progression on the manual clock, faults, the admin
 //! API and robustness.
 
-mod common;
+use crate::common;
 
 use common::*;
 use hongbao_sandbox::{FaultConfig, FaultKind, Limits, ManualClock, Progression, Timestamp};
