@@ -8,7 +8,7 @@ use hongbao_sign::{
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-const VECTORS: &str = include_str!("fixtures/vectors.json");
+const VECTORS: &str = include_str!("../fixtures/vectors.json");
 
 #[derive(Debug, Deserialize)]
 struct Vector {
