@@ -3,7 +3,7 @@
 // Test code: unwrapping is the assertion.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;
