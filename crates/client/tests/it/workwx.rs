@@ -2,7 +2,7 @@
 #![cfg(feature = "test-util")]
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 #![cfg(feature = "test-util")]
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use hongbao::mock::{MockTransport, RecordedRequestExt};

@@ -3,7 +3,7 @@
 #![cfg(feature = "test-util")]
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
