@@ -2,7 +2,7 @@
 //! reports, and secrets never printed.
 #![allow(clippy::unwrap_used)] // test code: a panic is a test failure
 
-mod common;
+use crate::common;
 
 use common::*;
 use hongbao_cli::journal::{Journal, RowState, SqliteJournal};

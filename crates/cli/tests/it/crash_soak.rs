@@ -7,7 +7,7 @@
 //! Replay a failure with `HONGBAO_SOAK_SEED=<seed printed on failure>`.
 #![allow(clippy::unwrap_used)] // test code: a panic is a test failure
 
-mod common;
+use crate::common;
 
 use common::*;
 use hongbao_cli::journal::{Journal, RowState, SqliteJournal};

@@ -3,7 +3,7 @@
 //! reconcile and reports.
 #![allow(clippy::unwrap_used)] // test code: a panic is a test failure
 
-mod common;
+use crate::common;
 
 use common::*;
 use hongbao_cli::batch::{self, NoProgress, PlanResult, RunOptions};
