@@ -23,7 +23,7 @@
 //! in-progress payments complete as the simulated time passes.
 //!
 //! Seeds: a fixed list, or `HONGBAO_MODEL_SEED=N` to replay one seed (for
-//! example `HONGBAO_MODEL_SEED=3 cargo test -p hongbao-tests --test model --
+//! example `HONGBAO_MODEL_SEED=3 cargo test -p hongbao-tests --test it model:: --
 //! --nocapture`, which also prints the event log).
 
 use std::collections::HashMap;
@@ -1024,7 +1024,7 @@ async fn run_seed(seed: u64) -> Result<Stats, String> {
         return Ok(stats);
     }
     let mut report = format!(
-        "seed {seed}: {} violation(s) (replay: HONGBAO_MODEL_SEED={seed} cargo test -p hongbao-tests --test model -- --nocapture)\n",
+        "seed {seed}: {} violation(s) (replay: HONGBAO_MODEL_SEED={seed} cargo test -p hongbao-tests --test it model:: -- --nocapture)\n",
         violations.len()
     );
     for v in &violations {
