@@ -388,6 +388,18 @@ impl fmt::Debug for RawXml {
     }
 }
 
+/// Serialized (serde) as its `Debug` shows it: `fields` (name, value
+/// pairs in document order) and `records`; the raw bytes are left out.
+impl serde::Serialize for RawXml {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("RawXml", 2)?;
+        st.serialize_field("fields", &self.fields().collect::<Vec<_>>())?;
+        st.serialize_field("records", &self.records)?;
+        st.end()
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Level {
     /// A direct child of `<xml>`: a field, unless it turns out to contain elements.

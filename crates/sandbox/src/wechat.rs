@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hongbao_proto::{
-    Amount, Endpoint, ErrorCode, Family, HbType, OpenId, RawXml, Records, Request, ResultCode,
+    Amount, AnyRequest, Endpoint, ErrorCode, Family, HbType, OpenId, RawXml, Records, ResultCode,
     Rule, SceneId, SendType, Violations, write_document,
 };
 use hongbao_sign::{Signer, WorkwxKind};
@@ -355,46 +355,21 @@ impl Facts {
 /// (and "`scene_id` required outside 1–200 yuan") are left out: the sandbox
 /// applies its own configurable limits, with WeChat's limit codes, instead.
 fn validate_fields(endpoint: Endpoint, raw: &RawXml) -> Result<(), Violations> {
-    fn run<R: Request>(
-        parsed: Result<(R, hongbao_proto::Merchant), Violations>,
-    ) -> Result<(), Violations> {
-        let (request, _merchant) = parsed?;
-        request.validate()
-    }
-    use hongbao_proto as p;
-    let result = match endpoint {
-        Endpoint::SendRedPacket => run(p::RedPacket::from_wire(raw)),
-        Endpoint::SendGroupRedPacket => run(p::GroupRedPacket::from_wire(raw)),
-        Endpoint::SendMiniProgramRedPacket => run(p::MiniProgramRedPacket::from_wire(raw)),
-        Endpoint::QueryRedPacket => run(p::RedPacketQuery::from_wire(raw)),
-        Endpoint::SendWorkwxRedPacket => run(p::WorkwxRedPacket::from_wire(raw)),
-        Endpoint::QueryWorkwxRedPacket => run(p::WorkwxRedPacketQuery::from_wire(raw)),
-        Endpoint::PayEmployee => run(p::PayEmployee::from_wire(raw)),
-        Endpoint::QueryPayEmployee => run(p::PayEmployeeQuery::from_wire(raw)),
-        Endpoint::Transfer => run(p::Transfer::from_wire(raw)),
-        Endpoint::QueryTransfer => run(p::TransferQuery::from_wire(raw)),
-        Endpoint::GetSignKey => run(p::SignKeyRequest::from_wire(raw)),
-        _ => Ok(()),
+    // `from_wire` applies every rule of the typed request, amount rules included.
+    let Err(violations) = AnyRequest::from_wire(endpoint, raw) else {
+        return Ok(());
     };
-    match result {
-        Ok(()) => Ok(()),
-        Err(violations) => {
-            let mut kept = Violations::new();
-            for v in violations {
-                let amount_rule = matches!(
-                    v.rule,
-                    Rule::AmountRange { .. }
-                        | Rule::AmountAtLeast(_)
-                        | Rule::AverageAmountRange { .. }
-                ) || (v.field == "scene_id"
-                    && matches!(v.rule, Rule::RequiredWhen(_)));
-                if !amount_rule {
-                    kept.push(v);
-                }
-            }
-            kept.into_result()
+    let mut kept = Violations::new();
+    for v in violations {
+        let amount_rule = matches!(
+            v.rule,
+            Rule::AmountRange { .. } | Rule::AmountAtLeast(_) | Rule::AverageAmountRange { .. }
+        ) || (v.field == "scene_id" && matches!(v.rule, Rule::RequiredWhen(_)));
+        if !amount_rule {
+            kept.push(v);
         }
     }
+    kept.into_result()
 }
 
 fn check_merchant(shared: &Shared, endpoint: Endpoint, raw: &RawXml) -> Option<Rejection> {

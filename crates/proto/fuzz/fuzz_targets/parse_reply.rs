@@ -4,10 +4,7 @@
 //! Run with `cargo fuzz run parse_reply` from `crates/proto` (nightly).
 #![no_main]
 
-use hongbao_proto::{
-    Endpoint, PayEmployeeQueryReply, RawXml, RedPacketQueryReply, RedPacketReply, Reply,
-    TransferReply, WorkwxRedPacketQueryReply, interpret,
-};
+use hongbao_proto::{AnyReply, Endpoint, RawXml, interpret};
 use hongbao_sign::{ApiKey, Signer};
 use libfuzzer_sys::fuzz_target;
 
@@ -17,11 +14,9 @@ fuzz_target!(|body: &[u8]| {
     };
     let signer = Signer::new(key);
     if let Ok(raw) = RawXml::parse(body) {
-        let _ = RedPacketReply::from_raw(&raw);
-        let _ = RedPacketQueryReply::from_raw(&raw);
-        let _ = WorkwxRedPacketQueryReply::from_raw(&raw);
-        let _ = PayEmployeeQueryReply::from_raw(&raw);
-        let _ = TransferReply::from_raw(&raw);
+        for endpoint in Endpoint::ALL {
+            let _ = AnyReply::from_raw(endpoint, &raw);
+        }
     }
     for endpoint in Endpoint::ALL {
         let seen = interpret(endpoint, "10000098201411111234567890", 200, body, &signer);

@@ -243,7 +243,7 @@ impl AnyRequest {
 }
 
 /// A typed reply of any endpoint ([`AnyReply::from_raw`]). Its `Debug`
-/// is the typed reply's own.
+/// and its serialized form (serde) are the typed reply's own.
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum AnyReply {
@@ -279,6 +279,22 @@ impl fmt::Debug for AnyReply {
             AnyReply::Transfer(r) => r.fmt(f),
             AnyReply::TransferQuery(r) => r.fmt(f),
             AnyReply::SignKey(r) => r.fmt(f),
+        }
+    }
+}
+
+impl Serialize for AnyReply {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AnyReply::RedPacket(r) => r.serialize(s),
+            AnyReply::RedPacketQuery(r) => r.serialize(s),
+            AnyReply::WorkwxRedPacket(r) => r.serialize(s),
+            AnyReply::WorkwxRedPacketQuery(r) => r.serialize(s),
+            AnyReply::PayEmployee(r) => r.serialize(s),
+            AnyReply::PayEmployeeQuery(r) => r.serialize(s),
+            AnyReply::Transfer(r) => r.serialize(s),
+            AnyReply::TransferQuery(r) => r.serialize(s),
+            AnyReply::SignKey(r) => r.serialize(s),
         }
     }
 }
@@ -335,6 +351,31 @@ mod tests {
             AnyRequest::query(Endpoint::QueryRedPacket, "not-a-bill"),
             Some(Err(_))
         ));
+    }
+
+    /// A reply serializes as the typed reply it holds; the sandbox key never
+    /// appears (only `***`), the received fields do, in order.
+    #[test]
+    fn replies_serialize_as_the_typed_reply_without_the_key() {
+        let key = "0123456789abcdef0123456789abcdef";
+        let body = format!(
+            "<xml><return_code>SUCCESS</return_code><mch_id>10000098</mch_id><sandbox_signkey>{key}</sandbox_signkey></xml>"
+        );
+        let raw = RawXml::parse(body.as_bytes()).expect("xml");
+        let reply = AnyReply::from_raw(Endpoint::GetSignKey, &raw).expect("typed");
+        let json = serde_json::to_value(&reply).expect("json");
+        assert_eq!(json["mch_id"], "10000098");
+        assert_eq!(json["sandbox_signkey"], "***");
+        assert!(!json.to_string().contains(key), "{json}");
+
+        let reply = AnyReply::from_raw(Endpoint::Transfer, &raw).expect("typed");
+        let json = serde_json::to_value(&reply).expect("json");
+        assert_eq!(json["envelope"]["return_code"], "SUCCESS");
+        assert_eq!(
+            json["raw"]["fields"][1],
+            serde_json::json!(["mch_id", "10000098"])
+        );
+        assert_eq!(json["raw"]["records"], serde_json::json!([]));
     }
 
     /// The `kind` names are a stored format (CLI journals): pinned here.

@@ -266,6 +266,7 @@ macro_rules! reply {
         $($(#[$extra_attr:meta])* extra $extra:ident: $extra_ty:ty = $read_extra:path;)?
     ) => {
         $(#[$attr])*
+        #[derive(serde::Serialize)]
         #[non_exhaustive]
         pub struct $name {
             /// Envelope.

@@ -61,6 +61,22 @@ pub struct SignKeyReply {
     pub sandbox_signkey: Option<ApiKey>,
 }
 
+/// Serialized (serde) as its `Debug` shows it: the key, if any, as `"***"`.
+impl Serialize for SignKeyReply {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("SignKeyReply", 4)?;
+        st.serialize_field("return_code", &self.return_code)?;
+        st.serialize_field("return_msg", &self.return_msg)?;
+        st.serialize_field("mch_id", &self.mch_id)?;
+        st.serialize_field(
+            "sandbox_signkey",
+            &self.sandbox_signkey.as_ref().map(|_| "***"),
+        )?;
+        st.end()
+    }
+}
+
 impl fmt::Debug for SignKeyReply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SignKeyReply")
