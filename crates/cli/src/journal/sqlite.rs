@@ -12,12 +12,11 @@ use std::path::{Path, PathBuf};
 const SCHEMA_VERSION: &str = "2";
 const APPLICATION_ID: i64 = 0x4842_4a31; // "HBJ1"
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rows (
+/// The columns of the `rows` table (schema 2), shared by the schema and
+/// the migration that rebuilds the table.
+macro_rules! rows_columns {
+    () => {
+        "(
     id           INTEGER PRIMARY KEY,
     line         INTEGER NOT NULL,
     openid       TEXT NOT NULL,
@@ -33,7 +32,19 @@ CREATE TABLE IF NOT EXISTS rows (
     updated_ms   INTEGER NOT NULL,
     next_step    TEXT,
     generated    INTEGER NOT NULL DEFAULT 0
+);"
+    };
+}
+
+const SCHEMA: &str = concat!(
+    "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS rows ",
+    rows_columns!(),
+    "
 CREATE INDEX IF NOT EXISTS rows_state ON rows(state, id);
 CREATE TABLE IF NOT EXISTS attempts (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -49,31 +60,18 @@ CREATE TABLE IF NOT EXISTS attempts (
     next_step   TEXT
 );
 CREATE INDEX IF NOT EXISTS attempts_row ON attempts(row_id, id);
-";
+"
+);
 
 /// Schema 1 (journals of hongbao 0.1's first release) to 2: the typed next
 /// step of every row and attempt, whether the tool chose the bill number,
 /// and the `conflict` state. Rows keep their state; a row's next step is
 /// unknown (NULL) until its next attempt, and such a row is settled by a
 /// query before anything else happens to it.
-const MIGRATE_1_TO_2: &str = "
-CREATE TABLE rows_v2 (
-    id           INTEGER PRIMARY KEY,
-    line         INTEGER NOT NULL,
-    openid       TEXT NOT NULL,
-    amount_fen   INTEGER NOT NULL,
-    bill         TEXT NOT NULL UNIQUE,
-    state        TEXT NOT NULL CHECK (state IN ('planned','sending','paid','not_paid','unknown','conflict')),
-    request_json TEXT NOT NULL,
-    body         BLOB,
-    wechat_id    TEXT,
-    err_code     TEXT,
-    message      TEXT,
-    attempts     INTEGER NOT NULL DEFAULT 0,
-    updated_ms   INTEGER NOT NULL,
-    next_step    TEXT,
-    generated    INTEGER NOT NULL DEFAULT 0
-);
+const MIGRATE_1_TO_2: &str = concat!(
+    "CREATE TABLE rows_v2 ",
+    rows_columns!(),
+    "
 INSERT INTO rows_v2(id, line, openid, amount_fen, bill, state, request_json, body, wechat_id, err_code, message, attempts, updated_ms)
     SELECT id, line, openid, amount_fen, bill, state, request_json, body, wechat_id, err_code, message, attempts, updated_ms FROM rows;
 DROP TABLE rows;
@@ -81,7 +79,8 @@ ALTER TABLE rows_v2 RENAME TO rows;
 CREATE INDEX IF NOT EXISTS rows_state ON rows(state, id);
 ALTER TABLE attempts ADD COLUMN next_step TEXT;
 UPDATE meta SET value = '2' WHERE key = 'schema_version';
-";
+"
+);
 
 /// A journal in one SQLite file (WAL mode, full fsync on every commit).
 ///

@@ -469,3 +469,60 @@ fn defect6_a_journal_without_a_server_is_refused_unless_bound() {
         Err(JournalError::ServerMismatch { .. })
     ));
 }
+
+/// A journal written by the first release (schema 1: no next step, no
+/// `conflict` state) is migrated in place when opened: every row keeps its
+/// state, bill number, stored body and attempts; its next step is unknown
+/// (`None`), so the batch settles such a row by a query before anything
+/// else (`Take::Resume`).
+#[test]
+fn a_schema_1_journal_is_migrated_in_place() {
+    const SCHEMA_1: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE rows (
+    id INTEGER PRIMARY KEY, line INTEGER NOT NULL, openid TEXT NOT NULL,
+    amount_fen INTEGER NOT NULL, bill TEXT NOT NULL UNIQUE,
+    state TEXT NOT NULL CHECK (state IN ('planned','sending','paid','not_paid','unknown')),
+    request_json TEXT NOT NULL, body BLOB, wechat_id TEXT, err_code TEXT, message TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL);
+CREATE INDEX rows_state ON rows(state, id);
+CREATE TABLE attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, row_id INTEGER NOT NULL REFERENCES rows(id),
+    bill TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL, err_code TEXT,
+    wechat_id TEXT, message TEXT, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL);
+CREATE INDEX attempts_row ON attempts(row_id, id);
+PRAGMA application_id = 1212303921;
+INSERT INTO meta(key, value) VALUES ('schema_version', '1'), ('bill_prefix', '42'), ('sequence', '2'),
+    ('file_digest', 'd1'), ('file_name', 'p.csv'), ('kind', 'red-packet'),
+    ('mch_id', '10000098'), ('appid', 'wx8888888888888888');
+INSERT INTO rows VALUES
+    (1, 2, 'oPaid', 100, '10000098202402100042000001', 'paid', '{}', X'7B7D', 'WX1', NULL, NULL, 2, 1),
+    (2, 3, 'oUnknown', 200, '10000098202402100042000002', 'unknown', '{}', X'7B7D', NULL, 'SYSTEMERROR', 'x', 1, 1);
+INSERT INTO attempts(row_id, bill, action, outcome, err_code, wechat_id, message, started_ms, finished_ms)
+    VALUES (1, '10000098202402100042000001', 'send', 'paid', NULL, 'WX1', NULL, 1, 2);
+";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA_1).unwrap();
+    }
+    let journal = SqliteJournal::open(&path).unwrap();
+    let rows = journal.rows_in_states(&RowState::ALL, 0, 10).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].state, RowState::Paid);
+    assert_eq!(rows[0].wechat_id.as_deref(), Some("WX1"));
+    assert_eq!(rows[0].body.as_deref(), Some(&b"{}"[..]));
+    assert_eq!(rows[1].state, RowState::Unknown);
+    assert_eq!(rows[1].bill, "10000098202402100042000002");
+    assert!(rows.iter().all(|r| r.next_step.is_none() && !r.generated));
+    assert_eq!(journal.attempts(1).unwrap().len(), 1);
+    assert_eq!(journal.summary().unwrap().get(RowState::Paid), (1, 100));
+    drop(journal);
+    // Opened again: already schema 2, nothing to migrate.
+    let journal = SqliteJournal::open(&path).unwrap();
+    assert_eq!(
+        journal.rows_in_states(&RowState::ALL, 0, 10).unwrap().len(),
+        2
+    );
+}
