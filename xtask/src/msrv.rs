@@ -16,7 +16,7 @@ use serde_json::Value;
 
 /// A Rust release as written in `rust-version`: `1.89` or `1.89.0`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct RustVersion {
+pub(crate) struct RustVersion {
     major: u64,
     minor: u64,
     patch: u64,
@@ -24,7 +24,7 @@ pub struct RustVersion {
 
 impl RustVersion {
     /// Parses `MAJOR.MINOR[.PATCH]`.
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         let mut parts = text.trim().split('.');
         let major = parts.next()?.parse().ok()?;
         let minor = parts.next()?.parse().ok()?;
@@ -96,7 +96,7 @@ impl Package {
 
 /// The resolved dependency graph of the workspace, dev-dependencies left out.
 #[derive(Debug)]
-pub struct Graph {
+pub(crate) struct Graph {
     packages: HashMap<String, Package>,
     /// Package id → the ids it depends on as a normal or build dependency.
     deps: HashMap<String, Vec<String>>,
@@ -106,7 +106,7 @@ pub struct Graph {
 
 impl Graph {
     /// Reads the output of `cargo metadata --format-version 1` (with `resolve`).
-    pub fn from_metadata(metadata: &Value) -> Result<Graph, String> {
+    pub(crate) fn from_metadata(metadata: &Value) -> Result<Graph, String> {
         let mut packages = HashMap::new();
         for package in array(metadata, "packages")? {
             let id = string(package, "id")?;
@@ -175,7 +175,7 @@ impl Graph {
     }
 
     /// What each workspace member declares and what its dependencies need.
-    pub fn check(&self) -> Vec<MemberReport> {
+    pub(crate) fn check(&self) -> Vec<MemberReport> {
         self.members
             .iter()
             .map(|member| self.check_member(member))
@@ -258,7 +258,7 @@ impl Graph {
 
 /// One package's need for a Rust release, and how a member reaches it.
 #[derive(Clone, Debug)]
-pub struct Requirement {
+pub(crate) struct Requirement {
     /// The Rust it needs.
     pub needs: RustVersion,
     /// Where that comes from (`rust-version 1.89`, or its edition).
@@ -275,7 +275,7 @@ impl fmt::Display for Requirement {
 
 /// The verdict for one workspace member.
 #[derive(Debug)]
-pub struct MemberReport {
+pub(crate) struct MemberReport {
     /// The member's package name.
     pub name: String,
     /// Its `rust-version`, if it declares one.
@@ -289,14 +289,14 @@ pub struct MemberReport {
 
 impl MemberReport {
     /// Whether the member declares a `rust-version` its dependencies honour.
-    pub fn is_ok(&self) -> bool {
+    pub(crate) fn is_ok(&self) -> bool {
         self.declared.is_some() && self.offenders.is_empty()
     }
 }
 
 /// Prints one line per member, then every failure with its chain; returns
 /// how many members fail.
-pub fn print(reports: &[MemberReport]) -> usize {
+pub(crate) fn print(reports: &[MemberReport]) -> usize {
     let width = reports.iter().map(|r| r.name.len()).max().unwrap_or(0);
     for report in reports {
         let declared = report

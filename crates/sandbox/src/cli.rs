@@ -16,9 +16,9 @@ use crate::limits::{Limits, Progression};
 use crate::{CertPaths, Sandbox, SystemClock};
 
 /// Environment variable holding the API key.
-pub const API_KEY_ENV: &str = "HONGBAO_API_KEY";
+pub(crate) const API_KEY_ENV: &str = "HONGBAO_API_KEY";
 /// Environment variable holding the default WeCom app secret.
-pub const WORKWX_SECRET_ENV: &str = "HONGBAO_WORKWX_SECRET";
+pub(crate) const WORKWX_SECRET_ENV: &str = "HONGBAO_WORKWX_SECRET";
 
 /// Arguments of `hongbao-sandbox` (and of `hongbao sandbox`).
 ///

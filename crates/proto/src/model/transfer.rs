@@ -8,7 +8,7 @@ use crate::validate::{Checker, Rule};
 use crate::values::{Amount, CheckName, OpenId, TradeNo, TransferStatus};
 
 /// The `scene` value that turns a transfer into a brand red packet.
-pub const BRAND_REDPACKET: &str = "BRAND_REDPACKET";
+pub(super) const BRAND_REDPACKET: &str = "BRAND_REDPACKET";
 
 request! {
     /// `promotion/transfers`: pay a user's WeChat change (uses `mch_appid` and

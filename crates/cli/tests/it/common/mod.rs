@@ -14,11 +14,15 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-pub async fn sandbox(faults: FaultConfig, seed: u64, cert_dir: Option<&Path>) -> SandboxHandle {
+pub(crate) async fn sandbox(
+    faults: FaultConfig,
+    seed: u64,
+    cert_dir: Option<&Path>,
+) -> SandboxHandle {
     sandbox_with(faults, seed, cert_dir, 1).await
 }
 
-pub async fn sandbox_with(
+pub(crate) async fn sandbox_with(
     faults: FaultConfig,
     seed: u64,
     cert_dir: Option<&Path>,
@@ -38,7 +42,7 @@ pub async fn sandbox_with(
     builder.start().await.expect("sandbox starts")
 }
 
-pub fn fast_retry() -> RetryPolicy {
+pub(crate) fn fast_retry() -> RetryPolicy {
     RetryPolicy {
         max_resends: 2,
         max_elapsed: Duration::from_secs(4),
@@ -48,7 +52,7 @@ pub fn fast_retry() -> RetryPolicy {
     }
 }
 
-pub fn client(handle: &SandboxHandle, timeout: Duration) -> Client {
+pub(crate) fn client(handle: &SandboxHandle, timeout: Duration) -> Client {
     Client::builder()
         .mch_id(handle.mch_id())
         .appid(handle.appid())
@@ -75,7 +79,7 @@ pub fn client(handle: &SandboxHandle, timeout: Duration) -> Client {
         .unwrap()
 }
 
-pub fn texts() -> Texts {
+pub(crate) fn texts() -> Texts {
     Texts {
         send_name: Some("Test Shop".into()),
         act_name: Some("Test".into()),
@@ -87,7 +91,7 @@ pub fn texts() -> Texts {
     }
 }
 
-pub fn settings(kind: Kind, handle: &SandboxHandle, skip_invalid: bool) -> PlanSettings {
+pub(crate) fn settings(kind: Kind, handle: &SandboxHandle, skip_invalid: bool) -> PlanSettings {
     PlanSettings {
         kind,
         mch_id: handle.mch_id().to_owned(),
@@ -100,7 +104,7 @@ pub fn settings(kind: Kind, handle: &SandboxHandle, skip_invalid: bool) -> PlanS
 }
 
 /// `n` rows with distinct openids and amounts between 1.00 and 9.99 yuan.
-pub fn csv_rows(n: usize) -> String {
+pub(crate) fn csv_rows(n: usize) -> String {
     let mut text = String::from("openid,amount\n");
     for i in 0..n {
         text.push_str(&format!(
@@ -112,13 +116,13 @@ pub fn csv_rows(n: usize) -> String {
     text
 }
 
-pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
 }
 
-pub fn options(kind: Kind, handle: &SandboxHandle) -> RunOptions {
+pub(crate) fn options(kind: Kind, handle: &SandboxHandle) -> RunOptions {
     RunOptions {
         concurrency: 16,
         reissue_not_paid: false,
@@ -129,7 +133,7 @@ pub fn options(kind: Kind, handle: &SandboxHandle) -> RunOptions {
 }
 
 /// Plans `csv` into `journal` with the test settings (invalid rows refused).
-pub fn plan(
+pub(crate) fn plan(
     journal: &mut SqliteJournal,
     csv: &Path,
     kind: Kind,
@@ -139,7 +143,7 @@ pub fn plan(
 }
 
 /// How many requests the sandbox has received for its payments, resends included.
-pub fn requests_received(handle: &SandboxHandle) -> u32 {
+pub(crate) fn requests_received(handle: &SandboxHandle) -> u32 {
     handle
         .ledger()
         .payments
@@ -148,7 +152,7 @@ pub fn requests_received(handle: &SandboxHandle) -> u32 {
         .sum()
 }
 
-pub async fn plan_and_run(
+pub(crate) async fn plan_and_run(
     journal: &mut SqliteJournal,
     csv: &Path,
     kind: Kind,
@@ -174,7 +178,7 @@ pub async fn plan_and_run(
 /// Every journal row is in the ledger exactly once under its bill, the
 /// ledger holds nothing else, nobody got more payments than rows name them,
 /// and states and WeChat ids agree.
-pub fn assert_ledger_matches(handle: &SandboxHandle, journal: &SqliteJournal) {
+pub(crate) fn assert_ledger_matches(handle: &SandboxHandle, journal: &SqliteJournal) {
     let ledger = handle.ledger();
     let mut by_bill: HashMap<&str, usize> = HashMap::new();
     for payment in &ledger.payments {
@@ -264,7 +268,7 @@ pub fn assert_ledger_matches(handle: &SandboxHandle, journal: &SqliteJournal) {
 }
 
 /// The `hongbao` binary with no secrets or config inherited from the environment.
-pub fn hongbao() -> std::process::Command {
+pub(crate) fn hongbao() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hongbao"));
     for var in [
         "HONGBAO_CONFIG",
@@ -279,7 +283,7 @@ pub fn hongbao() -> std::process::Command {
 
 /// A config file for a sandbox started with a `cert_dir`; the API key is
 /// in a file next to it. `extra` is appended verbatim.
-pub fn write_config(dir: &Path, handle: &SandboxHandle, extra: &str) -> PathBuf {
+pub(crate) fn write_config(dir: &Path, handle: &SandboxHandle, extra: &str) -> PathBuf {
     let certs = handle
         .cert_paths()
         .expect("sandbox started with a cert_dir");
@@ -303,13 +307,13 @@ pub fn write_config(dir: &Path, handle: &SandboxHandle, extra: &str) -> PathBuf 
 }
 
 /// Runs a command off the async runtime (the sandbox keeps serving).
-pub async fn output(mut cmd: std::process::Command) -> std::process::Output {
+pub(crate) async fn output(mut cmd: std::process::Command) -> std::process::Output {
     tokio::task::spawn_blocking(move || cmd.output().expect("hongbao runs"))
         .await
         .unwrap()
 }
 
-pub fn text(output: &std::process::Output) -> (String, String, i32) {
+pub(crate) fn text(output: &std::process::Output) -> (String, String, i32) {
     (
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),

@@ -12,16 +12,16 @@ use hongbao::{
 };
 use hongbao_sign::Signer;
 
-pub const MCH_ID: &str = "10000098";
-pub const APPID: &str = "wx8888888888888888";
-pub const API_KEY: &str = "192006250b4c09247ec02edce69f6a2d";
-pub const WORKWX_SECRET: &str = "Wk3cretForTestOnly0123456789abcd";
-pub const AGENT_SECRET: &str = "AgentSecret1000002xxxxxxxxxxxxxx";
-pub const BILL: &str = "10000098201411111234567890";
-pub const TRADE_NO: &str = "100000982014111112345678";
-pub const OPENID: &str = "oxTWIuGaIt6gTKsQRLau2M0yL16E";
+pub(crate) const MCH_ID: &str = "10000098";
+pub(crate) const APPID: &str = "wx8888888888888888";
+pub(crate) const API_KEY: &str = "192006250b4c09247ec02edce69f6a2d";
+pub(crate) const WORKWX_SECRET: &str = "Wk3cretForTestOnly0123456789abcd";
+pub(crate) const AGENT_SECRET: &str = "AgentSecret1000002xxxxxxxxxxxxxx";
+pub(crate) const BILL: &str = "10000098201411111234567890";
+pub(crate) const TRADE_NO: &str = "100000982014111112345678";
+pub(crate) const OPENID: &str = "oxTWIuGaIt6gTKsQRLau2M0yL16E";
 
-pub fn builder(mock: &MockTransport) -> ClientBuilder {
+pub(crate) fn builder(mock: &MockTransport) -> ClientBuilder {
     Client::builder()
         .mch_id(MCH_ID)
         .appid(APPID)
@@ -32,13 +32,13 @@ pub fn builder(mock: &MockTransport) -> ClientBuilder {
 }
 
 /// A client with the default retry policy and rate limits.
-pub fn client(mock: &MockTransport) -> Client {
+pub(crate) fn client(mock: &MockTransport) -> Client {
     builder(mock).build().unwrap()
 }
 
 /// A client that never retries nor queries automatically, without rate limits:
 /// shows how one reply is classified.
-pub fn single_shot(mock: &MockTransport) -> Client {
+pub(crate) fn single_shot(mock: &MockTransport) -> Client {
     builder(mock)
         .retry(RetryPolicy::none())
         .rate_limits(RateLimits::unlimited())
@@ -46,11 +46,11 @@ pub fn single_shot(mock: &MockTransport) -> Client {
         .unwrap()
 }
 
-pub fn signer() -> Signer {
+pub(crate) fn signer() -> Signer {
     Signer::new(ApiKey::new(API_KEY).unwrap())
 }
 
-pub fn red_packet(bill: &str) -> RedPacket {
+pub(crate) fn red_packet(bill: &str) -> RedPacket {
     RedPacket::builder(
         BillNo::new(bill).unwrap(),
         OpenId::new(OPENID).unwrap(),
@@ -65,7 +65,7 @@ pub fn red_packet(bill: &str) -> RedPacket {
     .unwrap()
 }
 
-pub fn workwx_red_packet(bill: &str, agentid: Option<&str>) -> WorkwxRedPacket {
+pub(crate) fn workwx_red_packet(bill: &str, agentid: Option<&str>) -> WorkwxRedPacket {
     let builder = WorkwxRedPacket::builder(
         BillNo::new(bill).unwrap(),
         OpenId::new(OPENID).unwrap(),
@@ -82,7 +82,7 @@ pub fn workwx_red_packet(bill: &str, agentid: Option<&str>) -> WorkwxRedPacket {
     .unwrap()
 }
 
-pub fn pay_employee(trade_no: &str, openid: &str) -> PayEmployee {
+pub(crate) fn pay_employee(trade_no: &str, openid: &str) -> PayEmployee {
     PayEmployee::builder(
         TradeNo::new(trade_no).unwrap(),
         OpenId::new(openid).unwrap(),
@@ -97,7 +97,7 @@ pub fn pay_employee(trade_no: &str, openid: &str) -> PayEmployee {
     .unwrap()
 }
 
-pub fn transfer(trade_no: &str) -> Transfer {
+pub(crate) fn transfer(trade_no: &str) -> Transfer {
     Transfer::builder(
         TradeNo::new(trade_no).unwrap(),
         OpenId::new(OPENID).unwrap(),
@@ -111,12 +111,12 @@ pub fn transfer(trade_no: &str) -> Transfer {
 }
 
 /// An XML reply with these fields.
-pub fn xml(fields: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn xml(fields: &[(&str, &str)]) -> Vec<u8> {
     write_document(fields, None)
 }
 
 /// An XML reply with these fields and a `sign` made with the test API key.
-pub fn signed_xml(fields: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn signed_xml(fields: &[(&str, &str)]) -> Vec<u8> {
     let sign = signer().sign_md5(fields.iter().copied()).unwrap();
     let mut all: Vec<(&str, &str)> = fields.to_vec();
     all.push(("sign", sign.as_str()));
@@ -124,11 +124,11 @@ pub fn signed_xml(fields: &[(&str, &str)]) -> Vec<u8> {
 }
 
 /// The fields of a request body.
-pub fn fields_of(request: &HttpRequest) -> Vec<(String, String)> {
+pub(crate) fn fields_of(request: &HttpRequest) -> Vec<(String, String)> {
     request.fields().unwrap()
 }
 
-pub fn field(fields: &[(String, String)], name: &str) -> Option<String> {
+pub(crate) fn field(fields: &[(String, String)], name: &str) -> Option<String> {
     fields
         .iter()
         .find(|(n, _)| n == name)
@@ -136,7 +136,7 @@ pub fn field(fields: &[(String, String)], name: &str) -> Option<String> {
 }
 
 /// A success reply to a send that echoes the request's fields.
-pub fn send_success(request: &HttpRequest, sign: bool) -> HttpResponse {
+pub(crate) fn send_success(request: &HttpRequest, sign: bool) -> HttpResponse {
     let fields = fields_of(request);
     let mut reply: Vec<(String, String)> = vec![
         ("return_code".into(), "SUCCESS".into()),
@@ -173,7 +173,7 @@ pub fn send_success(request: &HttpRequest, sign: bool) -> HttpResponse {
 }
 
 /// A `result_code=FAIL` reply with this `err_code`.
-pub fn fail_reply(code: &str) -> Vec<u8> {
+pub(crate) fn fail_reply(code: &str) -> Vec<u8> {
     xml(&[
         ("return_code", "SUCCESS"),
         ("return_msg", "fail"),
@@ -184,7 +184,7 @@ pub fn fail_reply(code: &str) -> Vec<u8> {
 }
 
 /// A successful query reply with this `status` for `bill`.
-pub fn query_status(bill_field: &str, bill: &str, status: &str, sign: bool) -> Vec<u8> {
+pub(crate) fn query_status(bill_field: &str, bill: &str, status: &str, sign: bool) -> Vec<u8> {
     let fields = [
         ("return_code", "SUCCESS"),
         ("return_msg", "OK"),
@@ -211,17 +211,17 @@ pub fn query_status(bill_field: &str, bill: &str, status: &str, sign: bool) -> V
 
 /// Shared list of instants at which the mock saw requests (paused-clock tests).
 #[derive(Clone, Default)]
-pub struct Times(pub Arc<Mutex<Vec<tokio::time::Instant>>>);
+pub(crate) struct Times(pub Arc<Mutex<Vec<tokio::time::Instant>>>);
 
 impl Times {
-    pub fn mark(&self) {
+    pub(crate) fn mark(&self) {
         self.0.lock().unwrap().push(tokio::time::Instant::now());
     }
-    pub fn gaps(&self) -> Vec<std::time::Duration> {
+    pub(crate) fn gaps(&self) -> Vec<std::time::Duration> {
         let times = self.0.lock().unwrap();
         times.windows(2).map(|w| w[1] - w[0]).collect()
     }
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.0.lock().unwrap().len()
     }
 }

@@ -4,28 +4,28 @@
 use hongbao_proto::*;
 use hongbao_sign::{ApiKey, Signer, WorkwxSecret, WorkwxSigner};
 
-pub const API_KEY: &str = "192006250b4c09247ec02edce69f6a2d";
-pub const WORKWX_SECRET: &str = "Wk3cretForTestOnly0123456789abcd";
+pub(crate) const API_KEY: &str = "192006250b4c09247ec02edce69f6a2d";
+pub(crate) const WORKWX_SECRET: &str = "Wk3cretForTestOnly0123456789abcd";
 
-pub fn signer() -> Signer {
+pub(crate) fn signer() -> Signer {
     Signer::new(ApiKey::new(API_KEY).expect("test key"))
 }
 
-pub fn workwx() -> WorkwxSigner {
+pub(crate) fn workwx() -> WorkwxSigner {
     WorkwxSigner::new(WorkwxSecret::new(WORKWX_SECRET).expect("test secret"))
 }
 
-pub fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-pub fn example(name: &str) -> Vec<u8> {
+pub(crate) fn example(name: &str) -> Vec<u8> {
     fixture(&format!("examples/{name}.xml"))
 }
 
 /// The example files: (number, endpoint name).
-pub const EXAMPLES: &[(&str, Endpoint)] = &[
+pub(crate) const EXAMPLES: &[(&str, Endpoint)] = &[
     ("01_sendredpack", Endpoint::SendRedPacket),
     ("02_sendgroupredpack", Endpoint::SendGroupRedPacket),
     ("03_sendminiprogramhb", Endpoint::SendMiniProgramRedPacket),
@@ -52,7 +52,7 @@ impl RequestVisitor for Rebuild<'_> {
 
 /// Reads a request body back into its typed request and builds it again
 /// with the same nonce.
-pub fn rebuild(endpoint: Endpoint, raw: &RawXml) -> SignDebug {
+pub(crate) fn rebuild(endpoint: Endpoint, raw: &RawXml) -> SignDebug {
     let (request, merchant) =
         AnyRequest::from_wire(endpoint, raw).unwrap_or_else(|v| panic!("from_wire: {v}"));
     assert_eq!(request.endpoint(), endpoint);
@@ -61,7 +61,7 @@ pub fn rebuild(endpoint: Endpoint, raw: &RawXml) -> SignDebug {
 }
 
 /// A valid sendredpack request (the spec's example).
-pub fn red_packet() -> RedPacket {
+pub(crate) fn red_packet() -> RedPacket {
     RedPacket::builder(
         BillNo::new("10000098201411111234567890").expect("bill"),
         OpenId::new("oxTWIuGaIt6gTKsQRLau2M0yL16E").expect("openid"),
@@ -76,10 +76,10 @@ pub fn red_packet() -> RedPacket {
     .expect("valid")
 }
 
-pub fn merchant() -> Merchant {
+pub(crate) fn merchant() -> Merchant {
     Merchant::new("10000098", "wx8888888888888888")
 }
 
-pub fn nonce() -> NonceStr {
+pub(crate) fn nonce() -> NonceStr {
     NonceStr::new("5K8264ILTKCH16CQ2502SI8ZNMTM67VS").expect("nonce")
 }

@@ -14,13 +14,13 @@ use hongbao_sign::{ApiKey, Signer, WorkwxKind, WorkwxSecret, WorkwxSigner};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+pub(crate) type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-pub const OPENID: &str = "oxTWIuGaIt6gTKsQRLau2M0yL16E";
+pub(crate) const OPENID: &str = "oxTWIuGaIt6gTKsQRLau2M0yL16E";
 
 /// A request under construction: ordered fields.
 #[derive(Debug, Clone)]
-pub struct Req {
+pub(crate) struct Req {
     pub path: &'static str,
     pub fields: Vec<(String, String)>,
     pub workwx: Option<WorkwxKind>,
@@ -39,7 +39,7 @@ impl Req {
     }
 
     /// Sets (or adds) a field.
-    pub fn set(mut self, name: &str, value: &str) -> Self {
+    pub(crate) fn set(mut self, name: &str, value: &str) -> Self {
         match self.fields.iter_mut().find(|(n, _)| n == name) {
             Some(slot) => slot.1 = value.to_owned(),
             None => self.fields.push((name.to_owned(), value.to_owned())),
@@ -48,18 +48,18 @@ impl Req {
     }
 
     /// Removes a field.
-    pub fn without(mut self, name: &str) -> Self {
+    pub(crate) fn without(mut self, name: &str) -> Self {
         self.fields.retain(|(n, _)| n != name);
         self
     }
 
     /// The body signed with the default key and WeCom secret.
-    pub fn body(&self) -> Vec<u8> {
+    pub(crate) fn body(&self) -> Vec<u8> {
         self.body_with(DEFAULT_API_KEY, DEFAULT_WORKWX_SECRET)
     }
 
     /// The body signed with `key` (and `secret` for `workwx_sign`).
-    pub fn body_with(&self, key: &str, secret: &str) -> Vec<u8> {
+    pub(crate) fn body_with(&self, key: &str, secret: &str) -> Vec<u8> {
         let mut fields = self.fields.clone();
         let pairs = |f: &[(String, String)]| -> Vec<(String, String)> { f.to_vec() };
         if let Some(kind) = self.workwx
@@ -91,7 +91,7 @@ impl Req {
     }
 }
 
-pub fn red_packet(bill: &str, openid: &str, fen: u64) -> Req {
+pub(crate) fn red_packet(bill: &str, openid: &str, fen: u64) -> Req {
     let amount = fen.to_string();
     Req::new(
         "/mmpaymkttransfers/sendredpack",
@@ -113,7 +113,7 @@ pub fn red_packet(bill: &str, openid: &str, fen: u64) -> Req {
     )
 }
 
-pub fn group_red_packet(bill: &str, openid: &str, fen: u64, num: u32) -> Req {
+pub(crate) fn group_red_packet(bill: &str, openid: &str, fen: u64, num: u32) -> Req {
     let amount = fen.to_string();
     let num = num.to_string();
     Req::new(
@@ -136,7 +136,7 @@ pub fn group_red_packet(bill: &str, openid: &str, fen: u64, num: u32) -> Req {
     )
 }
 
-pub fn mini_program_red_packet(bill: &str, openid: &str, fen: u64) -> Req {
+pub(crate) fn mini_program_red_packet(bill: &str, openid: &str, fen: u64) -> Req {
     let amount = fen.to_string();
     Req::new(
         "/mmpaymkttransfers/sendminiprogramhb",
@@ -158,7 +158,7 @@ pub fn mini_program_red_packet(bill: &str, openid: &str, fen: u64) -> Req {
     )
 }
 
-pub fn query_red_packet(bill: &str) -> Req {
+pub(crate) fn query_red_packet(bill: &str) -> Req {
     Req::new(
         "/mmpaymkttransfers/gethbinfo",
         &[
@@ -172,7 +172,7 @@ pub fn query_red_packet(bill: &str) -> Req {
     )
 }
 
-pub fn workwx_red_packet(bill: &str, openid: &str, fen: u64) -> Req {
+pub(crate) fn workwx_red_packet(bill: &str, openid: &str, fen: u64) -> Req {
     let amount = fen.to_string();
     Req::new(
         "/mmpaymkttransfers/sendworkwxredpack",
@@ -192,7 +192,7 @@ pub fn workwx_red_packet(bill: &str, openid: &str, fen: u64) -> Req {
     )
 }
 
-pub fn query_workwx_red_packet(bill: &str) -> Req {
+pub(crate) fn query_workwx_red_packet(bill: &str) -> Req {
     Req::new(
         "/mmpaymkttransfers/queryworkwxredpack",
         &[
@@ -205,7 +205,7 @@ pub fn query_workwx_red_packet(bill: &str) -> Req {
     )
 }
 
-pub fn pay_employee(trade_no: &str, openid: &str, fen: u64) -> Req {
+pub(crate) fn pay_employee(trade_no: &str, openid: &str, fen: u64) -> Req {
     let amount = fen.to_string();
     Req::new(
         "/mmpaymkttransfers/promotion/paywwsptrans2pocket",
@@ -226,7 +226,7 @@ pub fn pay_employee(trade_no: &str, openid: &str, fen: u64) -> Req {
     )
 }
 
-pub fn query_pay_employee(trade_no: &str) -> Req {
+pub(crate) fn query_pay_employee(trade_no: &str) -> Req {
     Req::new(
         "/mmpaymkttransfers/promotion/querywwsptrans2pocket",
         &[
@@ -239,7 +239,7 @@ pub fn query_pay_employee(trade_no: &str) -> Req {
     )
 }
 
-pub fn transfer(trade_no: &str, openid: &str, fen: u64) -> Req {
+pub(crate) fn transfer(trade_no: &str, openid: &str, fen: u64) -> Req {
     let amount = fen.to_string();
     Req::new(
         "/mmpaymkttransfers/promotion/transfers",
@@ -259,7 +259,7 @@ pub fn transfer(trade_no: &str, openid: &str, fen: u64) -> Req {
     )
 }
 
-pub fn query_transfer(trade_no: &str) -> Req {
+pub(crate) fn query_transfer(trade_no: &str) -> Req {
     Req::new(
         "/mmpaymkttransfers/gettransferinfo",
         &[
@@ -272,7 +272,7 @@ pub fn query_transfer(trade_no: &str) -> Req {
     )
 }
 
-pub fn sign_key() -> Req {
+pub(crate) fn sign_key() -> Req {
     Req::new(
         "/sandboxnew/pay/getsignkey",
         &[
@@ -285,7 +285,7 @@ pub fn sign_key() -> Req {
 
 /// A parsed reply: status and flat fields (plus hbinfo records).
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub fields: BTreeMap<String, String>,
     pub records: Vec<Vec<(String, String)>>,
@@ -293,12 +293,12 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.fields.get(name).map(String::as_str)
     }
 
     /// `err_code`, or "SUCCESS" when both codes are SUCCESS.
-    pub fn code(&self) -> &str {
+    pub(crate) fn code(&self) -> &str {
         if self.get("return_code") == Some("SUCCESS") && self.get("result_code") == Some("SUCCESS")
         {
             "SUCCESS"
@@ -308,7 +308,7 @@ impl Reply {
     }
 
     /// Whether the reply's `sign` verifies with the default key.
-    pub fn sign_verifies(&self) -> bool {
+    pub(crate) fn sign_verifies(&self) -> bool {
         let signer = Signer::new(ApiKey::new(DEFAULT_API_KEY).expect("key"));
         signer
             .verify_reply(self.fields.iter().map(|(n, v)| (n.as_str(), v.as_str())))
@@ -316,7 +316,7 @@ impl Reply {
     }
 }
 
-pub fn parse_reply(status: u16, body: &[u8]) -> Reply {
+pub(crate) fn parse_reply(status: u16, body: &[u8]) -> Reply {
     let raw = RawXml::parse(body)
         .unwrap_or_else(|e| panic!("unparseable reply ({e}): {}", String::from_utf8_lossy(body)));
     Reply {
@@ -336,12 +336,12 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 /// A reqwest client for `sandbox`: trusts its CA, presents the client
 /// certificate when `with_cert`.
-pub fn http_client(sandbox: &SandboxHandle, with_cert: bool) -> reqwest::Client {
+pub(crate) fn http_client(sandbox: &SandboxHandle, with_cert: bool) -> reqwest::Client {
     http_client_with_timeout(sandbox, with_cert, Duration::from_secs(10))
 }
 
 /// As [`http_client`], with a total timeout per request.
-pub fn http_client_with_timeout(
+pub(crate) fn http_client_with_timeout(
     sandbox: &SandboxHandle,
     with_cert: bool,
     timeout: Duration,
@@ -373,11 +373,11 @@ pub fn http_client_with_timeout(
 }
 
 /// Sends `req` (signed with the default secrets) and parses the reply.
-pub async fn call(client: &reqwest::Client, sandbox: &SandboxHandle, req: &Req) -> Reply {
+pub(crate) async fn call(client: &reqwest::Client, sandbox: &SandboxHandle, req: &Req) -> Reply {
     post_raw(client, sandbox, req.path, req.body()).await
 }
 
-pub async fn post_raw(
+pub(crate) async fn post_raw(
     client: &reqwest::Client,
     sandbox: &SandboxHandle,
     path: &str,
@@ -398,34 +398,34 @@ pub async fn post_raw(
 /// A sandbox and a client for it: the calls of a test, without repeating
 /// both at every call.
 #[derive(Clone, Copy)]
-pub struct Api<'a> {
+pub(crate) struct Api<'a> {
     client: &'a reqwest::Client,
     sandbox: &'a SandboxHandle,
 }
 
 impl<'a> Api<'a> {
     /// Calls `sandbox` through `client`.
-    pub fn new(client: &'a reqwest::Client, sandbox: &'a SandboxHandle) -> Self {
+    pub(crate) fn new(client: &'a reqwest::Client, sandbox: &'a SandboxHandle) -> Self {
         Api { client, sandbox }
     }
 
     /// Sends `req` (signed with the default secrets) and parses the reply.
-    pub async fn call(&self, req: &Req) -> Reply {
+    pub(crate) async fn call(&self, req: &Req) -> Reply {
         call(self.client, self.sandbox, req).await
     }
 
     /// The code of the reply to `req` (see [`Reply::code`]).
-    pub async fn code(&self, req: &Req) -> String {
+    pub(crate) async fn code(&self, req: &Req) -> String {
         self.call(req).await.code().to_owned()
     }
 
     /// Posts `body` as is to `path` and parses the reply.
-    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Reply {
+    pub(crate) async fn post_raw(&self, path: &str, body: Vec<u8>) -> Reply {
         post_raw(self.client, self.sandbox, path, body).await
     }
 
     /// GET or POST JSON on the admin API.
-    pub async fn admin(
+    pub(crate) async fn admin(
         &self,
         method: reqwest::Method,
         name: &str,
@@ -436,14 +436,14 @@ impl<'a> Api<'a> {
 }
 
 /// A builder for a plain-HTTP sandbox on a manual clock at 2024-02-10 10:00 Beijing.
-pub fn plain(clock: &ManualClock) -> SandboxBuilder {
+pub(crate) fn plain(clock: &ManualClock) -> SandboxBuilder {
     hongbao_sandbox::Sandbox::builder()
         .plain_http(true)
         .clock(Arc::new(clock.clone()))
 }
 
 /// Limits with the spacing rule off, so tests can pay the same user quickly.
-pub fn relaxed_limits() -> Limits {
+pub(crate) fn relaxed_limits() -> Limits {
     Limits {
         same_user_interval_secs: 0,
         ..Limits::default()
@@ -451,7 +451,7 @@ pub fn relaxed_limits() -> Limits {
 }
 
 /// GET or POST JSON on the admin API.
-pub async fn admin(
+pub(crate) async fn admin(
     client: &reqwest::Client,
     sandbox: &SandboxHandle,
     method: reqwest::Method,

@@ -24,11 +24,11 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 
-pub const MCH_ID: &str = "1900000109";
-pub const CLIENT_CN: &str = "hongbao-test-client-1900000109";
+pub(crate) const MCH_ID: &str = "1900000109";
+pub(crate) const CLIENT_CN: &str = "hongbao-test-client-1900000109";
 
 /// A certificate and its PKCS#8 private key.
-pub struct CertAndKey {
+pub(crate) struct CertAndKey {
     pub cert_der: CertificateDer<'static>,
     pub cert_pem: String,
     pub key_der: Vec<u8>,
@@ -36,12 +36,12 @@ pub struct CertAndKey {
 }
 
 impl CertAndKey {
-    pub fn key(&self) -> PrivateKeyDer<'static> {
+    pub(crate) fn key(&self) -> PrivateKeyDer<'static> {
         PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()))
     }
 }
 
-pub struct Pki {
+pub(crate) struct Pki {
     pub ca_pem: String,
     pub ca_der: CertificateDer<'static>,
     /// Server certificate for `localhost` and `127.0.0.1`, issued by the CA.
@@ -94,7 +94,7 @@ fn leaf(
 }
 
 impl Pki {
-    pub fn new() -> Pki {
+    pub(crate) fn new() -> Pki {
         let (issuer, ca_der, ca_pem) = ca("hongbao test CA");
         let (foreign_issuer, _, _) = ca("some other CA");
         let server = leaf(
@@ -135,7 +135,7 @@ impl Pki {
 
     /// A server config presenting `server` and requiring a client certificate
     /// issued by the test CA. `tls12_only` restricts to TLS 1.2.
-    pub fn server_config(&self, server: &CertAndKey, tls12_only: bool) -> Arc<ServerConfig> {
+    pub(crate) fn server_config(&self, server: &CertAndKey, tls12_only: bool) -> Arc<ServerConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = RootCertStore::empty();
         roots.add(self.ca_der.clone()).unwrap();
@@ -160,7 +160,7 @@ impl Pki {
     }
 
     /// A PKCS#12 archive of the client certificate and key.
-    pub fn client_p12(
+    pub(crate) fn client_p12(
         &self,
         password: &str,
         encryption: p12_keystore::EncryptionAlgorithm,
@@ -188,7 +188,7 @@ impl Pki {
 
 /// What the test server does with a connection once TLS is established.
 #[derive(Clone, Copy, Debug)]
-pub enum Behavior {
+pub(crate) enum Behavior {
     /// hyper HTTP/1.1: echo the body; report the client certificate CN and the
     /// received headers in `x-client-cn`, `x-echo-*`. A path ending in
     /// `/status/500` answers 500.
@@ -202,7 +202,7 @@ pub enum Behavior {
     CloseMidReply,
 }
 
-pub struct Server {
+pub(crate) struct Server {
     pub addr: SocketAddr,
     /// TCP connections accepted.
     pub accepted: Arc<AtomicUsize>,
@@ -211,16 +211,16 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("https://127.0.0.1:{}{path}", self.addr.port())
     }
 
-    pub fn accepted(&self) -> usize {
+    pub(crate) fn accepted(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
     }
 }
 
-pub async fn spawn_server(config: Arc<ServerConfig>, behavior: Behavior) -> Server {
+pub(crate) async fn spawn_server(config: Arc<ServerConfig>, behavior: Behavior) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
@@ -345,7 +345,7 @@ async fn handle(
 }
 
 /// A TCP listener that accepts connections and never speaks (counts accepts).
-pub async fn spawn_silent_tcp() -> (SocketAddr, Arc<AtomicUsize>) {
+pub(crate) async fn spawn_silent_tcp() -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
