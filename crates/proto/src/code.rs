@@ -325,7 +325,9 @@ static QUERY_PAY_EMPLOYEE: &[ErrorCode] = &[
 
 /// The documented `(code, class, bill rule)` rows of a send endpoint, or
 /// `None` for queries and the sandbox key call.
-pub fn send_table(endpoint: Endpoint) -> Option<&'static [(ErrorCode, ErrorClass, BillRule)]> {
+pub(crate) fn send_table(
+    endpoint: Endpoint,
+) -> Option<&'static [(ErrorCode, ErrorClass, BillRule)]> {
     match endpoint {
         Endpoint::SendRedPacket
         | Endpoint::SendGroupRedPacket
@@ -338,7 +340,7 @@ pub fn send_table(endpoint: Endpoint) -> Option<&'static [(ErrorCode, ErrorClass
 }
 
 /// The documented codes of a query endpoint, or `None` for other endpoints.
-pub fn query_table(endpoint: Endpoint) -> Option<&'static [ErrorCode]> {
+pub(crate) fn query_table(endpoint: Endpoint) -> Option<&'static [ErrorCode]> {
     match endpoint {
         Endpoint::QueryRedPacket | Endpoint::QueryWorkwxRedPacket | Endpoint::QueryTransfer => {
             Some(QUERY)

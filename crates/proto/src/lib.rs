@@ -68,7 +68,7 @@ pub mod xml;
 pub use build::{
     BuildError, Echo, SignDebug, SignedRequest, build, build_debug, resign, signed_with,
 };
-pub use code::{BillRule, ErrorClass, ErrorCode, query_table, send_table};
+pub use code::{BillRule, ErrorClass, ErrorCode};
 pub use endpoint::{Endpoint, EndpointSpec, Family, GET_SIGN_KEY_ALT_PATH, ProductState};
 pub use model::{
     AnyReply, AnyRequest, BuilderField, Envelope, FieldSpec, GroupRedPacket, GroupRedPacketBuilder,
@@ -85,7 +85,7 @@ pub use outcome::{
     Conflict, Expected, Interpretation, NextStep, NotPaid, Outcome, PayoutStatus, Receipt, Refund,
     Unknown, UnknownReason, classify, interpret, interpret_expecting, interpret_signed,
 };
-pub use validate::{Rule, Violation, Violations, is_ip_address, is_ipv4, is_xml_char};
+pub use validate::{Rule, Violation, Violations, is_xml_char};
 pub use values::{
     Amount, AmountError, AmtType, BillNo, CheckName, Date, HbType, MIN_RANDOM_CHARS, MsgType,
     NonceStr, OpenId, RedPacketStatus, ResultCode, SceneId, SendType, TradeNo, TransferStatus,

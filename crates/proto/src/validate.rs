@@ -241,12 +241,12 @@ pub fn is_xml_char(c: char) -> bool {
 }
 
 /// Whether `s` is a strict dotted-quad IPv4 address (no leading zeros).
-pub fn is_ipv4(s: &str) -> bool {
+pub(crate) fn is_ipv4(s: &str) -> bool {
     s.len() <= 15 && s.parse::<std::net::Ipv4Addr>().is_ok()
 }
 
 /// Whether `s` is an IPv4 or IPv6 address of at most `max` characters.
-pub fn is_ip_address(s: &str, max: usize) -> bool {
+pub(crate) fn is_ip_address(s: &str, max: usize) -> bool {
     s.len() <= max && s.parse::<std::net::IpAddr>().is_ok()
 }
 
@@ -374,3 +374,28 @@ pub(crate) fn alnum(b: u8) -> bool {
 }
 
 pub(crate) const ALNUM: &str = "ASCII letters and digits";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_is_strict() {
+        for ok in ["0.0.0.0", "10.2.3.10", "255.255.255.255"] {
+            assert!(is_ipv4(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "01.2.3.4",
+            " 1.2.3.4",
+            "1.2.3.4 ",
+            "::1",
+            "a.b.c.d",
+        ] {
+            assert!(!is_ipv4(bad), "{bad}");
+        }
+    }
+}

@@ -150,11 +150,11 @@ fn every_send_code_has_its_documented_class_and_outcome() {
                 }
             }
             // The table in code has exactly the documented rows.
-            assert_eq!(
-                send_table(endpoint).map(<[_]>::len),
-                Some(rows.len()),
-                "{endpoint}"
-            );
+            let documented = ErrorCode::ALL
+                .iter()
+                .filter(|c| c.is_documented_for(endpoint))
+                .count();
+            assert_eq!(documented, rows.len(), "{endpoint}");
         }
     }
 }
@@ -190,7 +190,11 @@ fn query_codes() {
         (Endpoint::QueryPayEmployee, QUERY_PAY_EMPLOYEE),
     ] {
         let codes: Vec<&str> = table.split_whitespace().collect();
-        assert_eq!(query_table(endpoint).map(<[_]>::len), Some(codes.len()));
+        let documented = ErrorCode::ALL
+            .iter()
+            .filter(|c| c.is_documented_for(endpoint))
+            .count();
+        assert_eq!(documented, codes.len(), "{endpoint}");
         for wire in codes {
             let code = ErrorCode::parse(wire);
             let expected_rule = if wire == "NOT_FOUND" {
