@@ -17,15 +17,20 @@
 //! * `cargo xtask fuzz [target] [--time SECS]`: a cargo-fuzz target of
 //!   `crates/proto/fuzz`, if `cargo fuzz` is installed (with AddressSanitizer
 //!   on a nightly toolchain, without a sanitizer on stable).
+//! * `cargo xtask pg -- <command…>`: runs the command with a throwaway
+//!   PostgreSQL cluster and `HONGBAO_TEST_PG_URL` pointing at it (see
+//!   [`pg`]); `cargo xtask ci` runs its test step this way.
 //! * `cargo xtask load [CLIENTS] [SECONDS]`: the sandbox load test
 //!   (`cargo run --release -p hongbao-sandbox --example load -- CLIENTS SECONDS`,
 //!   default 32 clients for 10 seconds), which prints sends/s and the p50 and
 //!   p99 latencies.
 //!
-//! Only `std::process::Command`, plus `serde_json` to read `cargo metadata`:
-//! it builds in seconds.
+//! Only `std::process::Command`, plus `serde_json` to read `cargo metadata`
+//! and `signal-hook` to clean up the PostgreSQL cluster on Ctrl-C: it
+//! builds in seconds.
 
 mod msrv;
+mod pg;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -51,6 +56,10 @@ commands:
                               to an in-process sandbox for SECONDS (default 32 clients, 10 s);
                               prints sends/s, p50 and p99 latency
                               (cargo run --release -p hongbao-sandbox --example load -- CLIENTS SECONDS)
+  pg -- <command...>          run the command with a throwaway PostgreSQL cluster (initdb in a temp
+                              dir, a free port on 127.0.0.1) and HONGBAO_TEST_PG_URL set to its
+                              database; stopped and removed afterwards
+                              (e.g. `cargo xtask pg -- cargo test -p hongbao-ledger --features postgres`)
   help                        this text";
 
 fn main() -> ExitCode {
@@ -63,6 +72,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&rest),
         Some("fuzz") => fuzz(&rest),
         Some("load") => load(&rest),
+        Some("pg") => pg_command(&rest),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -133,7 +143,7 @@ impl fmt::Display for Failure {
 struct Step {
     name: String,
     args: Vec<OsString>,
-    envs: Vec<(&'static str, &'static str)>,
+    envs: Vec<(String, String)>,
     dir: PathBuf,
 }
 
@@ -147,8 +157,8 @@ impl Step {
         }
     }
 
-    fn env(mut self, key: &'static str, value: &'static str) -> Self {
-        self.envs.push((key, value));
+    fn env(mut self, key: &str, value: &str) -> Self {
+        self.envs.push((key.to_owned(), value.to_owned()));
         self
     }
 
@@ -170,16 +180,16 @@ impl Step {
         let command = self.describe();
         println!("==> {}: {command}", self.name);
         let start = Instant::now();
-        let status = Command::new(cargo())
+        let mut process = Command::new(cargo());
+        process
             .args(&self.args)
-            .envs(self.envs.iter().copied())
-            .current_dir(&self.dir)
-            .status()
-            .map_err(|error| Failure::Spawn {
-                name: self.name.clone(),
-                command: command.clone(),
-                error,
-            })?;
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.dir);
+        let status = pg::run_interruptible(&mut process).map_err(|error| Failure::Spawn {
+            name: self.name.clone(),
+            command: command.clone(),
+            error: std::io::Error::other(error),
+        })?;
         let elapsed = start.elapsed();
         if status.success() {
             println!("==> {}: ok in {}", self.name, seconds(elapsed));
@@ -201,12 +211,15 @@ enum Job {
     Cargo(Step),
     /// `msrv-check`, done by xtask itself.
     MsrvCheck,
+    /// A cargo command run with a throwaway PostgreSQL cluster
+    /// (`HONGBAO_TEST_PG_URL` set, see [`pg`]).
+    WithPostgres(Step),
 }
 
 impl Job {
     fn name(&self) -> &str {
         match self {
-            Job::Cargo(step) => &step.name,
+            Job::Cargo(step) | Job::WithPostgres(step) => &step.name,
             Job::MsrvCheck => "msrv-check",
         }
     }
@@ -215,6 +228,20 @@ impl Job {
         match self {
             Job::Cargo(step) => step.run(),
             Job::MsrvCheck => msrv_check(),
+            Job::WithPostgres(step) => {
+                let cluster = pg::Cluster::start().map_err(|message| Failure::Check {
+                    name: step.name.clone(),
+                    message: format!("cannot start PostgreSQL for the tests: {message}"),
+                })?;
+                let step = Step {
+                    name: step.name.clone(),
+                    args: step.args.clone(),
+                    envs: step.envs.clone(),
+                    dir: step.dir.clone(),
+                }
+                .env(pg::URL_VAR, cluster.url());
+                step.run()
+            }
         }
     }
 }
@@ -257,8 +284,9 @@ fn ci() -> Result<(), Failure> {
     jobs.extend([
         // Snapshots are never accepted or written by CI. With
         // `--all-features`, the examples build too, and those marked
-        // `test = true` (crates/client/examples) run.
-        Job::Cargo(
+        // `test = true` (crates/client/examples) run. The PostgreSQL tests
+        // get a throwaway cluster (and fail, under CI=true, without one).
+        Job::WithPostgres(
             Step::cargo(
                 "test",
                 &["test", "--locked", "--workspace", "--all-features"],
@@ -397,6 +425,25 @@ fn msrv_check() -> Result<Duration, Failure> {
                 "{failing} crate(s) declare a rust-version below what their locked \
                  dependencies need (chains above); raise their `rust-version`"
             ),
+        })
+    }
+}
+
+/// `cargo xtask pg -- <command…>` (see [`pg`]).
+fn pg_command(args: &[OsString]) -> Result<(), Failure> {
+    let status = pg::run(args).map_err(Failure::Missing)?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Failure::Step {
+            name: "pg".to_owned(),
+            command: args
+                .iter()
+                .skip_while(|a| *a == "--")
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" "),
+            status: status.to_string(),
         })
     }
 }
