@@ -1,0 +1,1377 @@
+//! The PostgreSQL backend (feature `postgres`): one ledger shared by any
+//! number of worker processes on any number of machines.
+//!
+//! * **Claims** pick due payouts with `FOR UPDATE SKIP LOCKED` in the same
+//!   statement that sets the owner, the lease and `fence = fence + 1`, so two
+//!   workers never claim one payout, and never wait for each other.
+//! * **Fencing**: every write about a claimed payout says
+//!   `WHERE id = $id AND fence = $fence`; a worker whose lease expired and
+//!   whose payout was claimed again writes nothing (it gets `false`).
+//! * **Bill numbers** are unique in the ledger (one ledger per merchant):
+//!   `payouts.bill` is `UNIQUE`, and `bills` keeps every number ever used
+//!   (primary key), so a replaced number is never handed out again.
+//! * **Shared rates**: the merchant's quota and the per-employee spacing are
+//!   GCRA rows (`rates.tat_us`, the "theoretical arrival time") updated
+//!   atomically by one `INSERT … ON CONFLICT DO UPDATE … RETURNING`, so N
+//!   processes together stay within one budget.
+//! * **Times** of leases come from the database's clock (one clock for all
+//!   machines); attempt times are the workers' own.
+//!
+//! The location is a libpq-style URL, `postgres://user:password@host:port/db`
+//! with the options of `tokio_postgres::Config` (`sslmode=disable|prefer|require`,
+//! `options=-csearch_path%3Dmy_schema`, …) plus `sslrootcert=PATH` (PEM CA
+//! certificates for the server's certificate; the Mozilla roots otherwise)
+//! and `pool_size=N` (connections per process, default 8).
+
+mod pool;
+mod schema;
+mod tls;
+
+use crate::{
+    AttemptAction, AttemptRecord, BatchSpec, BillSource, Binding, ChangedRow, Claim, ClaimRequest,
+    Claimed, Due, ImportPlan, LedgerError, NewPayout, Payout, PayoutFilter, PayoutState, ServerId,
+    SimilarPayout, Store, Submitted, Summary, now_ms, rfc3339,
+};
+use async_trait::async_trait;
+use hongbao_proto::NextStep;
+use pool::Pool;
+use std::collections::{HashMap, HashSet};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{GenericClient, Row};
+
+impl From<tokio_postgres::Error> for LedgerError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        LedgerError::Backend(Box::new(err))
+    }
+}
+
+/// Default number of connections per process.
+const DEFAULT_POOL_SIZE: usize = 8;
+
+/// How far back the import plan looks for the same payee and amount in
+/// other batches.
+const SIMILAR_WINDOW_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
+/// The database's clock, in unix milliseconds (one clock for every
+/// machine: leases are compared against it).
+const DB_NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/// The stored states in which WeChat accepted the payment.
+const PAID_STATES: &str = "('paid', 'received', 'refunded')";
+
+/// The columns of a payout, in [`payout_from_row`]'s order.
+const PAYOUT_COLUMNS: &str = "id, key, batch, line, openid, amount_fen, params, bill, state, \
+     request_json, body, wechat_id, err_code, message, attempts, updated_ms, next_step, \
+     generated, received_ms, refunded_ms, fence";
+
+/// A ledger in a PostgreSQL database (or in one schema of it, chosen by
+/// `search_path`).
+#[derive(Debug)]
+pub struct PgStore {
+    location: String,
+    pool: Pool,
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (see the module docs) and brings
+    /// its schema to the current version (creating it in an empty
+    /// database). A schema newer than this build knows is refused.
+    pub async fn open(url: &str) -> Result<PgStore, LedgerError> {
+        let (config_text, root_file, pool_size) = split_url(url)?;
+        let config: tokio_postgres::Config = config_text
+            .parse()
+            .map_err(|e| LedgerError::Unsupported(format!("not a usable PostgreSQL URL: {e}")))?;
+        let location = describe(&config);
+        let roots = match root_file {
+            None => Vec::new(),
+            Some(path) => read_roots(&path)?,
+        };
+        let tls = tls::MakeRustls::new(roots).map_err(LedgerError::Unsupported)?;
+        let store = PgStore {
+            location,
+            pool: Pool::new(config, tls, pool_size),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), LedgerError> {
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        // One migrating process at a time (per database).
+        tx.execute("SELECT pg_advisory_xact_lock(7235712683)", &[])
+            .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS hongbao_meta (key text PRIMARY KEY, value text NOT NULL)",
+        )
+        .await?;
+        let found = tx
+            .query_opt(
+                "SELECT value FROM hongbao_meta WHERE key = 'schema_version'",
+                &[],
+            )
+            .await?
+            .map(|row| row.try_get::<_, String>(0))
+            .transpose()?;
+        let version: u32 = match found {
+            None => 0,
+            Some(text) => text.parse().map_err(|_| LedgerError::Schema {
+                path: self.location.clone(),
+                found: text.clone(),
+                supported: schema::VERSION,
+            })?,
+        };
+        if version > schema::VERSION {
+            return Err(LedgerError::Schema {
+                path: self.location.clone(),
+                found: version.to_string(),
+                supported: schema::VERSION,
+            });
+        }
+        for step in &schema::MIGRATIONS[version as usize..] {
+            tx.batch_execute(step).await?;
+        }
+        if version < schema::VERSION {
+            tx.execute(
+                "INSERT INTO hongbao_meta(key, value) VALUES ('schema_version', $1)
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                &[&schema::VERSION.to_string()],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The schema version of the ledger (for tests and `status`).
+    pub async fn schema_version(&self) -> Result<u32, LedgerError> {
+        let conn = self.pool.get().await?;
+        let text: String = conn
+            .query_one(
+                "SELECT value FROM hongbao_meta WHERE key = 'schema_version'",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        text.parse().map_err(|_| LedgerError::Schema {
+            path: self.location.clone(),
+            found: text,
+            supported: schema::VERSION,
+        })
+    }
+
+    /// Attempts as stored with the worker that made them: `(payout id,
+    /// bill, fence, owner, started_ms, finished_ms)` for every attempt, in
+    /// id order (the chaos test checks from this that no bill number was in
+    /// flight from two workers at once).
+    pub async fn attempt_owners(
+        &self,
+    ) -> Result<Vec<(i64, String, i64, Option<String>, i64, i64)>, LedgerError> {
+        let conn = self.pool.get().await?;
+        let rows = conn
+            .query(
+                "SELECT payout_id, bill, fence, owner, started_ms, finished_ms FROM attempts ORDER BY id",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                    r.try_get(5)?,
+                ))
+            })
+            .collect()
+    }
+}
+
+/// Takes our own options (`sslrootcert`, `pool_size`) out of the URL's
+/// query; the rest goes to `tokio_postgres::Config`.
+fn split_url(url: &str) -> Result<(String, Option<String>, usize), LedgerError> {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, query),
+        None => (url, ""),
+    };
+    let mut kept = Vec::new();
+    let mut root = None;
+    let mut pool_size = DEFAULT_POOL_SIZE;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("sslrootcert", value)) => root = Some(percent_decode(value)),
+            Some(("pool_size", value)) => {
+                pool_size = value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    LedgerError::Unsupported(format!(
+                        "pool_size={value}: not a whole number above 0"
+                    ))
+                })?;
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let text = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((text, root, pool_size))
+}
+
+/// `%XX` decoding of a URL query value (for a file path).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn read_roots(path: &str) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, LedgerError> {
+    use rustls_pki_types::pem::PemObject;
+    let certs: Result<Vec<_>, _> = rustls_pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(|e| LedgerError::Unsupported(format!("sslrootcert={path}: cannot read it: {e}")))?
+        .collect();
+    let certs = certs.map_err(|e| {
+        LedgerError::Unsupported(format!("sslrootcert={path}: not PEM certificates: {e}"))
+    })?;
+    if certs.is_empty() {
+        return Err(LedgerError::Unsupported(format!(
+            "sslrootcert={path}: no certificate in it"
+        )));
+    }
+    Ok(certs)
+}
+
+/// The location for messages: `postgres://user@host:port/db`, never the
+/// password.
+fn describe(config: &tokio_postgres::Config) -> String {
+    use tokio_postgres::config::Host;
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            Host::Tcp(name) => name.clone(),
+            Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_default();
+    let port = config
+        .get_ports()
+        .first()
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    format!(
+        "postgres://{}@{host}{port}/{}",
+        config.get_user().unwrap_or(""),
+        config.get_dbname().unwrap_or("")
+    )
+}
+
+fn to_i64(value: u64, what: &str) -> Result<i64, LedgerError> {
+    i64::try_from(value)
+        .map_err(|_| LedgerError::Unsupported(format!("{what} {value} is too large to store")))
+}
+
+fn to_u64(value: i64, what: &str) -> Result<u64, LedgerError> {
+    u64::try_from(value).map_err(|_| LedgerError::Corrupt(format!("negative {what} {value}")))
+}
+
+fn payout_from_row(row: &Row) -> Result<Payout, LedgerError> {
+    let state: String = row.try_get(8)?;
+    let next_step: Option<String> = row.try_get(16)?;
+    let attempts: i32 = row.try_get(14)?;
+    Ok(Payout {
+        id: row.try_get(0)?,
+        key: row.try_get(1)?,
+        batch: row.try_get(2)?,
+        line: to_u64(row.try_get(3)?, "line")?,
+        openid: row.try_get(4)?,
+        amount_fen: to_u64(row.try_get(5)?, "amount")?,
+        params: row.try_get(6)?,
+        bill: row.try_get(7)?,
+        state: state.parse()?,
+        request_json: row.try_get(9)?,
+        body: row.try_get(10)?,
+        wechat_id: row.try_get(11)?,
+        err_code: row.try_get(12)?,
+        message: row.try_get(13)?,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        updated_at: rfc3339(row.try_get(15)?),
+        next_step: next_step.as_deref().and_then(NextStep::parse),
+        generated: row.try_get(17)?,
+        received_ms: row.try_get(18)?,
+        refunded_ms: row.try_get(19)?,
+        fence: row.try_get(20)?,
+    })
+}
+
+fn batch_from_row(row: &Row) -> Result<BatchSpec, LedgerError> {
+    Ok(BatchSpec {
+        name: row.try_get(0)?,
+        file_name: row.try_get(1)?,
+        file_digest: row.try_get(2)?,
+        kind: row.try_get(3)?,
+    })
+}
+
+/// The SQL condition of the payouts a [`Due`] claims.
+fn due_condition(due: Due) -> &'static str {
+    match due {
+        Due::Pay => {
+            "(state IN ('planned', 'sending', 'unknown') OR (state = 'not_paid' AND \
+             (next_step IS NULL OR next_step IN ('retry_same_bill', 'resign_same_bill', 'query'))))"
+        }
+        Due::Renumber => "(state = 'conflict' AND generated)",
+        Due::Reissue => "((state = 'not_paid' AND next_step = 'new_bill') OR state = 'conflict')",
+        Due::Refunded => "(state = 'refunded')",
+        Due::Sent => {
+            "(state IN ('sending', 'unknown', 'paid', 'not_paid', 'conflict', 'received', 'refunded'))"
+        }
+        Due::Refresh => "(state = 'paid')",
+    }
+}
+
+/// The request under another bill number: the generated number replaced in
+/// the request's JSON (bill numbers are ASCII letters and digits, written
+/// as they are).
+fn rebill(request_json: &str, old: &str, new: &str) -> String {
+    request_json.replace(&format!("\"{old}\""), &format!("\"{new}\""))
+}
+
+/// Whether a database error is a unique violation.
+fn is_unique_violation(err: &tokio_postgres::Error) -> bool {
+    err.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+/// The key of the payout that holds (or held) a bill number.
+async fn bill_holder<C: GenericClient + Sync>(
+    client: &C,
+    bill: &str,
+) -> Result<Option<String>, LedgerError> {
+    let row = client
+        .query_opt(
+            "SELECT p.key FROM bills b JOIN payouts p ON p.id = b.payout_id WHERE b.bill = $1",
+            &[&bill],
+        )
+        .await?;
+    Ok(match row {
+        Some(row) => Some(row.try_get(0)?),
+        None => None,
+    })
+}
+
+/// Inserts payouts (bill numbers already checked free) and reserves their
+/// bill numbers, in the caller's transaction.
+async fn insert_payouts<C: GenericClient + Sync>(
+    client: &C,
+    rows: &[NewPayout],
+) -> Result<Vec<Payout>, LedgerError> {
+    let mut keys = Vec::with_capacity(rows.len());
+    let mut batches = Vec::with_capacity(rows.len());
+    let mut lines = Vec::with_capacity(rows.len());
+    let mut openids = Vec::with_capacity(rows.len());
+    let mut amounts = Vec::with_capacity(rows.len());
+    let mut params = Vec::with_capacity(rows.len());
+    let mut bills = Vec::with_capacity(rows.len());
+    let mut requests = Vec::with_capacity(rows.len());
+    let mut generated = Vec::with_capacity(rows.len());
+    for row in rows {
+        keys.push(row.key.as_str());
+        batches.push(row.batch.as_deref());
+        lines.push(to_i64(row.line, "line")?);
+        openids.push(row.openid.as_str());
+        amounts.push(to_i64(row.amount_fen, "amount")?);
+        params.push(row.params.as_str());
+        bills.push(row.bill.as_str());
+        requests.push(row.request_json.as_str());
+        generated.push(row.generated);
+    }
+    let now = now_ms();
+    let inserted = client
+        .query(
+            &format!(
+                "INSERT INTO payouts(key, batch, line, openid, amount_fen, params, bill, state,
+                     request_json, generated, created_ms, updated_ms)
+                 SELECT k, b, l, o, a, p, bill, 'planned', r, g, $10, $10
+                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[],
+                             $6::text[], $7::text[], $8::text[], $9::bool[])
+                      WITH ORDINALITY AS t(k, b, l, o, a, p, bill, r, g, n)
+                 ORDER BY n
+                 RETURNING {PAYOUT_COLUMNS}"
+            ),
+            &[
+                &keys, &batches, &lines, &openids, &amounts, &params, &bills, &requests,
+                &generated, &now,
+            ],
+        )
+        .await?;
+    let mut payouts = inserted
+        .iter()
+        .map(payout_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    payouts.sort_by_key(|p| p.id);
+    let ids: Vec<i64> = payouts.iter().map(|p| p.id).collect();
+    client
+        .execute(
+            "INSERT INTO bills(bill, payout_id, created_ms)
+             SELECT bill, id, $2 FROM payouts WHERE id = ANY($1)",
+            &[&ids, &now],
+        )
+        .await?;
+    Ok(payouts)
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn location(&self) -> &str {
+        &self.location
+    }
+
+    async fn binding(&self) -> Result<Option<Binding>, LedgerError> {
+        let conn = self.pool.get().await?;
+        read_binding(&*conn).await
+    }
+
+    async fn bind(
+        &self,
+        binding: &Binding,
+        adopt_unrecorded_server: bool,
+    ) -> Result<(), LedgerError> {
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock(7235712684)", &[])
+            .await?;
+        let meta = read_meta(&tx).await?;
+        let get = |key: &str| meta.get(key).cloned();
+        let mut writes: Vec<(&str, String)> = Vec::new();
+        match (get("mch_id"), get("appid")) {
+            (Some(mch_id), Some(appid)) => {
+                for (field, ledger, this_run) in [
+                    ("merchant id", mch_id, &binding.mch_id),
+                    ("app id", appid, &binding.appid),
+                ] {
+                    if ledger != *this_run {
+                        return Err(LedgerError::BindingMismatch {
+                            path: self.location.clone(),
+                            field,
+                            ledger,
+                            this_run: this_run.clone(),
+                        });
+                    }
+                }
+                match (get("server"), get("server_sandbox")) {
+                    (Some(id), Some(sandbox)) => {
+                        let ledger = ServerId {
+                            id,
+                            sandbox: sandbox == "1",
+                        };
+                        if ledger != binding.server {
+                            return Err(LedgerError::BindingMismatch {
+                                path: self.location.clone(),
+                                field: "server",
+                                ledger: ledger.to_string(),
+                                this_run: binding.server.to_string(),
+                            });
+                        }
+                    }
+                    _ if adopt_unrecorded_server => {
+                        writes.push(("server", binding.server.id.clone()));
+                        writes.push((
+                            "server_sandbox",
+                            if binding.server.sandbox { "1" } else { "0" }.to_owned(),
+                        ));
+                    }
+                    _ => {
+                        return Err(LedgerError::ServerUnrecorded {
+                            path: self.location.clone(),
+                            this_run: binding.server.to_string(),
+                        });
+                    }
+                }
+            }
+            _ => {
+                writes.push(("mch_id", binding.mch_id.clone()));
+                writes.push(("appid", binding.appid.clone()));
+                writes.push(("server", binding.server.id.clone()));
+                writes.push((
+                    "server_sandbox",
+                    if binding.server.sandbox { "1" } else { "0" }.to_owned(),
+                ));
+            }
+        }
+        for (key, value) in &writes {
+            tx.execute(
+                "INSERT INTO hongbao_meta(key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                &[key, value],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn submit(
+        &self,
+        payout: &NewPayout,
+        bills: &dyn BillSource,
+    ) -> Result<Submitted, LedgerError> {
+        let mut candidate = payout.clone();
+        // A few rounds: a concurrent submit of the same key, or a bill
+        // number drawn at the same moment elsewhere, makes a round retry.
+        for _ in 0..16 {
+            let mut conn = self.pool.get().await?;
+            let tx = conn.transaction().await?;
+            if let Some(existing) = tx
+                .query_opt(
+                    &format!("SELECT {PAYOUT_COLUMNS} FROM payouts WHERE key = $1"),
+                    &[&candidate.key],
+                )
+                .await?
+            {
+                let existing = payout_from_row(&existing)?;
+                return same_or_conflict(existing, payout);
+            }
+            if let Some(holder) = bill_holder(&tx, &candidate.bill).await? {
+                if candidate.generated {
+                    let new = bills.next_bill()?;
+                    candidate.request_json = rebill(&candidate.request_json, &candidate.bill, &new);
+                    candidate.bill = new;
+                    continue;
+                }
+                return Err(LedgerError::BillTaken {
+                    bill: candidate.bill.clone(),
+                    key: holder,
+                });
+            }
+            match insert_payouts(&tx, std::slice::from_ref(&candidate)).await {
+                Ok(mut stored) => {
+                    tx.commit().await?;
+                    let payout = stored
+                        .pop()
+                        .ok_or_else(|| LedgerError::Corrupt("insert returned no payout".into()))?;
+                    return Ok(Submitted {
+                        payout,
+                        created: true,
+                    });
+                }
+                Err(LedgerError::Backend(err))
+                    if err
+                        .downcast_ref::<tokio_postgres::Error>()
+                        .is_some_and(is_unique_violation) =>
+                {
+                    // Lost a race (same key, or same bill): look again.
+                    continue;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Err(LedgerError::Corrupt(format!(
+            "payout {:?}: could not store it after repeated conflicts",
+            payout.key
+        )))
+    }
+
+    async fn import(
+        &self,
+        batch: &BatchSpec,
+        rows: &[NewPayout],
+        bills: &dyn BillSource,
+        dry_run: bool,
+    ) -> Result<ImportPlan, LedgerError> {
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        // One importer per ledger at a time: plans see each other's rows.
+        tx.execute("SELECT pg_advisory_xact_lock(7235712685)", &[])
+            .await?;
+        let now = now_ms();
+        match tx
+            .query_opt(
+                "SELECT name, file_name, file_digest, kind FROM batches WHERE name = $1",
+                &[&batch.name],
+            )
+            .await?
+        {
+            Some(row) => {
+                let stored = batch_from_row(&row)?;
+                if stored.kind != batch.kind {
+                    return Err(LedgerError::KindMismatch {
+                        batch: batch.name.clone(),
+                        ledger: stored.kind,
+                        this_run: batch.kind.clone(),
+                    });
+                }
+                tx.execute(
+                    "UPDATE batches SET file_name = $2, file_digest = $3 WHERE name = $1",
+                    &[&batch.name, &batch.file_name, &batch.file_digest],
+                )
+                .await?;
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO batches(name, file_name, file_digest, kind, created_ms)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[
+                        &batch.name,
+                        &batch.file_name,
+                        &batch.file_digest,
+                        &batch.kind,
+                        &now,
+                    ],
+                )
+                .await?;
+            }
+        }
+
+        let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+        let existing: HashMap<String, Payout> = tx
+            .query(
+                &format!("SELECT {PAYOUT_COLUMNS} FROM payouts WHERE key = ANY($1)"),
+                &[&keys],
+            )
+            .await?
+            .iter()
+            .map(|row| payout_from_row(row).map(|p| (p.key.clone(), p)))
+            .collect::<Result<_, _>>()?;
+        let wanted_bills: Vec<&str> = rows.iter().map(|r| r.bill.as_str()).collect();
+        let mut taken: HashMap<String, String> = HashMap::new();
+        for row in tx
+            .query(
+                "SELECT b.bill, p.key FROM bills b JOIN payouts p ON p.id = b.payout_id
+                 WHERE b.bill = ANY($1)",
+                &[&wanted_bills],
+            )
+            .await?
+        {
+            taken.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+
+        let mut plan = ImportPlan::default();
+        let mut to_insert: Vec<NewPayout> = Vec::new();
+        let mut to_replace: Vec<(i64, NewPayout)> = Vec::new();
+        let mut seen_keys: HashSet<&str> = HashSet::new();
+        for row in rows {
+            if !seen_keys.insert(row.key.as_str()) {
+                // The same key twice in one chunk: the second is the same
+                // payout as the first if equal, else refused.
+                if let Some(first) = to_insert.iter().find(|p| p.key == row.key) {
+                    if first.params != row.params {
+                        plan.refused.push(ChangedRow {
+                            line: row.line,
+                            key: row.key.clone(),
+                            old: first.params.clone(),
+                            new: row.params.clone(),
+                            state: PayoutState::Planned,
+                        });
+                    } else {
+                        plan.unchanged.push(row.line);
+                    }
+                }
+                continue;
+            }
+            match existing.get(&row.key) {
+                Some(stored) if stored.params == row.params => plan.unchanged.push(row.line),
+                Some(stored) => {
+                    let changed = ChangedRow {
+                        line: row.line,
+                        key: row.key.clone(),
+                        old: stored.params.clone(),
+                        new: row.params.clone(),
+                        state: stored.state,
+                    };
+                    let definitely_not_paid = matches!(
+                        stored.state,
+                        PayoutState::Planned | PayoutState::NotPaid | PayoutState::Conflict
+                    ) && !(stored.state == PayoutState::Planned
+                        && stored.body.is_some());
+                    if definitely_not_paid {
+                        let mut new = row.clone();
+                        if new.bill == stored.bill || taken.contains_key(&new.bill) {
+                            if !new.generated {
+                                plan.duplicate_bills.push((
+                                    row.line,
+                                    new.bill.clone(),
+                                    taken
+                                        .get(&new.bill)
+                                        .cloned()
+                                        .unwrap_or_else(|| stored.key.clone()),
+                                ));
+                                continue;
+                            }
+                            let fresh = fresh_bill(bills, &taken, &to_insert, &to_replace)?;
+                            new.request_json = rebill(&new.request_json, &new.bill, &fresh);
+                            new.bill = fresh;
+                        }
+                        plan.replaced.push(changed);
+                        to_replace.push((stored.id, new));
+                    } else {
+                        plan.refused.push(changed);
+                    }
+                }
+                None => {
+                    let mut new = row.clone();
+                    let clash = taken.get(&new.bill).cloned().or_else(|| {
+                        to_insert
+                            .iter()
+                            .chain(to_replace.iter().map(|(_, p)| p))
+                            .find(|p| p.bill == new.bill)
+                            .map(|p| p.key.clone())
+                    });
+                    if let Some(holder) = clash {
+                        if !new.generated {
+                            plan.duplicate_bills
+                                .push((row.line, new.bill.clone(), holder));
+                            continue;
+                        }
+                        let fresh = fresh_bill(bills, &taken, &to_insert, &to_replace)?;
+                        new.request_json = rebill(&new.request_json, &new.bill, &fresh);
+                        new.bill = fresh;
+                    }
+                    plan.new.push(row.line);
+                    to_insert.push(new);
+                }
+            }
+        }
+
+        // Same payee and amount in another batch (or on its own) within 30
+        // days, not definitely unpaid.
+        let openids: Vec<&str> = rows.iter().map(|r| r.openid.as_str()).collect();
+        let since = now - SIMILAR_WINDOW_MS;
+        let others = tx
+            .query(
+                "SELECT openid, amount_fen, batch, key FROM payouts
+                 WHERE openid = ANY($1) AND batch IS DISTINCT FROM $2 AND created_ms >= $3
+                   AND state NOT IN ('not_paid', 'conflict')
+                 ORDER BY id",
+                &[&openids, &batch.name, &since],
+            )
+            .await?;
+        let mut by_payee: HashMap<(String, u64), Vec<(Option<String>, String)>> = HashMap::new();
+        for row in &others {
+            let openid: String = row.try_get(0)?;
+            let amount = to_u64(row.try_get(1)?, "amount")?;
+            by_payee
+                .entry((openid, amount))
+                .or_default()
+                .push((row.try_get(2)?, row.try_get(3)?));
+        }
+        for row in rows {
+            if let Some(found) = by_payee.get(&(row.openid.clone(), row.amount_fen)) {
+                for (other_batch, other_key) in found {
+                    plan.similar.push(SimilarPayout {
+                        line: row.line,
+                        openid: row.openid.clone(),
+                        amount_fen: row.amount_fen,
+                        other_batch: other_batch.clone(),
+                        other_key: other_key.clone(),
+                    });
+                }
+            }
+        }
+
+        if dry_run || plan.is_refused() {
+            plan.committed = false;
+            tx.rollback().await?;
+            return Ok(plan);
+        }
+        if !to_insert.is_empty() {
+            insert_payouts(&tx, &to_insert).await?;
+        }
+        for (id, new) in &to_replace {
+            tx.execute(
+                "UPDATE payouts SET line = $2, openid = $3, amount_fen = $4, params = $5,
+                        bill = $6, request_json = $7, generated = $8, state = 'planned',
+                        body = NULL, wechat_id = NULL, err_code = NULL, message = NULL,
+                        next_step = NULL, received_ms = NULL, refunded_ms = NULL,
+                        owner = NULL, lease_until_ms = NULL, fence = fence + 1,
+                        updated_ms = $9
+                 WHERE id = $1",
+                &[
+                    id,
+                    &to_i64(new.line, "line")?,
+                    &new.openid,
+                    &to_i64(new.amount_fen, "amount")?,
+                    &new.params,
+                    &new.bill,
+                    &new.request_json,
+                    &new.generated,
+                    &now,
+                ],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO bills(bill, payout_id, created_ms) VALUES ($1, $2, $3)",
+                &[&new.bill, id, &now],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        plan.committed = true;
+        Ok(plan)
+    }
+
+    async fn batch(&self, name: &str) -> Result<Option<BatchSpec>, LedgerError> {
+        let conn = self.pool.get().await?;
+        conn.query_opt(
+            "SELECT name, file_name, file_digest, kind FROM batches WHERE name = $1",
+            &[&name],
+        )
+        .await?
+        .as_ref()
+        .map(batch_from_row)
+        .transpose()
+    }
+
+    async fn batches(&self) -> Result<Vec<BatchSpec>, LedgerError> {
+        let conn = self.pool.get().await?;
+        conn.query(
+            "SELECT name, file_name, file_digest, kind FROM batches ORDER BY seq",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(batch_from_row)
+        .collect()
+    }
+
+    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<Claimed>, LedgerError> {
+        let limit = i64::try_from(request.limit).unwrap_or(i64::MAX);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let conn = self.pool.get().await?;
+        let sql = format!(
+            "UPDATE payouts SET owner = $1, lease_until_ms = {DB_NOW_MS} + $2, fence = fence + 1
+             WHERE id IN (
+                 SELECT id FROM payouts
+                 WHERE {due} AND ($3::text IS NULL OR batch = $3) AND id > $4
+                   AND (owner IS NULL OR lease_until_ms IS NULL OR lease_until_ms < {DB_NOW_MS})
+                 ORDER BY id
+                 LIMIT $5
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING {PAYOUT_COLUMNS}",
+            due = due_condition(request.due),
+        );
+        let rows = conn
+            .query(
+                &sql,
+                &[
+                    &request.owner,
+                    &request.lease_ms,
+                    &request.batch,
+                    &request.after_id,
+                    &limit,
+                ],
+            )
+            .await?;
+        let mut claimed = rows
+            .iter()
+            .map(|row| {
+                payout_from_row(row).map(|payout| Claimed {
+                    claim: Claim {
+                        payout: payout.id,
+                        fence: payout.fence,
+                    },
+                    payout,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|c| c.claim.payout);
+        Ok(claimed)
+    }
+
+    async fn renew(&self, claims: &[Claim], lease_ms: i64) -> Result<Vec<bool>, LedgerError> {
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (ids, fences) = split_claims(claims);
+        let conn = self.pool.get().await?;
+        let kept: HashSet<(i64, i64)> = conn
+            .query(
+                &format!(
+                    "UPDATE payouts p SET lease_until_ms = {DB_NOW_MS} + $3
+                     FROM unnest($1::bigint[], $2::bigint[]) AS c(id, fence)
+                     WHERE p.id = c.id AND p.fence = c.fence AND p.owner IS NOT NULL
+                     RETURNING p.id, p.fence"
+                ),
+                &[&ids, &fences, &lease_ms],
+            )
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, LedgerError>>()?;
+        Ok(claims
+            .iter()
+            .map(|c| kept.contains(&(c.payout, c.fence)))
+            .collect())
+    }
+
+    async fn release(&self, claims: &[Claim]) -> Result<(), LedgerError> {
+        if claims.is_empty() {
+            return Ok(());
+        }
+        let (ids, fences) = split_claims(claims);
+        let conn = self.pool.get().await?;
+        conn.execute(
+            "UPDATE payouts p SET owner = NULL, lease_until_ms = NULL
+             FROM unnest($1::bigint[], $2::bigint[]) AS c(id, fence)
+             WHERE p.id = c.id AND p.fence = c.fence",
+            &[&ids, &fences],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn mark_sending(&self, marks: &[(Claim, Vec<u8>)]) -> Result<Vec<bool>, LedgerError> {
+        if marks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = marks.iter().map(|(c, _)| c.payout).collect();
+        let fences: Vec<i64> = marks.iter().map(|(c, _)| c.fence).collect();
+        let bodies: Vec<&[u8]> = marks.iter().map(|(_, b)| b.as_slice()).collect();
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        // Lock the rows, check them, then write: a paid payout is refused
+        // (nothing written), a lost claim is `false`.
+        let current: HashMap<i64, (i64, String)> = tx
+            .query(
+                "SELECT id, fence, state FROM payouts WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                &[&ids],
+            )
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?))))
+            .collect::<Result<_, LedgerError>>()?;
+        let mut held = Vec::with_capacity(marks.len());
+        for (claim, _) in marks {
+            match current.get(&claim.payout) {
+                None => return Err(LedgerError::NoSuchPayout(claim.payout)),
+                Some((fence, _)) if *fence != claim.fence => held.push(false),
+                Some((_, state)) if state.parse::<PayoutState>()?.was_paid() => {
+                    return Err(LedgerError::WrongState {
+                        payout: claim.payout,
+                        change: "sent again (it is paid)",
+                    });
+                }
+                Some(_) => held.push(true),
+            }
+        }
+        let now = now_ms();
+        tx.execute(
+            "UPDATE payouts p SET body = COALESCE(p.body, c.body), state = 'sending', updated_ms = $4
+             FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) AS c(id, fence, body)
+             WHERE p.id = c.id AND p.fence = c.fence",
+            &[&ids, &fences, &bodies, &now],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(held)
+    }
+
+    async fn record(&self, attempts: &[AttemptRecord]) -> Result<Vec<bool>, LedgerError> {
+        if attempts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids = Vec::with_capacity(attempts.len());
+        let mut fences = Vec::with_capacity(attempts.len());
+        let mut bills = Vec::with_capacity(attempts.len());
+        let mut actions = Vec::with_capacity(attempts.len());
+        let mut outcomes = Vec::with_capacity(attempts.len());
+        let mut codes = Vec::with_capacity(attempts.len());
+        let mut wechat_ids = Vec::with_capacity(attempts.len());
+        let mut messages = Vec::with_capacity(attempts.len());
+        let mut started = Vec::with_capacity(attempts.len());
+        let mut finished = Vec::with_capacity(attempts.len());
+        let mut steps = Vec::with_capacity(attempts.len());
+        for a in attempts {
+            ids.push(a.claim.payout);
+            fences.push(a.claim.fence);
+            bills.push(a.bill.as_str());
+            actions.push(a.action.as_str());
+            outcomes.push(a.outcome.as_str());
+            codes.push(a.err_code.as_deref());
+            wechat_ids.push(a.wechat_id.as_deref());
+            messages.push(a.message.as_deref());
+            started.push(a.started_ms);
+            finished.push(a.finished_ms);
+            steps.push(a.next_step.map(NextStep::as_str));
+        }
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        // Only attempts whose claim still holds (fence unchanged) count:
+        // they are inserted with the owner of that claim, and their payout
+        // moves to the outcome (a paid payout stays paid; it may only be
+        // received or refunded afterwards), claim released.
+        let recorded: HashSet<(i64, i64)> = tx
+            .query(
+                &format!(
+                    "WITH a AS (
+                         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],
+                             $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],
+                             $10::bigint[], $11::text[]) WITH ORDINALITY
+                             AS a(id, fence, bill, action, outcome, err_code, wechat_id,
+                                  message, started_ms, finished_ms, next_step, n)
+                     ),
+                     held AS (
+                         SELECT a.*, p.owner FROM a JOIN payouts p ON p.id = a.id AND p.fence = a.fence
+                     ),
+                     ins AS (
+                         INSERT INTO attempts(payout_id, fence, owner, bill, action, outcome,
+                             err_code, wechat_id, message, started_ms, finished_ms, next_step)
+                         SELECT id, fence, owner, bill, action, outcome, err_code, wechat_id,
+                             message, started_ms, finished_ms, next_step
+                         FROM held ORDER BY n
+                     ),
+                     last AS (
+                         SELECT DISTINCT ON (id) * FROM held ORDER BY id, n DESC
+                     ),
+                     counts AS (
+                         SELECT id, count(*) AS n FROM held GROUP BY id
+                     )
+                     UPDATE payouts p SET
+                         state = CASE
+                             WHEN p.state IN {PAID_STATES} AND last.outcome NOT IN {PAID_STATES}
+                                 THEN p.state
+                             WHEN p.state IN ('received', 'refunded') AND last.outcome = 'paid'
+                                 THEN p.state
+                             WHEN p.bill <> last.bill THEN p.state
+                             ELSE last.outcome END,
+                         err_code = CASE WHEN p.bill = last.bill AND NOT (p.state IN {PAID_STATES} AND last.outcome NOT IN {PAID_STATES})
+                             THEN last.err_code ELSE p.err_code END,
+                         message = CASE WHEN p.bill = last.bill AND NOT (p.state IN {PAID_STATES} AND last.outcome NOT IN {PAID_STATES})
+                             THEN last.message ELSE p.message END,
+                         next_step = CASE WHEN p.bill = last.bill AND NOT (p.state IN {PAID_STATES} AND last.outcome NOT IN {PAID_STATES})
+                             THEN last.next_step ELSE p.next_step END,
+                         wechat_id = COALESCE(last.wechat_id, p.wechat_id),
+                         received_ms = CASE WHEN last.outcome = 'received' AND p.received_ms IS NULL
+                             THEN last.finished_ms ELSE p.received_ms END,
+                         refunded_ms = CASE WHEN last.outcome = 'refunded' AND p.refunded_ms IS NULL
+                             THEN last.finished_ms ELSE p.refunded_ms END,
+                         attempts = p.attempts + counts.n,
+                         updated_ms = last.finished_ms,
+                         owner = NULL,
+                         lease_until_ms = NULL
+                     FROM last JOIN counts ON counts.id = last.id
+                     WHERE p.id = last.id AND p.fence = last.fence
+                     RETURNING p.id, p.fence"
+                ),
+                &[
+                    &ids,
+                    &fences,
+                    &bills,
+                    &actions,
+                    &outcomes,
+                    &codes,
+                    &wechat_ids,
+                    &messages,
+                    &started,
+                    &finished,
+                    &steps,
+                ],
+            )
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, LedgerError>>()?;
+        tx.commit().await?;
+        Ok(attempts
+            .iter()
+            .map(|a| recorded.contains(&(a.claim.payout, a.claim.fence)))
+            .collect())
+    }
+
+    async fn reissue(
+        &self,
+        claim: Claim,
+        new_bill: &str,
+        new_request_json: &str,
+    ) -> Result<bool, LedgerError> {
+        let mut conn = self.pool.get().await?;
+        let tx = conn.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT fence, state FROM payouts WHERE id = $1 FOR UPDATE",
+                &[&claim.payout],
+            )
+            .await?
+        else {
+            return Err(LedgerError::NoSuchPayout(claim.payout));
+        };
+        let fence: i64 = row.try_get(0)?;
+        let state: String = row.try_get(1)?;
+        if fence != claim.fence {
+            return Ok(false);
+        }
+        if !matches!(
+            state.parse::<PayoutState>()?,
+            PayoutState::NotPaid | PayoutState::Conflict | PayoutState::Refunded
+        ) {
+            return Err(LedgerError::WrongState {
+                payout: claim.payout,
+                change: "given a new bill number",
+            });
+        }
+        if let Some(holder) = bill_holder(&tx, new_bill).await? {
+            return Err(LedgerError::BillTaken {
+                bill: new_bill.to_owned(),
+                key: holder,
+            });
+        }
+        let now = now_ms();
+        tx.execute(
+            "INSERT INTO bills(bill, payout_id, created_ms) VALUES ($1, $2, $3)",
+            &[&new_bill, &claim.payout, &now],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE payouts SET bill = $3, request_json = $4, body = NULL, state = 'planned',
+                    err_code = NULL, message = NULL, wechat_id = NULL, next_step = NULL,
+                    received_ms = NULL, refunded_ms = NULL, generated = true,
+                    owner = NULL, lease_until_ms = NULL, updated_ms = $5
+             WHERE id = $1 AND fence = $2",
+            &[
+                &claim.payout,
+                &claim.fence,
+                &new_bill,
+                &new_request_json,
+                &now,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn reserve_slot(
+        &self,
+        name: &str,
+        interval_ms: i64,
+        now_ms: i64,
+    ) -> Result<i64, LedgerError> {
+        let conn = self.pool.get().await?;
+        let now_us = now_ms.saturating_mul(1000);
+        let interval_us = interval_ms.saturating_mul(1000);
+        // GCRA without burst: the slot is max(tat, now); tat moves one
+        // interval past it. One statement, one row lock: atomic across
+        // every process of the ledger.
+        let slot_us: i64 = conn
+            .query_one(
+                "INSERT INTO rates(name, tat_us) VALUES ($1, $2::bigint + $3::bigint)
+                 ON CONFLICT (name) DO UPDATE
+                     SET tat_us = GREATEST(rates.tat_us, $2::bigint) + $3::bigint
+                 RETURNING tat_us - $3::bigint",
+                &[&name, &now_us, &interval_us],
+            )
+            .await?
+            .try_get(0)?;
+        Ok(slot_us.div_euclid(1000) + i64::from(slot_us.rem_euclid(1000) != 0))
+    }
+
+    async fn payouts(&self, filter: &PayoutFilter) -> Result<Vec<Payout>, LedgerError> {
+        let conn = self.pool.get().await?;
+        let states: Vec<&str> = filter.states.iter().map(|s| s.as_str()).collect();
+        let limit: Option<i64> = match filter.limit {
+            0 => None,
+            n => Some(i64::try_from(n).unwrap_or(i64::MAX)),
+        };
+        conn.query(
+            &format!(
+                "SELECT {PAYOUT_COLUMNS} FROM payouts
+                 WHERE ($1::text IS NULL OR batch = $1)
+                   AND (cardinality($2::text[]) = 0 OR state = ANY($2))
+                   AND id > $3
+                 ORDER BY id LIMIT $4"
+            ),
+            &[&filter.batch, &states, &filter.after_id, &limit],
+        )
+        .await?
+        .iter()
+        .map(payout_from_row)
+        .collect()
+    }
+
+    async fn payout(&self, id: i64) -> Result<Payout, LedgerError> {
+        let conn = self.pool.get().await?;
+        match conn
+            .query_opt(
+                &format!("SELECT {PAYOUT_COLUMNS} FROM payouts WHERE id = $1"),
+                &[&id],
+            )
+            .await?
+        {
+            Some(row) => payout_from_row(&row),
+            None => Err(LedgerError::NoSuchPayout(id)),
+        }
+    }
+
+    async fn payout_by_key(&self, key: &str) -> Result<Option<Payout>, LedgerError> {
+        let conn = self.pool.get().await?;
+        conn.query_opt(
+            &format!("SELECT {PAYOUT_COLUMNS} FROM payouts WHERE key = $1"),
+            &[&key],
+        )
+        .await?
+        .as_ref()
+        .map(payout_from_row)
+        .transpose()
+    }
+
+    async fn attempts(&self, payout: i64) -> Result<Vec<AttemptRecord>, LedgerError> {
+        let conn = self.pool.get().await?;
+        conn.query(
+            "SELECT payout_id, fence, bill, action, outcome, err_code, wechat_id, message,
+                    started_ms, finished_ms, next_step
+             FROM attempts WHERE payout_id = $1 ORDER BY id",
+            &[&payout],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            let action: String = row.try_get(3)?;
+            let outcome: String = row.try_get(4)?;
+            let step: Option<String> = row.try_get(10)?;
+            Ok(AttemptRecord {
+                claim: Claim {
+                    payout: row.try_get(0)?,
+                    fence: row.try_get(1)?,
+                },
+                bill: row.try_get(2)?,
+                action: AttemptAction::parse(&action).ok_or_else(|| {
+                    LedgerError::Corrupt(format!("unknown attempt action {action:?}"))
+                })?,
+                outcome: outcome.parse()?,
+                err_code: row.try_get(5)?,
+                wechat_id: row.try_get(6)?,
+                message: row.try_get(7)?,
+                started_ms: row.try_get(8)?,
+                finished_ms: row.try_get(9)?,
+                next_step: step.as_deref().and_then(NextStep::parse),
+            })
+        })
+        .collect()
+    }
+
+    async fn summary(&self, batch: Option<&str>) -> Result<Summary, LedgerError> {
+        let conn = self.pool.get().await?;
+        let mut summary = Summary::empty();
+        for row in conn
+            .query(
+                "SELECT state, count(*), COALESCE(sum(amount_fen), 0)::bigint FROM payouts
+                 WHERE ($1::text IS NULL OR batch = $1) GROUP BY state",
+                &[&batch],
+            )
+            .await?
+        {
+            let state: PayoutState = row.try_get::<_, String>(0)?.parse()?;
+            let count = to_u64(row.try_get(1)?, "count")?;
+            let fen = to_u64(row.try_get(2)?, "total")?;
+            if let Some(entry) = summary.by_state.iter_mut().find(|(s, _, _)| *s == state) {
+                *entry = (state, count, fen);
+            }
+        }
+        for row in conn
+            .query(
+                "SELECT COALESCE(err_code, ''), count(*), COALESCE(sum(amount_fen), 0)::bigint
+                 FROM payouts WHERE state = 'not_paid' AND ($1::text IS NULL OR batch = $1)
+                 GROUP BY 1 ORDER BY 1",
+                &[&batch],
+            )
+            .await?
+        {
+            summary.not_paid_by_code.push((
+                row.try_get(0)?,
+                to_u64(row.try_get(1)?, "count")?,
+                to_u64(row.try_get(2)?, "total")?,
+            ));
+        }
+        Ok(summary)
+    }
+
+    async fn checkpoint(&self) -> Result<(), LedgerError> {
+        // Every commit is durable in the server (its WAL is its business).
+        Ok(())
+    }
+}
+
+fn split_claims(claims: &[Claim]) -> (Vec<i64>, Vec<i64>) {
+    claims.iter().map(|c| (c.payout, c.fence)).unzip()
+}
+
+/// The stored payout if `given` is the same payout, else the conflict.
+fn same_or_conflict(existing: Payout, given: &NewPayout) -> Result<Submitted, LedgerError> {
+    if existing.params == given.params {
+        Ok(Submitted {
+            payout: existing,
+            created: false,
+        })
+    } else {
+        Err(LedgerError::KeyConflict {
+            key: given.key.clone(),
+            existing: format!(
+                "{} (bill {}, {})",
+                existing.params, existing.bill, existing.state
+            ),
+            given: given.params.clone(),
+        })
+    }
+}
+
+/// A bill number from `bills` that is neither stored nor planned in this
+/// import.
+fn fresh_bill(
+    bills: &dyn BillSource,
+    taken: &HashMap<String, String>,
+    to_insert: &[NewPayout],
+    to_replace: &[(i64, NewPayout)],
+) -> Result<String, LedgerError> {
+    for _ in 0..64 {
+        let bill = bills.next_bill()?;
+        let clash = taken.contains_key(&bill)
+            || to_insert.iter().any(|p| p.bill == bill)
+            || to_replace.iter().any(|(_, p)| p.bill == bill);
+        if !clash {
+            return Ok(bill);
+        }
+    }
+    Err(LedgerError::Corrupt(
+        "could not draw a free bill number in 64 tries".into(),
+    ))
+}
+
+async fn read_meta<C: GenericClient + Sync>(
+    client: &C,
+) -> Result<HashMap<String, String>, LedgerError> {
+    client
+        .query("SELECT key, value FROM hongbao_meta", &[])
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect()
+}
+
+async fn read_binding<C: GenericClient + Sync>(client: &C) -> Result<Option<Binding>, LedgerError> {
+    let meta = read_meta(client).await?;
+    Ok(match (meta.get("mch_id"), meta.get("appid")) {
+        (Some(mch_id), Some(appid)) => Some(Binding {
+            mch_id: mch_id.clone(),
+            appid: appid.clone(),
+            server: ServerId {
+                id: meta.get("server").cloned().unwrap_or_default(),
+                sandbox: meta.get("server_sandbox").is_some_and(|s| s == "1"),
+            },
+        }),
+        _ => None,
+    })
+}
