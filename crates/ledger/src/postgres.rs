@@ -64,6 +64,9 @@ const PAYOUT_COLUMNS: &str = "id, key, batch, line, openid, amount_fen, params, 
      request_json, body, wechat_id, err_code, message, attempts, updated_ms, next_step, \
      generated, received_ms, refunded_ms, fence";
 
+/// The number of [`PAYOUT_COLUMNS`].
+const PAYOUT_COLUMN_COUNT: usize = 21;
+
 /// A ledger in a PostgreSQL database (or in one schema of it, chosen by
 /// `search_path`).
 #[derive(Debug)]
@@ -223,18 +226,28 @@ fn split_url(url: &str) -> Result<(String, Option<String>, usize), LedgerError> 
 /// `%XX` decoding of a URL query value (for a file path).
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
+    let hex = |b: u8| {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+        let escaped = match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&high), Some(&low)) => hex(high).zip(hex(low)).map(|(h, l)| h * 16 + l),
+            _ => None,
+        };
+        match escaped {
+            Some(byte) => {
                 out.push(byte);
                 i += 3;
-                continue;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
             }
         }
-        out.push(bytes[i]);
-        i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -341,13 +354,6 @@ fn due_condition(due: Due) -> &'static str {
         }
         Due::Refresh => "(state = 'paid')",
     }
-}
-
-/// The request under another bill number: the generated number replaced in
-/// the request's JSON (bill numbers are ASCII letters and digits, written
-/// as they are).
-fn rebill(request_json: &str, old: &str, new: &str) -> String {
-    request_json.replace(&format!("\"{old}\""), &format!("\"{new}\""))
 }
 
 /// Whether a database error is a unique violation.
@@ -528,34 +534,33 @@ impl Store for PgStore {
         payout: &NewPayout,
         bills: &dyn BillSource,
     ) -> Result<Submitted, LedgerError> {
-        let mut candidate = payout.clone();
         // A few rounds: a concurrent submit of the same key, or a bill
-        // number drawn at the same moment elsewhere, makes a round retry.
+        // number taken at the same moment elsewhere, makes a round retry
+        // (the unique constraints decide; the loser looks again).
         for _ in 0..16 {
             let mut conn = self.pool.get().await?;
             let tx = conn.transaction().await?;
             if let Some(existing) = tx
                 .query_opt(
                     &format!("SELECT {PAYOUT_COLUMNS} FROM payouts WHERE key = $1"),
-                    &[&candidate.key],
+                    &[&payout.key],
                 )
                 .await?
             {
-                let existing = payout_from_row(&existing)?;
-                return same_or_conflict(existing, payout);
+                return same_or_conflict(payout_from_row(&existing)?, payout);
             }
-            if let Some(holder) = bill_holder(&tx, &candidate.bill).await? {
-                if candidate.generated {
-                    let new = bills.next_bill()?;
-                    candidate.request_json = rebill(&candidate.request_json, &candidate.bill, &new);
-                    candidate.bill = new;
-                    continue;
+            let (bill, request_json) = match free_bill(&tx, payout, bills).await? {
+                Ok(found) => found,
+                Err(key) => {
+                    return Err(LedgerError::BillTaken {
+                        bill: payout.bill.clone(),
+                        key,
+                    });
                 }
-                return Err(LedgerError::BillTaken {
-                    bill: candidate.bill.clone(),
-                    key: holder,
-                });
-            }
+            };
+            let mut candidate = payout.clone();
+            candidate.bill = bill;
+            candidate.request_json = request_json;
             match insert_payouts(&tx, std::slice::from_ref(&candidate)).await {
                 Ok(mut stored) => {
                     tx.commit().await?;
@@ -572,7 +577,6 @@ impl Store for PgStore {
                         .downcast_ref::<tokio_postgres::Error>()
                         .is_some_and(is_unique_violation) =>
                 {
-                    // Lost a race (same key, or same bill): look again.
                     continue;
                 }
                 Err(other) => return Err(other),
@@ -593,23 +597,21 @@ impl Store for PgStore {
     ) -> Result<ImportPlan, LedgerError> {
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
-        // One importer per ledger at a time: plans see each other's rows.
+        // One importer per ledger at a time: each plan sees the rows of the
+        // imports before it.
         tx.execute("SELECT pg_advisory_xact_lock(7235712685)", &[])
             .await?;
         let now = now_ms();
         match tx
-            .query_opt(
-                "SELECT name, file_name, file_digest, kind FROM batches WHERE name = $1",
-                &[&batch.name],
-            )
+            .query_opt("SELECT kind FROM batches WHERE name = $1", &[&batch.name])
             .await?
         {
             Some(row) => {
-                let stored = batch_from_row(&row)?;
-                if stored.kind != batch.kind {
+                let kind: String = row.try_get(0)?;
+                if kind != batch.kind {
                     return Err(LedgerError::KindMismatch {
                         batch: batch.name.clone(),
-                        ledger: stored.kind,
+                        ledger: kind,
                         this_run: batch.kind.clone(),
                     });
                 }
@@ -635,168 +637,178 @@ impl Store for PgStore {
             }
         }
 
+        // What the chunk needs to know, fetched at once: the payouts of its
+        // keys (with whether a live claim holds them), the holders of its
+        // bill numbers, and recent payouts of its payees elsewhere.
         let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-        let existing: HashMap<String, Payout> = tx
+        let mut existing: HashMap<String, (Payout, bool)> = HashMap::new();
+        for row in tx
             .query(
-                &format!("SELECT {PAYOUT_COLUMNS} FROM payouts WHERE key = ANY($1)"),
-                &[&keys],
+                &format!(
+                    "SELECT {PAYOUT_COLUMNS}, owner IS NOT NULL AND lease_until_ms > $2
+                     FROM payouts WHERE key = ANY($1)"
+                ),
+                &[&keys, &now],
             )
             .await?
-            .iter()
-            .map(|row| payout_from_row(row).map(|p| (p.key.clone(), p)))
-            .collect::<Result<_, _>>()?;
-        let wanted_bills: Vec<&str> = rows.iter().map(|r| r.bill.as_str()).collect();
+        {
+            let payout = payout_from_row(&row)?;
+            let held: Option<bool> = row.try_get(PAYOUT_COLUMN_COUNT)?;
+            existing.insert(payout.key.clone(), (payout, held.unwrap_or(false)));
+        }
+        let wanted: Vec<&str> = rows.iter().map(|r| r.bill.as_str()).collect();
         let mut taken: HashMap<String, String> = HashMap::new();
         for row in tx
             .query(
                 "SELECT b.bill, p.key FROM bills b JOIN payouts p ON p.id = b.payout_id
                  WHERE b.bill = ANY($1)",
-                &[&wanted_bills],
+                &[&wanted],
             )
             .await?
         {
             taken.insert(row.try_get(0)?, row.try_get(1)?);
         }
-
-        let mut plan = ImportPlan::default();
-        let mut to_insert: Vec<NewPayout> = Vec::new();
-        let mut to_replace: Vec<(i64, NewPayout)> = Vec::new();
-        let mut seen_keys: HashSet<&str> = HashSet::new();
-        for row in rows {
-            if !seen_keys.insert(row.key.as_str()) {
-                // The same key twice in one chunk: the second is the same
-                // payout as the first if equal, else refused.
-                if let Some(first) = to_insert.iter().find(|p| p.key == row.key) {
-                    if first.params != row.params {
-                        plan.refused.push(ChangedRow {
-                            line: row.line,
-                            key: row.key.clone(),
-                            old: first.params.clone(),
-                            new: row.params.clone(),
-                            state: PayoutState::Planned,
-                        });
-                    } else {
-                        plan.unchanged.push(row.line);
-                    }
-                }
-                continue;
-            }
-            match existing.get(&row.key) {
-                Some(stored) if stored.params == row.params => plan.unchanged.push(row.line),
-                Some(stored) => {
-                    let changed = ChangedRow {
-                        line: row.line,
-                        key: row.key.clone(),
-                        old: stored.params.clone(),
-                        new: row.params.clone(),
-                        state: stored.state,
-                    };
-                    let definitely_not_paid = matches!(
-                        stored.state,
-                        PayoutState::Planned | PayoutState::NotPaid | PayoutState::Conflict
-                    ) && !(stored.state == PayoutState::Planned
-                        && stored.body.is_some());
-                    if definitely_not_paid {
-                        let mut new = row.clone();
-                        if new.bill == stored.bill || taken.contains_key(&new.bill) {
-                            if !new.generated {
-                                plan.duplicate_bills.push((
-                                    row.line,
-                                    new.bill.clone(),
-                                    taken
-                                        .get(&new.bill)
-                                        .cloned()
-                                        .unwrap_or_else(|| stored.key.clone()),
-                                ));
-                                continue;
-                            }
-                            let fresh = fresh_bill(bills, &taken, &to_insert, &to_replace)?;
-                            new.request_json = rebill(&new.request_json, &new.bill, &fresh);
-                            new.bill = fresh;
-                        }
-                        plan.replaced.push(changed);
-                        to_replace.push((stored.id, new));
-                    } else {
-                        plan.refused.push(changed);
-                    }
-                }
-                None => {
-                    let mut new = row.clone();
-                    let clash = taken.get(&new.bill).cloned().or_else(|| {
-                        to_insert
-                            .iter()
-                            .chain(to_replace.iter().map(|(_, p)| p))
-                            .find(|p| p.bill == new.bill)
-                            .map(|p| p.key.clone())
-                    });
-                    if let Some(holder) = clash {
-                        if !new.generated {
-                            plan.duplicate_bills
-                                .push((row.line, new.bill.clone(), holder));
-                            continue;
-                        }
-                        let fresh = fresh_bill(bills, &taken, &to_insert, &to_replace)?;
-                        new.request_json = rebill(&new.request_json, &new.bill, &fresh);
-                        new.bill = fresh;
-                    }
-                    plan.new.push(row.line);
-                    to_insert.push(new);
-                }
-            }
-        }
-
-        // Same payee and amount in another batch (or on its own) within 30
-        // days, not definitely unpaid.
         let openids: Vec<&str> = rows.iter().map(|r| r.openid.as_str()).collect();
-        let since = now - SIMILAR_WINDOW_MS;
-        let others = tx
+        let mut recent: HashMap<(String, u64), Vec<(Option<String>, String)>> = HashMap::new();
+        for row in tx
             .query(
                 "SELECT openid, amount_fen, batch, key FROM payouts
-                 WHERE openid = ANY($1) AND batch IS DISTINCT FROM $2 AND created_ms >= $3
+                 WHERE openid = ANY($1) AND created_ms >= $2
                    AND state NOT IN ('not_paid', 'conflict')
                  ORDER BY id",
-                &[&openids, &batch.name, &since],
+                &[&openids, &(now - SIMILAR_WINDOW_MS)],
             )
-            .await?;
-        let mut by_payee: HashMap<(String, u64), Vec<(Option<String>, String)>> = HashMap::new();
-        for row in &others {
+            .await?
+        {
             let openid: String = row.try_get(0)?;
             let amount = to_u64(row.try_get(1)?, "amount")?;
-            by_payee
+            recent
                 .entry((openid, amount))
                 .or_default()
                 .push((row.try_get(2)?, row.try_get(3)?));
         }
+
+        let mut plan = ImportPlan::default();
+        let mut to_insert: Vec<NewPayout> = Vec::new();
+        let mut to_replace: Vec<(i64, NewPayout)> = Vec::new();
+        let mut moved_lines: Vec<(i64, i64)> = Vec::new();
+        // Bill numbers planned in this chunk (key of their row).
+        let mut chunk_bills: HashMap<String, String> = HashMap::new();
+        let mut chunk_keys: HashMap<&str, &NewPayout> = HashMap::new();
         for row in rows {
-            if let Some(found) = by_payee.get(&(row.openid.clone(), row.amount_fen)) {
-                for (other_batch, other_key) in found {
-                    plan.similar.push(SimilarPayout {
+            if let Some(first) = chunk_keys.get(row.key.as_str()) {
+                // The same key twice in one file: the same payout, or refused.
+                if first.params == row.params {
+                    plan.unchanged.push(row.line);
+                } else {
+                    plan.refused.push(ChangedRow {
                         line: row.line,
-                        openid: row.openid.clone(),
-                        amount_fen: row.amount_fen,
-                        other_batch: other_batch.clone(),
-                        other_key: other_key.clone(),
+                        key: row.key.clone(),
+                        old: format!("{} (bill {})", first.params, first.bill),
+                        new: row.params.clone(),
+                        state: PayoutState::Planned,
                     });
+                }
+                continue;
+            }
+            chunk_keys.insert(&row.key, row);
+            match existing.get(&row.key) {
+                Some((old, _))
+                    if old.params == row.params && (row.generated || old.bill == row.bill) =>
+                {
+                    if old.line != row.line {
+                        moved_lines.push((old.id, to_i64(row.line, "line")?));
+                    }
+                    plan.unchanged.push(row.line);
+                }
+                Some((old, held)) => {
+                    let changed = ChangedRow {
+                        line: row.line,
+                        key: row.key.clone(),
+                        old: format!("{} (bill {})", old.params, old.bill),
+                        new: row.params.clone(),
+                        state: old.state,
+                    };
+                    let definitely_not_paid = matches!(
+                        old.state,
+                        PayoutState::Planned | PayoutState::NotPaid | PayoutState::Conflict
+                    ) && (old.state != PayoutState::Planned
+                        || old.body.is_none());
+                    if !definitely_not_paid || *held {
+                        plan.refused.push(changed);
+                        continue;
+                    }
+                    match pick_bill(row, bills, &taken, &chunk_bills)? {
+                        Ok((bill, request_json)) => {
+                            let mut new = row.clone();
+                            new.bill = bill;
+                            new.request_json = request_json;
+                            chunk_bills.insert(new.bill.clone(), new.key.clone());
+                            to_replace.push((old.id, new));
+                            plan.replaced.push(changed);
+                        }
+                        Err(key) => plan.duplicate_bills.push((row.line, row.bill.clone(), key)),
+                    }
+                }
+                None => {
+                    match pick_bill(row, bills, &taken, &chunk_bills)? {
+                        Ok((bill, request_json)) => {
+                            let mut new = row.clone();
+                            new.bill = bill;
+                            new.request_json = request_json;
+                            chunk_bills.insert(new.bill.clone(), new.key.clone());
+                            to_insert.push(new);
+                        }
+                        Err(key) => {
+                            plan.duplicate_bills.push((row.line, row.bill.clone(), key));
+                            continue;
+                        }
+                    }
+                    if let Some((other_batch, other_key)) = recent
+                        .get(&(row.openid.clone(), row.amount_fen))
+                        .and_then(|found| found.iter().find(|(b, _)| *b != row.batch))
+                    {
+                        plan.similar.push(SimilarPayout {
+                            line: row.line,
+                            openid: row.openid.clone(),
+                            amount_fen: row.amount_fen,
+                            other_batch: other_batch.clone(),
+                            other_key: other_key.clone(),
+                        });
+                    }
+                    plan.new.push(row.line);
                 }
             }
         }
 
         if dry_run || plan.is_refused() {
-            plan.committed = false;
             tx.rollback().await?;
             return Ok(plan);
         }
         if !to_insert.is_empty() {
             insert_payouts(&tx, &to_insert).await?;
         }
+        if !moved_lines.is_empty() {
+            let (ids, lines): (Vec<i64>, Vec<i64>) = moved_lines.into_iter().unzip();
+            tx.execute(
+                "UPDATE payouts p SET line = m.line
+                 FROM unnest($1::bigint[], $2::bigint[]) AS m(id, line) WHERE p.id = m.id",
+                &[&ids, &lines],
+            )
+            .await?;
+        }
         for (id, new) in &to_replace {
+            tx.execute(
+                "INSERT INTO bills(bill, payout_id, created_ms) VALUES ($1, $2, $3)",
+                &[&new.bill, id, &now],
+            )
+            .await?;
             tx.execute(
                 "UPDATE payouts SET line = $2, openid = $3, amount_fen = $4, params = $5,
                         bill = $6, request_json = $7, generated = $8, state = 'planned',
                         body = NULL, wechat_id = NULL, err_code = NULL, message = NULL,
-                        next_step = NULL, received_ms = NULL, refunded_ms = NULL,
-                        owner = NULL, lease_until_ms = NULL, fence = fence + 1,
-                        updated_ms = $9
+                        next_step = NULL, owner = NULL, lease_until_ms = NULL,
+                        fence = fence + 1, updated_ms = $9
                  WHERE id = $1",
                 &[
                     id,
@@ -809,11 +821,6 @@ impl Store for PgStore {
                     &new.generated,
                     &now,
                 ],
-            )
-            .await?;
-            tx.execute(
-                "INSERT INTO bills(bill, payout_id, created_ms) VALUES ($1, $2, $3)",
-                &[&new.bill, id, &now],
             )
             .await?;
         }
@@ -857,7 +864,7 @@ impl Store for PgStore {
              WHERE id IN (
                  SELECT id FROM payouts
                  WHERE {due} AND ($3::text IS NULL OR batch = $3) AND id > $4
-                   AND (owner IS NULL OR lease_until_ms IS NULL OR lease_until_ms < {DB_NOW_MS})
+                   AND (owner IS NULL OR lease_until_ms IS NULL OR lease_until_ms <= {DB_NOW_MS})
                  ORDER BY id
                  LIMIT $5
                  FOR UPDATE SKIP LOCKED)
@@ -943,8 +950,9 @@ impl Store for PgStore {
         let bodies: Vec<&[u8]> = marks.iter().map(|(_, b)| b.as_slice()).collect();
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
-        // Lock the rows, check them, then write: a paid payout is refused
-        // (nothing written), a lost claim is `false`.
+        // Lock the rows, check them, then write: a payout in a state that
+        // is not sent again is refused (nothing written), a lost claim is
+        // `false`.
         let current: HashMap<i64, (i64, String)> = tx
             .query(
                 "SELECT id, fence, state FROM payouts WHERE id = ANY($1) ORDER BY id FOR UPDATE",
@@ -957,12 +965,17 @@ impl Store for PgStore {
         let mut held = Vec::with_capacity(marks.len());
         for (claim, _) in marks {
             match current.get(&claim.payout) {
-                None => return Err(LedgerError::NoSuchPayout(claim.payout)),
+                None => held.push(false),
                 Some((fence, _)) if *fence != claim.fence => held.push(false),
-                Some((_, state)) if state.parse::<PayoutState>()?.was_paid() => {
+                Some((_, state))
+                    if !matches!(
+                        state.as_str(),
+                        "planned" | "sending" | "unknown" | "not_paid"
+                    ) =>
+                {
                     return Err(LedgerError::WrongState {
                         payout: claim.payout,
-                        change: "sent again (it is paid)",
+                        change: "marked sending",
                     });
                 }
                 Some(_) => held.push(true),
@@ -984,107 +997,26 @@ impl Store for PgStore {
         if attempts.is_empty() {
             return Ok(Vec::new());
         }
-        let mut ids = Vec::with_capacity(attempts.len());
-        let mut fences = Vec::with_capacity(attempts.len());
-        let mut bills = Vec::with_capacity(attempts.len());
-        let mut actions = Vec::with_capacity(attempts.len());
-        let mut outcomes = Vec::with_capacity(attempts.len());
-        let mut codes = Vec::with_capacity(attempts.len());
-        let mut wechat_ids = Vec::with_capacity(attempts.len());
-        let mut messages = Vec::with_capacity(attempts.len());
-        let mut started = Vec::with_capacity(attempts.len());
-        let mut finished = Vec::with_capacity(attempts.len());
-        let mut steps = Vec::with_capacity(attempts.len());
+        // Rounds: the k-th attempt of each payout in round k, so several
+        // attempts of one payout apply in order, as one after the other.
+        let mut rounds: Vec<Vec<&AttemptRecord>> = Vec::new();
+        let mut seen: HashMap<i64, usize> = HashMap::new();
         for a in attempts {
-            ids.push(a.claim.payout);
-            fences.push(a.claim.fence);
-            bills.push(a.bill.as_str());
-            actions.push(a.action.as_str());
-            outcomes.push(a.outcome.as_str());
-            codes.push(a.err_code.as_deref());
-            wechat_ids.push(a.wechat_id.as_deref());
-            messages.push(a.message.as_deref());
-            started.push(a.started_ms);
-            finished.push(a.finished_ms);
-            steps.push(a.next_step.map(NextStep::as_str));
+            let k = seen.entry(a.claim.payout).or_insert(0);
+            if rounds.len() <= *k {
+                rounds.push(Vec::new());
+            }
+            rounds[*k].push(a);
+            *k += 1;
         }
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
-        // Only attempts whose claim still holds (fence unchanged) count:
-        // they are inserted with the owner of that claim, and their payout
-        // moves to the outcome (a paid payout stays paid; it may only be
-        // received or refunded afterwards), claim released.
-        let recorded: HashSet<(i64, i64)> = tx
-            .query(
-                &format!(
-                    "WITH a AS (
-                         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],
-                             $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],
-                             $10::bigint[], $11::text[]) WITH ORDINALITY
-                             AS a(id, fence, bill, action, outcome, err_code, wechat_id,
-                                  message, started_ms, finished_ms, next_step, n)
-                     ),
-                     held AS (
-                         SELECT a.*, p.owner FROM a JOIN payouts p ON p.id = a.id AND p.fence = a.fence
-                     ),
-                     ins AS (
-                         INSERT INTO attempts(payout_id, fence, owner, bill, action, outcome,
-                             err_code, wechat_id, message, started_ms, finished_ms, next_step)
-                         SELECT id, fence, owner, bill, action, outcome, err_code, wechat_id,
-                             message, started_ms, finished_ms, next_step
-                         FROM held ORDER BY n
-                     ),
-                     last AS (
-                         SELECT DISTINCT ON (id) * FROM held ORDER BY id, n DESC
-                     ),
-                     counts AS (
-                         SELECT id, count(*) AS n FROM held GROUP BY id
-                     )
-                     UPDATE payouts p SET
-                         state = CASE
-                             WHEN p.state IN {PAID_STATES} AND last.outcome NOT IN {PAID_STATES}
-                                 THEN p.state
-                             WHEN p.state IN ('received', 'refunded') AND last.outcome = 'paid'
-                                 THEN p.state
-                             WHEN p.bill <> last.bill THEN p.state
-                             ELSE last.outcome END,
-                         err_code = CASE WHEN p.bill = last.bill AND NOT (p.state IN {PAID_STATES} AND last.outcome NOT IN {PAID_STATES})
-                             THEN last.err_code ELSE p.err_code END,
-                         message = CASE WHEN p.bill = last.bill AND NOT (p.state IN {PAID_STATES} AND last.outcome NOT IN {PAID_STATES})
-                             THEN last.message ELSE p.message END,
-                         next_step = CASE WHEN p.bill = last.bill AND NOT (p.state IN {PAID_STATES} AND last.outcome NOT IN {PAID_STATES})
-                             THEN last.next_step ELSE p.next_step END,
-                         wechat_id = COALESCE(last.wechat_id, p.wechat_id),
-                         received_ms = CASE WHEN last.outcome = 'received' AND p.received_ms IS NULL
-                             THEN last.finished_ms ELSE p.received_ms END,
-                         refunded_ms = CASE WHEN last.outcome = 'refunded' AND p.refunded_ms IS NULL
-                             THEN last.finished_ms ELSE p.refunded_ms END,
-                         attempts = p.attempts + counts.n,
-                         updated_ms = last.finished_ms,
-                         owner = NULL,
-                         lease_until_ms = NULL
-                     FROM last JOIN counts ON counts.id = last.id
-                     WHERE p.id = last.id AND p.fence = last.fence
-                     RETURNING p.id, p.fence"
-                ),
-                &[
-                    &ids,
-                    &fences,
-                    &bills,
-                    &actions,
-                    &outcomes,
-                    &codes,
-                    &wechat_ids,
-                    &messages,
-                    &started,
-                    &finished,
-                    &steps,
-                ],
-            )
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect::<Result<_, LedgerError>>()?;
+        let mut recorded: HashSet<(i64, i64)> = HashSet::new();
+        for round in rounds {
+            for row in record_round(&tx, &round).await? {
+                recorded.insert(row);
+            }
+        }
         tx.commit().await?;
         Ok(attempts
             .iter()
@@ -1283,7 +1215,7 @@ impl Store for PgStore {
         }
         for row in conn
             .query(
-                "SELECT COALESCE(err_code, ''), count(*), COALESCE(sum(amount_fen), 0)::bigint
+                "SELECT COALESCE(err_code, '(none)'), count(*), COALESCE(sum(amount_fen), 0)::bigint
                  FROM payouts WHERE state = 'not_paid' AND ($1::text IS NULL OR batch = $1)
                  GROUP BY 1 ORDER BY 1",
                 &[&batch],
@@ -1309,44 +1241,73 @@ fn split_claims(claims: &[Claim]) -> (Vec<i64>, Vec<i64>) {
     claims.iter().map(|c| (c.payout, c.fence)).unzip()
 }
 
-/// The stored payout if `given` is the same payout, else the conflict.
+/// The stored payout if `given` is the same payout (same parameters; the
+/// same bill number unless the ledger chose it), else the conflict.
 fn same_or_conflict(existing: Payout, given: &NewPayout) -> Result<Submitted, LedgerError> {
-    if existing.params == given.params {
-        Ok(Submitted {
+    if existing.params == given.params && (given.generated || existing.bill == given.bill) {
+        return Ok(Submitted {
             payout: existing,
             created: false,
-        })
-    } else {
-        Err(LedgerError::KeyConflict {
-            key: given.key.clone(),
-            existing: format!(
-                "{} (bill {}, {})",
-                existing.params, existing.bill, existing.state
-            ),
-            given: given.params.clone(),
-        })
+        });
     }
+    Err(LedgerError::KeyConflict {
+        key: given.key.clone(),
+        existing: format!("{} (bill {})", existing.params, existing.bill),
+        given: if given.generated {
+            given.params.clone()
+        } else {
+            format!("{} (bill {})", given.params, given.bill)
+        },
+    })
 }
 
-/// A bill number from `bills` that is neither stored nor planned in this
-/// import.
-fn fresh_bill(
+/// A free bill number for `row` in an import chunk: its own when free
+/// (in the ledger and in the chunk), else, for a generated one, drawn
+/// again. `Err(key of the holder)` for a caller-chosen number that is taken.
+fn pick_bill(
+    row: &NewPayout,
     bills: &dyn BillSource,
     taken: &HashMap<String, String>,
-    to_insert: &[NewPayout],
-    to_replace: &[(i64, NewPayout)],
-) -> Result<String, LedgerError> {
-    for _ in 0..64 {
-        let bill = bills.next_bill()?;
-        let clash = taken.contains_key(&bill)
-            || to_insert.iter().any(|p| p.bill == bill)
-            || to_replace.iter().any(|(_, p)| p.bill == bill);
-        if !clash {
-            return Ok(bill);
+    chunk: &HashMap<String, String>,
+) -> Result<Result<(String, String), String>, LedgerError> {
+    let mut bill = row.bill.clone();
+    let mut request_json = row.request_json.clone();
+    for _ in 0..8 {
+        match taken.get(&bill).or_else(|| chunk.get(&bill)) {
+            None => return Ok(Ok((bill, request_json))),
+            Some(holder) if !row.generated => return Ok(Err(holder.clone())),
+            Some(_) => {
+                bill = bills.next_bill()?;
+                request_json = crate::rebill(&request_json, &bill)?;
+            }
         }
     }
     Err(LedgerError::Corrupt(
-        "could not draw a free bill number in 64 tries".into(),
+        "eight bill numbers drawn in a row were all taken".into(),
+    ))
+}
+
+/// A free bill number for a payout submitted alone (see [`pick_bill`]),
+/// checked against the ledger.
+async fn free_bill<C: GenericClient + Sync>(
+    client: &C,
+    payout: &NewPayout,
+    bills: &dyn BillSource,
+) -> Result<Result<(String, String), String>, LedgerError> {
+    let mut bill = payout.bill.clone();
+    let mut request_json = payout.request_json.clone();
+    for _ in 0..8 {
+        match bill_holder(client, &bill).await? {
+            None => return Ok(Ok((bill, request_json))),
+            Some(holder) if !payout.generated => return Ok(Err(holder)),
+            Some(_) => {
+                bill = bills.next_bill()?;
+                request_json = crate::rebill(&request_json, &bill)?;
+            }
+        }
+    }
+    Err(LedgerError::Corrupt(
+        "eight bill numbers drawn in a row were all taken".into(),
     ))
 }
 
@@ -1374,4 +1335,129 @@ async fn read_binding<C: GenericClient + Sync>(client: &C) -> Result<Option<Bind
         }),
         _ => None,
     })
+}
+
+/// Records attempts of distinct payouts in one statement, in the caller's
+/// transaction; returns the `(payout, fence)` of those whose claim held.
+///
+/// As in the SQLite backend: an attempt whose claim holds (fence
+/// unchanged; the row is locked first) is stored with the claim's owner,
+/// counts as an attempt and releases the claim; it moves the payout to its
+/// outcome only when it is about the payout's current bill number and the
+/// payout was not paid (a paid red packet may still go on to received or
+/// refunded). A paid payout never goes back to an unpaid state.
+async fn record_round<C: GenericClient + Sync>(
+    client: &C,
+    round: &[&AttemptRecord],
+) -> Result<Vec<(i64, i64)>, LedgerError> {
+    let mut ids = Vec::with_capacity(round.len());
+    let mut fences = Vec::with_capacity(round.len());
+    let mut bills = Vec::with_capacity(round.len());
+    let mut actions = Vec::with_capacity(round.len());
+    let mut outcomes = Vec::with_capacity(round.len());
+    let mut codes = Vec::with_capacity(round.len());
+    let mut wechat_ids = Vec::with_capacity(round.len());
+    let mut messages = Vec::with_capacity(round.len());
+    let mut started = Vec::with_capacity(round.len());
+    let mut finished = Vec::with_capacity(round.len());
+    let mut steps = Vec::with_capacity(round.len());
+    for a in round {
+        ids.push(a.claim.payout);
+        fences.push(a.claim.fence);
+        bills.push(a.bill.as_str());
+        actions.push(a.action.as_str());
+        outcomes.push(a.outcome.as_str());
+        codes.push(a.err_code.as_deref());
+        wechat_ids.push(a.wechat_id.as_deref());
+        messages.push(a.message.as_deref());
+        started.push(a.started_ms);
+        finished.push(a.finished_ms);
+        steps.push(a.next_step.map(NextStep::as_str));
+    }
+    let applies = format!(
+        "(p.bill = h.bill AND (p.state NOT IN {PAID_STATES} \
+         OR (p.state = 'paid' AND h.outcome IN {PAID_STATES})))"
+    );
+    let sql = format!(
+        "WITH a AS (
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],
+                 $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],
+                 $10::bigint[], $11::text[]) WITH ORDINALITY
+                 AS a(id, fence, bill, action, outcome, err_code, wechat_id,
+                      message, started_ms, finished_ms, next_step, n)
+         ),
+         h AS (
+             SELECT a.*, p.owner FROM a JOIN payouts p ON p.id = a.id AND p.fence = a.fence
+             FOR UPDATE OF p
+         ),
+         ins AS (
+             INSERT INTO attempts(payout_id, fence, owner, bill, action, outcome,
+                 err_code, wechat_id, message, started_ms, finished_ms, next_step)
+             SELECT id, fence, owner, bill, action, outcome, err_code, wechat_id,
+                 message, started_ms, finished_ms, next_step
+             FROM h ORDER BY n
+         )
+         UPDATE payouts p SET
+             state = CASE WHEN {applies} THEN h.outcome ELSE p.state END,
+             err_code = CASE WHEN {applies} THEN h.err_code ELSE p.err_code END,
+             message = CASE WHEN {applies} THEN h.message ELSE p.message END,
+             next_step = CASE WHEN {applies} THEN h.next_step ELSE p.next_step END,
+             wechat_id = CASE WHEN {applies} THEN COALESCE(h.wechat_id, p.wechat_id)
+                 ELSE COALESCE(p.wechat_id, h.wechat_id) END,
+             received_ms = CASE WHEN {applies} AND h.outcome = 'received'
+                 THEN COALESCE(p.received_ms, h.finished_ms) ELSE p.received_ms END,
+             refunded_ms = CASE WHEN {applies} AND h.outcome = 'refunded'
+                 THEN COALESCE(p.refunded_ms, h.finished_ms) ELSE p.refunded_ms END,
+             updated_ms = CASE WHEN {applies} THEN h.finished_ms ELSE p.updated_ms END,
+             attempts = p.attempts + 1,
+             owner = NULL,
+             lease_until_ms = NULL
+         FROM h
+         WHERE p.id = h.id AND p.fence = h.fence
+         RETURNING p.id, p.fence"
+    );
+    client
+        .query(
+            &sql,
+            &[
+                &ids,
+                &fences,
+                &bills,
+                &actions,
+                &outcomes,
+                &codes,
+                &wechat_ids,
+                &messages,
+                &started,
+                &finished,
+                &steps,
+            ],
+        )
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_url_options_are_taken_out_and_decoded() {
+        let (rest, root, size) = split_url(
+            "postgres://u:secret@db:5433/x?sslmode=require&sslrootcert=%2Fetc%2Fca%20a.pem&pool_size=3",
+        )
+        .unwrap();
+        assert_eq!(rest, "postgres://u:secret@db:5433/x?sslmode=require");
+        assert_eq!(root.as_deref(), Some("/etc/ca a.pem"));
+        assert_eq!(size, 3);
+        assert!(split_url("postgres://db/x?pool_size=0").is_err());
+        assert_eq!(percent_decode("a%zz%4"), "a%zz%4");
+        assert_eq!(percent_decode("%C3%A9t%C3%A9"), "été");
+        let config: tokio_postgres::Config = rest.parse().unwrap();
+        let shown = describe(&config);
+        assert_eq!(shown, "postgres://u@db:5433/x");
+        assert!(!shown.contains("secret"));
+    }
 }

@@ -2,4 +2,6 @@
 #![cfg(feature = "sqlite")]
 #![allow(clippy::unwrap_used)]
 
+#[cfg(feature = "postgres")]
+mod postgres;
 mod store;

@@ -3,12 +3,13 @@
 //! each with its own connections), and the shared rates.
 
 use super::fresh_schema;
+use hongbao_ledger::params_of;
 use hongbao_ledger::postgres::PgStore;
 use hongbao_ledger::{
     AttemptAction, AttemptRecord, BatchSpec, BillSource, Binding, Claim, ClaimRequest, Due,
     LedgerError, NewPayout, PayoutFilter, PayoutState, ServerId, Store,
 };
-use hongbao_proto::NextStep;
+use hongbao_proto::{Amount, AnyRequest, BillNo, NextStep, OpenId, RedPacket};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,15 +42,28 @@ impl BillSource for Counter {
 }
 
 fn payout(key: &str, openid: &str, amount_fen: u64, bill: &str) -> NewPayout {
+    let request: AnyRequest = RedPacket::builder(
+        BillNo::new(bill).unwrap(),
+        OpenId::new(openid).unwrap(),
+        Amount::from_fen(amount_fen),
+    )
+    .send_name("天虹百货")
+    .wishing("恭喜发财")
+    .act_name("新春")
+    .remark("谢谢")
+    .client_ip("203.0.113.10")
+    .build()
+    .unwrap()
+    .into();
     NewPayout {
         key: key.to_owned(),
         batch: None,
         line: 0,
         openid: openid.to_owned(),
         amount_fen,
-        params: format!("openid={openid}&amount={amount_fen}"),
+        params: params_of(&request),
         bill: bill.to_owned(),
-        request_json: format!(r#"{{"bill":"{bill}","openid":"{openid}","amount":{amount_fen}}}"#),
+        request_json: serde_json::to_string(&request).unwrap(),
         generated: true,
     }
 }
@@ -158,8 +172,8 @@ async fn submit_is_idempotent_and_bill_numbers_are_unique() {
             given,
         }) => {
             assert_eq!(key, "k1");
-            assert!(existing.contains("amount=100"), "{existing}");
-            assert!(given.contains("amount=200"), "{given}");
+            assert!(existing.contains("total_amount=100"), "{existing}");
+            assert!(given.contains("total_amount=200"), "{given}");
         }
         other => panic!("expected a key conflict, got {other:?}"),
     }
@@ -216,11 +230,14 @@ async fn import_plans_new_unchanged_replaced_refused_and_similar() {
         kind: "red-packet".into(),
     };
     let row = |batch: &str, line: u64, openid: &str, amount: u64| {
-        let mut p = payout(&format!("{batch}/{openid}/1"), openid, amount, "");
+        let mut p = payout(
+            &format!("{batch}/{openid}/1"),
+            openid,
+            amount,
+            &format!("G{batch}{line}"),
+        );
         p.batch = Some(batch.into());
         p.line = line;
-        p.bill = format!("G{batch}{line}");
-        p.request_json = format!(r#"{{"bill":"{}"}}"#, p.bill);
         p
     };
     let rows: Vec<NewPayout> = (0..5)
@@ -487,10 +504,7 @@ async fn concurrent_claims_pay_each_payout_once_and_fencing_rejects_stale_owners
             .expect("record"),
         vec![false]
     );
-    assert_eq!(
-        store.reissue(old, "LATE2", "{}").await.expect("reissue"),
-        false
-    );
+    assert!(!store.reissue(old, "LATE2", "{}").await.expect("reissue"));
     let now = store.payout(single.id).await.expect("payout");
     assert_eq!(now.state, PayoutState::Planned);
     assert_eq!(now.attempts, 0);
