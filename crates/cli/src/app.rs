@@ -131,6 +131,9 @@ fn retry_policy(config: &Config) -> hongbao::RetryPolicy {
     if let Some(n) = config.queries {
         policy.queries = n;
     }
+    if let Some(n) = config.limit_retries {
+        policy.limit_retries = n;
+    }
     policy
 }
 
@@ -286,6 +289,7 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Batch(BatchCommand::Reconcile(args)) => batch_reconcile(&cli, args, false).await,
         Command::Batch(BatchCommand::Refresh(args)) => batch_reconcile(&cli, args, true).await,
         Command::Batch(BatchCommand::Report(args)) => batch_report(args).await,
+        Command::Worker(args) => crate::worker::run(&cli, args).await,
     };
     match result {
         Ok(code) => code,

@@ -49,6 +49,45 @@ pub enum Command {
     /// Batch payouts from a CSV file, exactly once, with a journal.
     #[command(subcommand)]
     Batch(BatchCommand),
+    /// Pay whatever is due in a PostgreSQL ledger, from any process, until
+    /// stopped (SIGTERM or Ctrl-C: the requests in flight are recorded
+    /// first). Run any number of them, on any number of machines: claims
+    /// are fenced leases and the merchant's rate limit is shared.
+    Worker(WorkerArgs),
+}
+
+/// `hongbao worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The ledger: `postgres://user@host:port/db` (libpq URL options such
+    /// as `sslmode=require`, `sslrootcert=FILE`, `pool_size=N`). A SQLite
+    /// file works too, but only one process may use it.
+    #[arg(long, visible_alias = "ledger", value_name = "URL")]
+    pub journal: String,
+    /// Requests in flight at once in this process.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Only this batch's payouts (default: every due payout of the ledger).
+    #[arg(long, value_name = "NAME")]
+    pub batch: Option<String>,
+    /// The merchant's rate limit shared by every worker of the ledger
+    /// (requests per minute; default: the config's `rate_per_minute`; 0 = off).
+    #[arg(long, value_name = "N")]
+    pub rate_per_minute: Option<u32>,
+    /// How long a claim holds, in seconds: a payout claimed by a worker
+    /// that died is taken over (query first) after this.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub lease_secs: u64,
+    /// Pause between passes when nothing was due, in milliseconds.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub idle_ms: u64,
+    /// Give payouts that definitely failed (next step: a new bill) a new
+    /// bill number and pay them again.
+    #[arg(long)]
+    pub reissue_not_paid: bool,
+    /// Stop after one pass when nothing is due (for scripts and tests).
+    #[arg(long)]
+    pub exit_when_idle: bool,
 }
 
 /// Text fields shared by `send` (flags) and batch rows (columns).

@@ -84,6 +84,10 @@ pub struct Config {
     pub max_resends: Option<u32>,
     /// Queries after the resends, within one run (default 2).
     pub queries: Option<u32>,
+    /// Identical resends after a rate-limit refusal (`FREQ_LIMIT`,
+    /// `SECOND_OVER_LIMITED`), within one request (default 3; 0 = record
+    /// the refusal and leave the payout to the next pass).
+    pub limit_retries: Option<u32>,
     /// The namespace of generated bill numbers, 0–4 ASCII letters and
     /// digits placed after the date (default none). Give each system that
     /// pays from one merchant its own, so that their generated numbers can
@@ -346,6 +350,7 @@ const SETTINGS: &[(&str, SettingKind)] = &[
     ("timeout_ms", SettingKind::Number),
     ("max_resends", SettingKind::Number),
     ("queries", SettingKind::Number),
+    ("limit_retries", SettingKind::Number),
     ("send_name", SettingKind::Text),
     ("act_name", SettingKind::Text),
     ("wishing", SettingKind::Text),

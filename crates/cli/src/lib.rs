@@ -33,3 +33,4 @@ pub mod input;
 pub mod payout;
 pub mod report;
 pub mod sign_debug;
+pub mod worker;

@@ -128,7 +128,7 @@ impl Ledger {
         binding: Binding,
         options: LedgerOptions,
     ) -> Result<Ledger, LedgerError> {
-        let store = open_store(location, &binding)?;
+        let store = open_store(location, &binding).await?;
         Ledger::from_store(store, binding, options).await
     }
 
@@ -430,9 +430,20 @@ impl Ledger {
     }
 }
 
-/// Opens the store a location names.
-pub fn open_store(location: &str, binding: &Binding) -> Result<Arc<dyn Store>, LedgerError> {
+/// Opens the store a location names: a `postgres://` or `postgresql://`
+/// URL is a PostgreSQL ledger (feature `postgres`, see
+/// [`crate::postgres::PgStore::open`]), anything else a SQLite file.
+pub async fn open_store(
+    location: &str,
+    binding: &Binding,
+) -> Result<Arc<dyn Store>, LedgerError> {
     if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        {
+            let store = crate::postgres::PgStore::open(location).await?;
+            return Ok(Arc::new(store));
+        }
+        #[cfg(not(feature = "postgres"))]
         return Err(LedgerError::Unsupported(
             "a PostgreSQL ledger needs hongbao-ledger's `postgres` backend, which this build does not have; use a SQLite file path".into(),
         ));
@@ -1039,7 +1050,10 @@ impl Worker {
         };
         let store = &self.ledger.store;
         let now = now_ms();
-        let interval = 60_000 / i64::from(quota.per_minute.max(1));
+        // Rounded up: 1,800/min is one send per 33.4 ms, and 33 ms
+        // would be 1,818/min, over the limit.
+        let per_minute = i64::from(quota.per_minute.max(1));
+        let interval = (60_000 + per_minute - 1) / per_minute;
         let mut at = store.reserve_slot("merchant", interval.max(1), now).await?;
         if prepared.endpoint() == hongbao_proto::Endpoint::PayEmployee {
             let employee = store

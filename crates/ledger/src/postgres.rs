@@ -349,10 +349,9 @@ fn due_condition(due: Due) -> &'static str {
         Due::Renumber => "(state = 'conflict' AND generated)",
         Due::Reissue => "((state = 'not_paid' AND next_step = 'new_bill') OR state = 'conflict')",
         Due::Refunded => "(state = 'refunded')",
-        Due::Sent => {
-            "(state IN ('sending', 'unknown', 'paid', 'not_paid', 'conflict', 'received', 'refunded'))"
-        }
+        Due::Sent => "(state <> 'planned')",
         Due::Refresh => "(state = 'paid')",
+        Due::Planned => "(state = 'planned')",
     }
 }
 

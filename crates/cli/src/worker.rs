@@ -1,0 +1,122 @@
+//! `hongbao worker`: a long-lived worker that pays whatever is due in a
+//! ledger, whoever submitted it (a `batch run`, a service using the
+//! library, another machine). Meant for PostgreSQL ledgers, where any
+//! number of workers share the payouts (fenced leases) and the merchant's
+//! rate limit (a GCRA row in the database).
+
+use crate::app::{AppError, connect, server_of};
+use crate::cli::{Cli, WorkerArgs};
+use crate::exit;
+use hongbao_ledger::{Binding, Event, Ledger, LedgerOptions, Quota, StopHandle};
+use std::time::Duration;
+
+/// Runs the worker until SIGTERM/SIGINT (or, with `--exit-when-idle`, until
+/// a pass finds nothing to do); returns the exit code.
+pub async fn run(cli: &Cli, args: &WorkerArgs) -> Result<u8, AppError> {
+    // The client's own limiter is off: the ledger's shared quota paces
+    // every worker of the merchant together.
+    let session = connect(cli, Some(0)).await?;
+    let per_minute = args
+        .rate_per_minute
+        .unwrap_or_else(|| session.config.rate_per_minute());
+    let quota = (per_minute > 0).then_some(Quota {
+        per_minute,
+        ..Quota::default()
+    });
+    let binding = Binding {
+        mch_id: session.config.mch_id.clone(),
+        appid: session.config.appid.clone(),
+        server: server_of(&session),
+    };
+    let lease_ms = i64::try_from(args.lease_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let options = LedgerOptions::default()
+        .bill_prefix(session.config.bill_prefix())
+        .quota(quota)
+        .lease_ms(lease_ms);
+    let ledger = Ledger::open(&args.journal, binding, options).await?;
+    let stop = StopHandle::new();
+    let signals = tokio::spawn(stop_on_signal(stop.clone()));
+    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let worker = ledger
+        .worker(session.client.clone())
+        .concurrency(usize::from(args.concurrency))
+        .batch(args.batch.clone())
+        .reissue_not_paid(args.reissue_not_paid)
+        .events(events)
+        .with_stop(stop.clone());
+    eprintln!(
+        "worker on {}: {} in flight, {}, lease {} s",
+        ledger.store().location(),
+        args.concurrency,
+        match quota {
+            Some(q) => format!("shared limit {} requests/min", q.per_minute),
+            None => "no rate limit".to_owned(),
+        },
+        args.lease_secs
+    );
+    let idle = Duration::from_millis(args.idle_ms);
+    let work = async {
+        if args.exit_when_idle {
+            loop {
+                let report = worker.run_pass().await?;
+                if report.sent + report.resumed == 0
+                    || report.interrupted
+                    || report.halted.is_some()
+                {
+                    return Ok(report);
+                }
+            }
+        } else {
+            worker.run_until_stopped(idle).await
+        }
+    };
+    tokio::pin!(work);
+    let mut paid = 0u64;
+    let report = loop {
+        tokio::select! {
+            report = &mut work => break report?,
+            Some(event) = received.recv() => {
+                if let Event::Progress { done, .. } = event {
+                    paid += done;
+                }
+            }
+        }
+    };
+    signals.abort();
+    if let Some(why) = &report.halted {
+        eprintln!("stopped: {why}");
+    }
+    eprintln!(
+        "worker stopped{}: {paid} payout(s) finished by this worker",
+        if stop.is_stopped() { " (signal)" } else { "" }
+    );
+    Ok(if report.halted.is_some() {
+        exit::ERROR
+    } else {
+        exit::OK
+    })
+}
+
+/// Sets the stop flag on SIGINT or SIGTERM: the worker records what is in
+/// flight, releases its claims and returns.
+async fn stop_on_signal(stop: StopHandle) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            stop.stop();
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    eprintln!("stopping: finishing the requests in flight");
+    stop.stop();
+}
