@@ -163,33 +163,53 @@ impl PgStore {
         })
     }
 
-    /// Attempts as stored with the worker that made them: `(payout id,
-    /// bill, fence, owner, started_ms, finished_ms)` for every attempt, in
-    /// id order (the chaos test checks from this that no bill number was in
-    /// flight from two workers at once).
-    pub async fn attempt_owners(
-        &self,
-    ) -> Result<Vec<(i64, String, i64, Option<String>, i64, i64)>, LedgerError> {
+    /// Every attempt as stored, with the claim and worker that made it,
+    /// in id order (the chaos test checks from this that no bill number
+    /// was in flight under two claims at once).
+    pub async fn attempt_traces(&self) -> Result<Vec<AttemptTrace>, LedgerError> {
         let conn = self.pool.get().await?;
         let rows = conn
             .query(
-                "SELECT payout_id, bill, fence, owner, started_ms, finished_ms FROM attempts ORDER BY id",
+                "SELECT payout_id, bill, fence, owner, started_ms, finished_ms, err_code
+                 FROM attempts ORDER BY id",
                 &[],
             )
             .await?;
         rows.iter()
             .map(|r| {
-                Ok((
-                    r.try_get(0)?,
-                    r.try_get(1)?,
-                    r.try_get(2)?,
-                    r.try_get(3)?,
-                    r.try_get(4)?,
-                    r.try_get(5)?,
-                ))
+                Ok(AttemptTrace {
+                    payout: r.try_get(0)?,
+                    bill: r.try_get(1)?,
+                    fence: r.try_get(2)?,
+                    owner: r.try_get(3)?,
+                    started_ms: r.try_get(4)?,
+                    finished_ms: r.try_get(5)?,
+                    err_code: r.try_get(6)?,
+                })
             })
             .collect()
     }
+}
+
+/// One stored attempt with the claim it was made under
+/// ([`PgStore::attempt_traces`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AttemptTrace {
+    /// The payout.
+    pub payout: i64,
+    /// The bill number the attempt was about.
+    pub bill: String,
+    /// The fence of the claim it was made under.
+    pub fence: i64,
+    /// The worker that held the claim.
+    pub owner: Option<String>,
+    /// Start, unix milliseconds (the worker's clock).
+    pub started_ms: i64,
+    /// End, unix milliseconds.
+    pub finished_ms: i64,
+    /// The error code recorded, if any.
+    pub err_code: Option<String>,
 }
 
 /// Takes our own options (`sslrootcert`, `pool_size`) out of the URL's

@@ -7,3 +7,5 @@ mod batch;
 mod cli;
 mod common;
 mod crash_soak;
+#[cfg(feature = "postgres")]
+mod pg;

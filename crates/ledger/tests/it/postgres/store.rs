@@ -517,14 +517,10 @@ async fn concurrent_claims_pay_each_payout_once_and_fencing_rejects_stale_owners
     let attempts = store.attempts(single.id).await.expect("attempts");
     assert_eq!(attempts.len(), 1);
     assert_eq!(attempts[0].claim, new);
-    let owners = store.attempt_owners().await.expect("owners");
-    assert!(
-        owners
-            .iter()
-            .any(|(id, _, fence, owner, _, _)| *id == single.id
-                && *fence == new.fence
-                && owner.as_deref() == Some("new"))
-    );
+    let traces = store.attempt_traces().await.expect("traces");
+    assert!(traces.iter().any(|t| t.payout == single.id
+        && t.fence == new.fence
+        && t.owner.as_deref() == Some("new")));
     // A paid payout is never sent again, nor moved back by a late answer.
     let again = store
         .claim(&ClaimRequest {
