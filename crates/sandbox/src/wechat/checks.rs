@@ -2,7 +2,7 @@
 //! the fields, the merchant and app id (the certificate, the method, the
 //! body and the main signature are checked in [`super::handle`]).
 
-use hongbao_proto::{AnyRequest, Endpoint, ErrorCode, Family, RawXml, Rule, Violations};
+use hongbao_proto::{AnyRequest, Endpoint, ErrorCode, Family, RawXml, Violations};
 use hongbao_sign::WorkwxKind;
 
 use super::{Rejection, reject};
@@ -29,25 +29,22 @@ pub(super) fn check_workwx(shared: &Shared, kind: WorkwxKind, raw: &RawXml) -> O
     }
 }
 
-/// Typed parsing and validation with the proto models. Amount-range rules
-/// (and "`scene_id` required outside 1–200 yuan") are left out: the sandbox
-/// applies its own configurable limits, with WeChat's limit codes, instead.
-pub(super) fn validate_fields(endpoint: Endpoint, raw: &RawXml) -> Result<(), Violations> {
-    // `from_wire` applies every rule of the typed request, amount rules included.
-    let Err(violations) = AnyRequest::from_wire(endpoint, raw) else {
-        return Ok(());
-    };
-    let mut kept = Violations::new();
-    for v in violations {
-        let amount_rule = matches!(
-            v.rule,
-            Rule::AmountRange { .. } | Rule::AmountAtLeast(_) | Rule::AverageAmountRange { .. }
-        ) || (v.field == "scene_id" && matches!(v.rule, Rule::RequiredWhen(_)));
-        if !amount_rule {
-            kept.push(v);
-        }
+/// Reads the request with proto's declared endpoint model: the typed
+/// request, or the violations WeChat answers with PARAM_ERROR. Amount-range
+/// rules (and "`scene_id` required outside 1–200 yuan") are left out: the
+/// sandbox applies its own configurable limits, with WeChat's limit codes,
+/// to the typed request instead ([`super::rules`]). `None` only if every
+/// kept rule passed and yet a field had no typed value (never expected).
+pub(super) fn read_request(
+    endpoint: Endpoint,
+    raw: &RawXml,
+) -> Result<Option<AnyRequest>, Violations> {
+    let read = AnyRequest::read_wire(endpoint, raw).without_amount_limits();
+    if read.violations.is_empty() {
+        Ok(read.request)
+    } else {
+        Err(read.violations)
     }
-    kept.into_result()
 }
 
 pub(super) fn check_merchant(

@@ -16,7 +16,7 @@ use std::time::Duration;
 use hongbao_proto::{Endpoint, ErrorCode, RawXml, ResultCode};
 
 use crate::state::Shared;
-use checks::{check_merchant, check_workwx, validate_fields};
+use checks::{check_merchant, check_workwx, read_request};
 use reply::{Fields, business_failure, echo_fields, protocol_failure, systemerror};
 use rules::Facts;
 
@@ -145,15 +145,18 @@ pub(crate) fn handle(
         return Answer::ok(protocol_failure(&rejection.code, &rejection.des));
     }
     let reply_signer = spec.reply_signed.then_some(signer);
-    // 6. Fields.
-    if let Err(violations) = validate_fields(endpoint, &raw) {
-        return Answer::ok(business_failure(
-            reply_signer,
-            &echo_fields(shared, endpoint, &raw),
-            &ErrorCode::ParamError,
-            &format!("参数错误 ({violations})"),
-        ));
-    }
+    // 6. Fields, read into proto's typed request.
+    let request = match read_request(endpoint, &raw) {
+        Ok(request) => request,
+        Err(violations) => {
+            return Answer::ok(business_failure(
+                reply_signer,
+                &echo_fields(shared, endpoint, &raw),
+                &ErrorCode::ParamError,
+                &format!("参数错误 ({violations})"),
+            ));
+        }
+    };
     // 7. Merchant and app id.
     if let Some(rejection) = check_merchant(shared, endpoint, &raw) {
         if endpoint == Endpoint::GetSignKey {
@@ -180,7 +183,7 @@ pub(crate) fn handle(
     if !spec.moves_money {
         return Answer::ok(query::query(shared, endpoint, &raw, reply_signer));
     }
-    match Facts::read(endpoint, &raw) {
+    match request.as_ref().and_then(Facts::of) {
         Some(facts) => send::send(shared, endpoint, &raw, &facts, reply_signer),
         // Validation guarantees a payee and an amount; were one missing,
         // answer as WeChat does when it cannot say (keep the bill number).

@@ -92,17 +92,28 @@ pub(super) fn echo_fields(
     endpoint: Endpoint,
     raw: &RawXml,
 ) -> Vec<(String, String)> {
-    let names: &[&str] = match endpoint.spec().family {
-        Family::RedPacket | Family::WorkwxRedPacket if endpoint.spec().moves_money => &[
-            "mch_billno",
-            "mch_id",
-            "wxappid",
-            "re_openid",
-            "total_amount",
-        ],
-        Family::PayEmployee if endpoint.spec().moves_money => &["appid", "mch_id", "device_info"],
-        Family::Transfer if endpoint.spec().moves_money => &["mch_appid", "mchid", "device_info"],
-        _ => &[],
+    // Named with the endpoint's own field names (proto's endpoint table).
+    let spec = endpoint.spec();
+    let names: Vec<&str> = match spec.family {
+        Family::RedPacket | Family::WorkwxRedPacket if spec.moves_money => [
+            spec.bill_field,
+            Some(spec.mch_id_field),
+            spec.appid_field,
+            spec.openid_field,
+            spec.amount_field,
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        Family::PayEmployee | Family::Transfer if spec.moves_money => [
+            spec.appid_field,
+            Some(spec.mch_id_field),
+            Some("device_info"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        _ => Vec::new(),
     };
     let mut echo: Vec<(String, String)> = names
         .iter()

@@ -2,7 +2,7 @@
 //! `scene_id` rule, the night ban, rates, per-user and per-merchant daily
 //! caps, and the balance.
 
-use hongbao_proto::{Amount, Endpoint, ErrorCode, OpenId, RawXml, SceneId};
+use hongbao_proto::{Amount, AnyRequest, Endpoint, ErrorCode, OpenId, SceneId};
 
 use super::{Rejection, reject};
 use crate::clock::Timestamp;
@@ -25,24 +25,13 @@ pub(super) struct Facts {
 }
 
 impl Facts {
-    /// Reads the facts of a money-moving request whose fields passed
-    /// validation, with proto's value types (`OpenId`, `Amount`, `SceneId`).
-    /// Read from the wire rather than from the typed request because the
-    /// typed request is refused as a whole when only an amount rule fails,
-    /// and those rules are the sandbox's to apply (with WeChat's codes).
-    pub(super) fn read(endpoint: Endpoint, raw: &RawXml) -> Option<Facts> {
-        let spec = endpoint.spec();
-        let openid = OpenId::new(raw.get(spec.openid_field?)?).ok()?;
-        let amount = Amount::parse_fen(raw.get(spec.amount_field?)?).ok()?;
-        let packets = match raw.get_non_empty("total_num") {
-            Some(n) => n.parse::<u32>().ok()?.max(1),
-            None => 1,
-        };
+    /// The facts of a typed payout request; `None` for the other requests.
+    pub(super) fn of(request: &AnyRequest) -> Option<Facts> {
         Some(Facts {
-            openid,
-            amount,
-            scene_id: raw.get_non_empty("scene_id").map(SceneId::parse),
-            packets,
+            openid: request.payee_openid()?.clone(),
+            amount: request.amount()?,
+            scene_id: request.scene_id().cloned(),
+            packets: request.packets()?.max(1),
         })
     }
 }
