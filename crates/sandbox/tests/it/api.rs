@@ -1035,7 +1035,10 @@ async fn generated_bill_numbers_are_accepted() -> TestResult {
         assert_eq!(reply.code(), "SUCCESS", "{trade}");
     }
     // The empty number is refused like any other malformed one.
-    assert_eq!(api.code(&red_packet("", OPENID, 1_000)).await, "PARAM_ERROR");
+    assert_eq!(
+        api.code(&red_packet("", OPENID, 1_000)).await,
+        "PARAM_ERROR"
+    );
     sandbox.shutdown().await;
     Ok(())
 }
