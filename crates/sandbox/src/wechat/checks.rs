@@ -2,7 +2,7 @@
 //! the fields, the merchant and app id (the certificate, the method, the
 //! body and the main signature are checked in [`super::handle`]).
 
-use hongbao_proto::{AnyRequest, Endpoint, ErrorCode, Family, RawXml, Violations};
+use hongbao_proto::{AnyRequest, Endpoint, ErrorCode, Family, Merchant, RawXml, Violations};
 use hongbao_sign::WorkwxKind;
 
 use super::{Rejection, reject};
@@ -30,18 +30,19 @@ pub(super) fn check_workwx(shared: &Shared, kind: WorkwxKind, raw: &RawXml) -> O
 }
 
 /// Reads the request with proto's declared endpoint model: the typed
-/// request, or the violations WeChat answers with PARAM_ERROR. Amount-range
-/// rules (and "`scene_id` required outside 1–200 yuan") are left out: the
-/// sandbox applies its own configurable limits, with WeChat's limit codes,
-/// to the typed request instead ([`super::rules`]). `None` only if every
-/// kept rule passed and yet a field had no typed value (never expected).
+/// request and the merchant fields, or the violations WeChat answers with
+/// PARAM_ERROR. Amount-range rules (and "`scene_id` required outside 1–200
+/// yuan") are left out: the sandbox applies its own configurable limits,
+/// with WeChat's limit codes, to the typed request instead
+/// ([`super::rules`]). The request is `None` only if every kept rule passed
+/// and yet a field had no typed value (never expected).
 pub(super) fn read_request(
     endpoint: Endpoint,
     raw: &RawXml,
-) -> Result<Option<AnyRequest>, Violations> {
+) -> Result<(Option<AnyRequest>, Merchant), Violations> {
     let read = AnyRequest::read_wire(endpoint, raw).without_amount_limits();
     if read.violations.is_empty() {
-        Ok(read.request)
+        Ok((read.request, read.merchant))
     } else {
         Err(read.violations)
     }
@@ -50,11 +51,11 @@ pub(super) fn read_request(
 pub(super) fn check_merchant(
     shared: &Shared,
     endpoint: Endpoint,
-    raw: &RawXml,
+    merchant: &Merchant,
 ) -> Option<Rejection> {
     let spec = endpoint.spec();
     let settings = &shared.settings;
-    if raw.get(spec.mch_id_field).unwrap_or("") != settings.mch_id {
+    if merchant.mch_id != settings.mch_id {
         // WeCom answers an unknown merchant as one that has not enabled
         // WeCom enterprise payment (errors.md §2).
         let code = if matches!(spec.family, Family::WorkwxRedPacket | Family::PayEmployee) {
@@ -71,7 +72,7 @@ pub(super) fn check_merchant(
         ));
     }
     let field = spec.appid_field?;
-    if raw.get(field).unwrap_or("") == settings.appid {
+    if merchant.appid == settings.appid {
         return None;
     }
     let code = if spec.family == Family::PayEmployee {

@@ -146,8 +146,8 @@ pub(crate) fn handle(
     }
     let reply_signer = spec.reply_signed.then_some(signer);
     // 6. Fields, read into proto's typed request.
-    let request = match read_request(endpoint, &raw) {
-        Ok(request) => request,
+    let (request, merchant) = match read_request(endpoint, &raw) {
+        Ok(read) => read,
         Err(violations) => {
             return Answer::ok(business_failure(
                 reply_signer,
@@ -158,7 +158,7 @@ pub(crate) fn handle(
         }
     };
     // 7. Merchant and app id.
-    if let Some(rejection) = check_merchant(shared, endpoint, &raw) {
+    if let Some(rejection) = check_merchant(shared, endpoint, &merchant) {
         if endpoint == Endpoint::GetSignKey {
             return Answer::ok(protocol_failure(&rejection.code, &rejection.des));
         }
