@@ -78,6 +78,13 @@ pub struct SandboxArgs {
     /// Payments to this openid fail definitively (repeatable).
     #[arg(long, value_name = "OPENID")]
     pub failing_openid: Vec<String>,
+    /// Red packets per rolling minute (default 1800, WeChat's quota); raise
+    /// it for load tests, e.g. 6000.
+    #[arg(long, value_name = "N")]
+    pub per_minute: Option<u32>,
+    /// Transfers per second (default 100, WeChat's quota).
+    #[arg(long, value_name = "N")]
+    pub transfer_per_second: Option<u32>,
 }
 
 /// Parses a yuan amount such as `100000`, `12.3` or `12.34` into fen,
@@ -106,16 +113,90 @@ fn read_secret_file(path: &std::path::Path) -> Result<String, SandboxError> {
 struct StartLine<'a> {
     url: &'a str,
     admin_url: &'a str,
+    mch_id: &'a str,
+    appid: &'a str,
+    /// The environment variable the client reads the API key from.
+    api_key_env: &'static str,
     ca_cert: String,
     client_cert: String,
     client_key: String,
     client_p12: String,
+    /// Whether the certificate directory is removed on exit (no `--cert-dir`).
+    temporary_cert_dir: bool,
+}
+
+impl StartLine<'_> {
+    /// A `hongbao.toml` pointing the command line at this sandbox, with the
+    /// API key left in the environment (never in a file), and the line
+    /// that sets it when the key is the protocol reference's public test key.
+    fn config_snippet(&self, test_key: bool, plain_http: bool) -> String {
+        let mut out = String::from(
+            "# hongbao.toml for this sandbox (the API key stays in the environment)\n",
+        );
+        let quoted = |v: &str| toml_string(v);
+        out.push_str(&format!("mch_id = {}\n", quoted(self.mch_id)));
+        out.push_str(&format!("appid = {}\n", quoted(self.appid)));
+        out.push_str(&format!("base_url = {}\n", quoted(self.url)));
+        if !plain_http {
+            out.push_str(&format!("ca_cert = {}\n", quoted(&self.ca_cert)));
+            out.push_str(&format!("client_cert = {}\n", quoted(&self.client_cert)));
+            out.push_str(&format!("client_key = {}\n", quoted(&self.client_key)));
+        }
+        if test_key {
+            out.push_str(&format!(
+                "# then: export {}={} (the protocol reference's public test key)\n",
+                self.api_key_env,
+                crate::DEFAULT_API_KEY
+            ));
+        } else {
+            out.push_str(&format!(
+                "# then: export {} with the key this sandbox was started with\n",
+                self.api_key_env
+            ));
+        }
+        out
+    }
+}
+
+/// A TOML basic string (quotes, backslashes and control characters escaped).
+fn toml_string(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Removes a certificate directory the sandbox made itself (the CA private
+/// key included) when dropped: on a normal exit, on SIGINT/SIGTERM (both
+/// end the run loop normally) and on a start-up error.
+#[derive(Debug)]
+struct TempDirGuard(Option<PathBuf>);
+
+impl Drop for TempDirGuard {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take()
+            && let Err(e) = std::fs::remove_dir_all(&dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not remove the certificate directory");
+        }
+    }
 }
 
 /// Starts a sandbox from `args`, prints one JSON line to stdout
-/// (`{"url":…,"admin_url":…,"ca_cert":…,"client_cert":…,"client_key":…,"client_p12":…}`,
-/// the last four being file paths), logs to stderr, and serves until
-/// SIGINT or SIGTERM.
+/// (`{"url":…,"admin_url":…,"mch_id":…,"appid":…,"api_key_env":…,"ca_cert":…,"client_cert":…,"client_key":…,"client_p12":…,"temporary_cert_dir":…}`,
+/// the certificates being file paths), prints a ready `hongbao.toml`
+/// snippet and logs to stderr, and serves until SIGINT or SIGTERM. Without
+/// `--cert-dir` the certificates go to a new temporary directory, removed
+/// (CA private key included) on exit.
 pub async fn run_from_args(args: SandboxArgs) -> Result<(), SandboxError> {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -134,6 +215,7 @@ pub async fn run_from_args(args: SandboxArgs) -> Result<(), SandboxError> {
         .seed(args.seed)
         .clock(Arc::new(SystemClock));
 
+    let mut test_key = false;
     let api_key = match (&args.api_key_file, std::env::var(API_KEY_ENV)) {
         (Some(path), _) => Some(read_secret_file(path)?),
         (None, Ok(value)) => Some(value),
@@ -145,9 +227,12 @@ pub async fn run_from_args(args: SandboxArgs) -> Result<(), SandboxError> {
                 ApiKey::new(value).map_err(|e| SandboxError::Config(format!("API key: {e}")))?;
             builder = builder.api_key(key);
         }
-        None => tracing::warn!(
-            "no {API_KEY_ENV} and no --api-key-file: using the protocol reference's test key"
-        ),
+        None => {
+            test_key = true;
+            tracing::warn!(
+                "no {API_KEY_ENV} and no --api-key-file: using the protocol reference's test key"
+            );
+        }
     }
     if let Ok(value) = std::env::var(WORKWX_SECRET_ENV) {
         let secret = WorkwxSecret::new(value)
@@ -202,13 +287,21 @@ pub async fn run_from_args(args: SandboxArgs) -> Result<(), SandboxError> {
         Limits::default()
     };
     limits.red_packet_night_ban = args.night_ban;
+    if let Some(n) = args.per_minute {
+        limits.red_packet_per_minute = n;
+    }
+    if let Some(n) = args.transfer_per_second {
+        limits.transfer_per_second = n;
+    }
     builder = builder.limits(limits);
     for openid in &args.failing_openid {
         builder = builder.failing_openid(openid.clone());
     }
-    let cert_dir = args.cert_dir.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("hongbao-sandbox-{}", std::process::id()))
-    });
+    let (cert_dir, temporary) = match &args.cert_dir {
+        Some(dir) => (dir.clone(), false),
+        None => (new_temp_dir()?, true),
+    };
+    let _guard = TempDirGuard(temporary.then(|| cert_dir.clone()));
     builder = builder.cert_dir(cert_dir.clone());
 
     let signal = ShutdownSignal::install()?;
@@ -217,6 +310,10 @@ pub async fn run_from_args(args: SandboxArgs) -> Result<(), SandboxError> {
     let line = StartLine {
         url: sandbox.url(),
         admin_url: sandbox.admin_url(),
+        mch_id: sandbox.mch_id(),
+        appid: sandbox.appid(),
+        api_key_env: API_KEY_ENV,
+        temporary_cert_dir: temporary,
         ca_cert: paths.ca_cert.display().to_string(),
         client_cert: paths.client_cert.display().to_string(),
         client_key: paths.client_key.display().to_string(),
@@ -229,6 +326,16 @@ pub async fn run_from_args(args: SandboxArgs) -> Result<(), SandboxError> {
         writeln!(stdout, "{json}").map_err(SandboxError::Stdout)?;
         stdout.flush().map_err(SandboxError::Stdout)?;
     }
+    {
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, "{}", line.config_snippet(test_key, args.plain_http));
+        if temporary {
+            let _ = writeln!(
+                stderr,
+                "# the certificates are removed on exit; pass --cert-dir DIR to keep them"
+            );
+        }
+    }
     tracing::info!(
         url = sandbox.url(),
         mch_id = sandbox.mch_id(),
@@ -239,6 +346,46 @@ pub async fn run_from_args(args: SandboxArgs) -> Result<(), SandboxError> {
     tracing::info!("shutting down");
     sandbox.shutdown().await;
     Ok(())
+}
+
+/// A new, private directory under the system temp dir for the certificates.
+fn new_temp_dir() -> Result<PathBuf, SandboxError> {
+    let base = std::env::temp_dir();
+    let pid = std::process::id();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let mut last = None;
+    for attempt in 0..16u32 {
+        let dir = base.join(format!("hongbao-sandbox-{pid}-{nanos:x}-{attempt}"));
+        // `create_dir` fails if it exists: never reuse someone else's.
+        match create_private_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) => last = Some((dir, e)),
+        }
+    }
+    let (path, source) = last.unwrap_or_else(|| {
+        (
+            base,
+            std::io::Error::other("no temporary directory could be created"),
+        )
+    });
+    Err(SandboxError::File {
+        action: "create",
+        path,
+        source,
+    })
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().mode(0o700).create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir(dir)
 }
 
 /// SIGINT/SIGTERM listeners, installed before the start line is printed so

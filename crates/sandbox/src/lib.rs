@@ -96,10 +96,11 @@
 //!
 //! `hongbao-sandbox --listen 127.0.0.1:8443 [--plain-http] --mch-id 10000098
 //! --appid wx8888888888888888 --balance-yuan 100000 --seed N --cert-dir DIR
-//! [--fault KIND=P]…` prints one JSON line
-//! `{"url":…,"admin_url":…,"ca_cert":…,"client_cert":…,"client_key":…,"client_p12":…}`
-//! (file paths) and serves until SIGINT/SIGTERM ([`SandboxArgs`],
-//! [`run_from_args`]). The API key comes from `HONGBAO_API_KEY` or
+//! [--fault KIND=P]… [--per-minute N]` prints one JSON line
+//! `{"url":…,"admin_url":…,"mch_id":…,"appid":…,"api_key_env":…,"ca_cert":…,"client_cert":…,"client_key":…,"client_p12":…,"temporary_cert_dir":…}`
+//! (file paths) and a ready `hongbao.toml` snippet on stderr, and serves
+//! until SIGINT/SIGTERM ([`SandboxArgs`], [`run_from_args`]). Without
+//! `--cert-dir` the certificates go to a temporary directory removed on exit. The API key comes from `HONGBAO_API_KEY` or
 //! `--api-key-file`, WeCom secrets from `HONGBAO_WORKWX_SECRET` and
 //! `--workwx-secret-env AGENTID=ENVNAME`; without them the protocol
 //! reference's test key and secret are used.

@@ -11,13 +11,13 @@ use super::{
     GroupRedPacket, Merchant, MiniProgramRedPacket, PayEmployee, PayEmployeeQuery,
     PayEmployeeQueryReply, PayEmployeeReply, RedPacket, RedPacketQuery, RedPacketQueryReply,
     RedPacketReply, Reply, ReplyError, Request, SignKeyReply, SignKeyRequest, Transfer,
-    TransferQuery, TransferQueryReply, TransferReply, WorkwxRedPacket, WorkwxRedPacketQuery,
-    WorkwxRedPacketQueryReply, WorkwxRedPacketReply,
+    TransferQuery, TransferQueryReply, TransferReply, WireRead, WorkwxRedPacket,
+    WorkwxRedPacketQuery, WorkwxRedPacketQueryReply, WorkwxRedPacketReply,
 };
 use crate::build::{BuildError, SignedRequest, build};
 use crate::endpoint::Endpoint;
 use crate::validate::{Rule, Violation, Violations};
-use crate::values::{Amount, BillNo, NonceStr, TradeNo, parse_uint};
+use crate::values::{Amount, BillNo, NonceStr, OpenId, SceneId, TradeNo};
 use crate::xml::RawXml;
 
 /// Code that works on any typed request ([`AnyRequest::visit`]).
@@ -65,6 +65,15 @@ macro_rules! any_request {
                 match endpoint {
                     $(Endpoint::$endpoint => <$ty>::from_wire(raw)
                         .map(|(request, merchant)| (AnyRequest::$variant(request), merchant)),)+
+                }
+            }
+
+            /// Reads a request body sent to `endpoint` without refusing it
+            /// as a whole: the typed request whenever every field has a typed
+            /// value, with every violation (see [`WireRead`]).
+            pub fn read_wire(endpoint: Endpoint, raw: &RawXml) -> WireRead<AnyRequest> {
+                match endpoint {
+                    $(Endpoint::$endpoint => <$ty>::read_wire(raw).map(AnyRequest::$variant),)+
                 }
             }
 
@@ -193,13 +202,59 @@ impl AnyRequest {
 
     /// The amount it pays (`total_amount` / `amount`), for payouts.
     pub fn amount(&self) -> Option<Amount> {
-        let field = self.endpoint().spec().amount_field?;
-        parse_uint(&self.field(field)?).map(Amount::from_fen)
+        match self {
+            AnyRequest::RedPacket(r) => Some(r.total_amount),
+            AnyRequest::GroupRedPacket(r) => Some(r.total_amount),
+            AnyRequest::MiniProgramRedPacket(r) => Some(r.total_amount),
+            AnyRequest::WorkwxRedPacket(r) => Some(r.total_amount),
+            AnyRequest::PayEmployee(r) => Some(r.amount),
+            AnyRequest::Transfer(r) => Some(r.amount),
+            _ => None,
+        }
     }
 
     /// The payee's openid (`re_openid` / `openid`), for payouts.
     pub fn payee(&self) -> Option<Cow<'static, str>> {
-        self.field(self.endpoint().spec().openid_field?)
+        self.payee_openid()
+            .map(|openid| Cow::Owned(openid.as_str().to_owned()))
+    }
+
+    /// The payee (`re_openid` / `openid`) as its typed value, for payouts.
+    pub fn payee_openid(&self) -> Option<&OpenId> {
+        match self {
+            AnyRequest::RedPacket(r) => Some(&r.re_openid),
+            AnyRequest::GroupRedPacket(r) => Some(&r.re_openid),
+            AnyRequest::MiniProgramRedPacket(r) => Some(&r.re_openid),
+            AnyRequest::WorkwxRedPacket(r) => Some(&r.re_openid),
+            AnyRequest::PayEmployee(r) => Some(&r.openid),
+            AnyRequest::Transfer(r) => Some(&r.openid),
+            _ => None,
+        }
+    }
+
+    /// The usage scene (`scene_id`) of a red packet, when given.
+    pub fn scene_id(&self) -> Option<&SceneId> {
+        match self {
+            AnyRequest::RedPacket(r) => r.scene_id.as_ref(),
+            AnyRequest::GroupRedPacket(r) => r.scene_id.as_ref(),
+            AnyRequest::MiniProgramRedPacket(r) => r.scene_id.as_ref(),
+            AnyRequest::WorkwxRedPacket(r) => r.scene_id.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// How many packets the amount is split into: `total_num` of a group
+    /// red packet, 1 for every other payout, `None` for the other requests.
+    pub fn packets(&self) -> Option<u32> {
+        match self {
+            AnyRequest::GroupRedPacket(r) => Some(r.total_num),
+            AnyRequest::RedPacket(_)
+            | AnyRequest::MiniProgramRedPacket(_)
+            | AnyRequest::WorkwxRedPacket(_)
+            | AnyRequest::PayEmployee(_)
+            | AnyRequest::Transfer(_) => Some(1),
+            _ => None,
+        }
     }
 
     /// The same request under another bill number (a new payment): a
@@ -376,6 +431,46 @@ mod tests {
             serde_json::json!(["mch_id", "10000098"])
         );
         assert_eq!(json["raw"]["records"], serde_json::json!([]));
+    }
+
+    /// A body that breaks only the default amount range is still typed;
+    /// dropping the amount rules leaves nothing, while a broken field stays
+    /// a violation.
+    #[test]
+    fn read_wire_keeps_the_typed_request_beside_its_violations() {
+        let body = |amount: &str| {
+            format!(
+                "<xml><mch_billno>10000098201411111234567890</mch_billno><mch_id>10000098</mch_id>\
+                 <wxappid>wx8888888888888888</wxappid><send_name>s</send_name>\
+                 <re_openid>oxTWIuGaIt6gTKsQRLau2M0yL16E</re_openid><total_amount>{amount}</total_amount>\
+                 <total_num>1</total_num><wishing>w</wishing><client_ip>192.168.0.1</client_ip>\
+                 <act_name>a</act_name><remark>r</remark><nonce_str>n</nonce_str><sign>s</sign></xml>"
+            )
+        };
+        let raw = RawXml::parse(body("30000").as_bytes()).expect("xml");
+        let read = AnyRequest::read_wire(Endpoint::SendRedPacket, &raw);
+        assert!(
+            read.violations.has_field("scene_id"),
+            "{:?}",
+            read.violations
+        );
+        let request = read.request.clone().expect("typed despite the amount rule");
+        assert_eq!(request.amount(), Some(Amount::from_fen(30_000)));
+        assert_eq!(
+            request.payee_openid().map(OpenId::as_str),
+            Some("oxTWIuGaIt6gTKsQRLau2M0yL16E")
+        );
+        assert_eq!(request.packets(), Some(1));
+        assert_eq!(request.scene_id(), None);
+        assert!(read.clone().into_result().is_err());
+        let relaxed = read.without_amount_limits();
+        assert!(relaxed.violations.is_empty(), "{:?}", relaxed.violations);
+        assert!(relaxed.into_result().is_ok());
+
+        let raw = RawXml::parse(body("12x").as_bytes()).expect("xml");
+        let read = AnyRequest::read_wire(Endpoint::SendRedPacket, &raw).without_amount_limits();
+        assert!(read.violations.has_field("total_amount"));
+        assert!(read.into_result().is_err());
     }
 
     /// The `kind` names are a stored format (CLI journals): pinned here.

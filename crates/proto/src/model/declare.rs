@@ -494,6 +494,13 @@ macro_rules! request {
             pub fn from_wire(
                 raw: &$crate::xml::RawXml,
             ) -> Result<(Self, $crate::model::Merchant), $crate::validate::Violations> {
+                Self::read_wire(raw).into_result()
+            }
+
+            /// Reads a request body back without refusing it as a whole:
+            /// the typed request whenever every field has a typed value,
+            /// with every violation (see [`WireRead`](crate::model::WireRead)).
+            pub fn read_wire(raw: &$crate::xml::RawXml) -> $crate::model::WireRead<Self> {
                 let mut r = $crate::model::WireReader::new(
                     raw,
                     <Self as $crate::model::Request>::ENDPOINT,
@@ -507,7 +514,7 @@ macro_rules! request {
                     ($(Some($field),)+) => Some($name { $($field,)+ }),
                     _ => None,
                 };
-                $crate::model::finish_wire(r, request)
+                $crate::model::read_wire(r, request)
             }
         }
 

@@ -426,24 +426,76 @@ impl<'a> WireReader<'a> {
     }
 }
 
-/// Finishes `from_wire`: merges the reader's violations with the request's
-/// own validation and the merchant's.
-pub(crate) fn finish_wire<R: Request>(
-    reader: WireReader<'_>,
-    request: Option<R>,
-) -> Result<(R, Merchant), Violations> {
-    let (merchant, mut violations) = reader.finish();
-    merge_new_fields(&mut violations, merchant.validate(R::ENDPOINT));
-    match request {
-        Some(request) => {
-            merge_new_fields(&mut violations, request.validate());
-            if violations.is_empty() {
-                Ok((request, merchant))
-            } else {
-                Err(violations)
+/// A request body read back with every violation, without refusing it as
+/// a whole: the typed request whenever every field has a typed value, even
+/// when some of its rules fail (see [`AnyRequest::read_wire`]). Emulators
+/// use it to answer WeChat's codes for some violations and apply the rest
+/// of their rules to typed fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WireRead<R> {
+    /// The typed request; `None` when a field is missing or cannot be
+    /// typed. A field whose violation is listed may hold a placeholder (an
+    /// unreadable amount reads as zero): use the request only when every
+    /// listed violation is one the caller chose to set aside.
+    pub request: Option<R>,
+    /// The merchant fields as sent.
+    pub merchant: Merchant,
+    /// Every rule the body breaks (empty when it is valid).
+    pub violations: Violations,
+}
+
+impl<R> WireRead<R> {
+    /// The request and merchant when nothing is violated (what `from_wire` returns).
+    pub fn into_result(self) -> Result<(R, Merchant), Violations> {
+        match self.request {
+            Some(request) if self.violations.is_empty() => Ok((request, self.merchant)),
+            _ => Err(self.violations),
+        }
+    }
+
+    /// The same read with the request mapped.
+    pub fn map<T>(self, f: impl FnOnce(R) -> T) -> WireRead<T> {
+        WireRead {
+            request: self.request.map(f),
+            merchant: self.merchant,
+            violations: self.violations,
+        }
+    }
+
+    /// Drops the violations of the documented default amount ranges (per
+    /// payment, per packet on average, the minimum payment, and "`scene_id`
+    /// is required outside 1–200 yuan"): for an emulator that applies a
+    /// merchant's own, configurable limits with WeChat's limit codes.
+    pub fn without_amount_limits(mut self) -> Self {
+        let mut kept = Violations::new();
+        for v in self.violations {
+            let amount_rule = matches!(
+                v.rule,
+                Rule::AmountRange { .. } | Rule::AmountAtLeast(_) | Rule::AverageAmountRange { .. }
+            ) || (v.field == red_packet::SCENE_FIELD
+                && matches!(v.rule, Rule::RequiredWhen(_)));
+            if !amount_rule {
+                kept.push(v);
             }
         }
-        None => Err(violations),
+        self.violations = kept;
+        self
+    }
+}
+
+/// Reads the rest of a body: merges the reader's violations with the
+/// request's own validation and the merchant's.
+pub(crate) fn read_wire<R: Request>(reader: WireReader<'_>, request: Option<R>) -> WireRead<R> {
+    let (merchant, mut violations) = reader.finish();
+    merge_new_fields(&mut violations, merchant.validate(R::ENDPOINT));
+    if let Some(request) = &request {
+        merge_new_fields(&mut violations, request.validate());
+    }
+    WireRead {
+        request,
+        merchant,
+        violations,
     }
 }
 

@@ -19,6 +19,8 @@ pub(crate) const DEFAULT_MIN_FEN: u64 = 100;
 pub(crate) const DEFAULT_MAX_FEN: u64 = 20_000;
 /// Hard ceiling per packet even with a raised limit (4999 yuan).
 pub(crate) const CEILING_FEN: u64 = 499_900;
+/// The field required outside the default range.
+pub(crate) const SCENE_FIELD: &str = "scene_id";
 
 /// Cross-field rule of sendredpack, sendminiprogramhb and sendworkwxredpack
 /// (the 0.01–4999 yuan range is the field rule of `total_amount`): outside
@@ -27,7 +29,7 @@ pub(crate) fn scene_for_amount(c: &mut Checker, amount: Amount, scene_id: Option
     let fen = amount.fen();
     if scene_id.is_none() && fen >= 1 && !(DEFAULT_MIN_FEN..=DEFAULT_MAX_FEN).contains(&fen) {
         c.push(
-            "scene_id",
+            SCENE_FIELD,
             Rule::RequiredWhen("total_amount is outside 1.00–200.00 yuan"),
             None,
         );

@@ -6,7 +6,9 @@ use std::fmt;
 use hongbao_sign::ApiKey;
 use serde::{Deserialize, Serialize};
 
-use super::{Merchant, Reply, ReplyError, Request, WireReader, finish_wire, opt, return_code};
+use super::{
+    Merchant, Reply, ReplyError, Request, WireRead, WireReader, opt, read_wire, return_code,
+};
 use crate::endpoint::Endpoint;
 use crate::validate::Violations;
 use crate::values::ResultCode;
@@ -41,8 +43,13 @@ impl Request for SignKeyRequest {
 impl SignKeyRequest {
     /// Reads a request body back: every violation at once.
     pub fn from_wire(raw: &RawXml) -> Result<(Self, Merchant), Violations> {
+        Self::read_wire(raw).into_result()
+    }
+
+    /// Reads a request body back with every violation (see [`WireRead`]).
+    pub fn read_wire(raw: &RawXml) -> WireRead<Self> {
         let reader = WireReader::new(raw, Self::ENDPOINT);
-        finish_wire(reader, Some(SignKeyRequest))
+        read_wire(reader, Some(SignKeyRequest))
     }
 }
 

@@ -998,6 +998,51 @@ async fn malformed_bill_numbers_answer_param_error() -> TestResult {
     Ok(())
 }
 
+/// What WeChat accepts (1–28 / 1–32 ASCII letters and digits, the
+/// documented `mch_id + yyyymmdd + 10 digits` being only a suggestion) is
+/// what our generators emit: the documented layout, `BillNo::random` with
+/// and without a prefix, and `TradeNo::random` are all accepted.
+#[tokio::test]
+async fn generated_bill_numbers_are_accepted() -> TestResult {
+    use hongbao_proto::{BillNo, Date, TradeNo};
+    let clock = ManualClock::at_default_start();
+    let sandbox = plain(&clock).limits(relaxed_limits()).start().await?;
+    let client = http_client(&sandbox, false);
+    let api = Api::new(&client, &sandbox);
+    let mch_id = hongbao_sandbox::DEFAULT_MCH_ID;
+    let date = Date::new(2026, 11, 30)?;
+    let entropy = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210_u128;
+    let bills = [
+        BillNo::generate(mch_id, date, 17)?,
+        BillNo::random(mch_id, date, "", entropy)?,
+        BillNo::random(mch_id, date, "batch7", entropy)?,
+    ];
+    for (i, bill) in bills.iter().enumerate() {
+        let openid = format!("oSandboxGen{i}");
+        let reply = api.call(&red_packet(bill.as_str(), &openid, 1_000)).await;
+        assert_eq!(reply.code(), "SUCCESS", "{bill}");
+        assert_eq!(reply.get("mch_billno"), Some(bill.as_str()));
+    }
+    for (i, trade) in [
+        TradeNo::generate(mch_id, date, 17)?,
+        TradeNo::random(mch_id, date, "batch7", entropy)?,
+    ]
+    .iter()
+    .enumerate()
+    {
+        let openid = format!("oSandboxTrade{i}");
+        let reply = api.call(&transfer(trade.as_str(), &openid, 1_000)).await;
+        assert_eq!(reply.code(), "SUCCESS", "{trade}");
+    }
+    // The empty number is refused like any other malformed one.
+    assert_eq!(
+        api.code(&red_packet("", OPENID, 1_000)).await,
+        "PARAM_ERROR"
+    );
+    sandbox.shutdown().await;
+    Ok(())
+}
+
 #[tokio::test]
 async fn workwx_red_packet_may_name_neither_sender_name_nor_agentid() -> TestResult {
     let clock = ManualClock::at_default_start();

@@ -334,6 +334,22 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// A reqwest client for a plain-HTTP sandbox in another process.
+pub(crate) fn plain_http_client() -> reqwest::Client {
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .http1_only()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
 /// A reqwest client for `sandbox`: trusts its CA, presents the client
 /// certificate when `with_cert`.
 pub(crate) fn http_client(sandbox: &SandboxHandle, with_cert: bool) -> reqwest::Client {
