@@ -673,7 +673,12 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     };
     let options = LedgerOptions::default()
         .bill_prefix(session.config.bill_prefix())
-        .adopt_unrecorded_server(args.bind_server);
+        .adopt_unrecorded_server(args.bind_server)
+        .quota(crate::worker::shared_quota(
+            &args.journal.display().to_string(),
+            args.rate_per_minute
+                .unwrap_or_else(|| session.config.rate_per_minute()),
+        ));
     // One process at a time, for the whole run (released on every way out,
     // and by the OS if the process dies).
     let existed = std::fs::symlink_metadata(&args.journal).is_ok();

@@ -97,6 +97,18 @@ pub async fn run(cli: &Cli, args: &WorkerArgs) -> Result<u8, AppError> {
     })
 }
 
+/// The shared quota for a ledger at `location`: on a PostgreSQL ledger,
+/// where other processes pay for the same merchant, `per_minute` (0: none)
+/// is kept by all of them together; a SQLite ledger has one process, paced
+/// by its client alone.
+pub fn shared_quota(location: &str, per_minute: u32) -> Option<Quota> {
+    let shared = location.starts_with("postgres://") || location.starts_with("postgresql://");
+    (shared && per_minute > 0).then_some(Quota {
+        per_minute,
+        ..Quota::default()
+    })
+}
+
 /// Sets the stop flag on SIGINT or SIGTERM: the worker records what is in
 /// flight, releases its claims and returns.
 async fn stop_on_signal(stop: StopHandle) {

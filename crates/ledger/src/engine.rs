@@ -432,7 +432,7 @@ impl Ledger {
 
 /// Opens the store a location names: a `postgres://` or `postgresql://`
 /// URL is a PostgreSQL ledger (feature `postgres`, see
-/// [`crate::postgres::PgStore::open`]), anything else a SQLite file.
+/// `postgres::PgStore::open`), anything else a SQLite file.
 pub async fn open_store(location: &str, binding: &Binding) -> Result<Arc<dyn Store>, LedgerError> {
     if location.starts_with("postgres://") || location.starts_with("postgresql://") {
         #[cfg(feature = "postgres")]
