@@ -855,6 +855,31 @@ async fn print_summary(store: &dyn Store, summary: &Summary, json: bool) -> Resu
 /// Opens an existing ledger to read it (no lock). When there is none (or
 /// it holds nothing yet) and another process holds its lock, that process
 /// is creating it: say so instead.
+/// The ledger a status or report reads: a PostgreSQL URL, or an existing
+/// SQLite file.
+async fn open_for_reading(args: &JournalArgs) -> Result<Box<dyn Store>, AppError> {
+    let location = args.journal.display().to_string();
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        {
+            let store = hongbao_ledger::postgres::PgStore::open(&location).await?;
+            if store.binding().await?.is_none() {
+                return Err(LedgerError::Empty {
+                    path: store.location().to_owned(),
+                }
+                .into());
+            }
+            return Ok(Box::new(store));
+        }
+        #[cfg(not(feature = "postgres"))]
+        return Err(LedgerError::Unsupported(
+            "this hongbao was built without the `postgres` feature".into(),
+        )
+        .into());
+    }
+    Ok(Box::new(open_existing(args)?))
+}
+
 fn open_existing(args: &JournalArgs) -> Result<SqliteStore, AppError> {
     match SqliteStore::open(&args.journal, SqliteOptions::default()) {
         Ok(store) => Ok(store),
@@ -896,10 +921,11 @@ async fn chosen_batch(store: &dyn Store, args: &JournalArgs) -> Result<Option<St
 }
 
 async fn batch_status(args: &JournalArgs) -> Result<u8, AppError> {
-    let store = open_existing(args)?;
-    let batch = chosen_batch(&store, args).await?;
+    let opened = open_for_reading(args).await?;
+    let store: &dyn Store = opened.as_ref();
+    let batch = chosen_batch(store, args).await?;
     let summary = store.summary(batch.as_deref()).await?;
-    print_summary(&store, &summary, args.json).await?;
+    print_summary(store, &summary, args.json).await?;
     Ok(exit_code_of(&summary, false))
 }
 
@@ -959,20 +985,21 @@ async fn batch_reconcile(
 }
 
 async fn batch_report(args: &JournalArgs) -> Result<u8, AppError> {
-    let store = open_existing(args)?;
-    let batch = chosen_batch(&store, args).await?;
+    let opened = open_for_reading(args).await?;
+    let store: &dyn Store = opened.as_ref();
+    let batch = chosen_batch(store, args).await?;
     // The CSV keeps its columns; the server goes to stderr (and into --json).
-    eprintln!("{}", server_line(recorded_server(&store).await?.as_ref()));
+    eprintln!("{}", server_line(recorded_server(store).await?.as_ref()));
     if let Some(path) = &args.csv {
         let file = std::fs::File::create(path)?;
-        report::write_csv(&store, batch.as_deref(), std::io::BufWriter::new(file)).await?;
+        report::write_csv(store, batch.as_deref(), std::io::BufWriter::new(file)).await?;
         eprintln!("wrote {}", path.display());
     }
     if args.json || args.csv.is_none() {
         if args.json {
-            report::write_json(&store, batch.as_deref(), std::io::stdout().lock()).await?;
+            report::write_json(store, batch.as_deref(), std::io::stdout().lock()).await?;
         } else {
-            report::write_csv(&store, batch.as_deref(), std::io::stdout().lock()).await?;
+            report::write_csv(store, batch.as_deref(), std::io::stdout().lock()).await?;
         }
     }
     Ok(exit::OK)
