@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use hongbao_proto::{ErrorCode, UnknownReason};
+
 /// The documented shortest interval between two requests for the same order
 /// (bill number): 1 second. Nothing in this crate sends faster for one bill.
 pub const MIN_SPACING: Duration = Duration::from_secs(1);
@@ -43,6 +45,31 @@ pub enum RetryKind {
 }
 
 impl RetryKind {
+    /// Classifies an unknown outcome for the retry policy.
+    pub fn of(reason: &UnknownReason, code: Option<&ErrorCode>) -> RetryKind {
+        match reason {
+            UnknownReason::Transport(_) => RetryKind::Transport,
+            UnknownReason::HttpStatus(_) => RetryKind::HttpStatus,
+            UnknownReason::Unparseable(_)
+            | UnknownReason::BadSignature(_)
+            | UnknownReason::NoResult => RetryKind::BadReply,
+            UnknownReason::ReturnFail { .. } => RetryKind::ReturnFail,
+            UnknownReason::FailWithoutCode { .. } => RetryKind::SystemError,
+            UnknownReason::InProgress { .. } => RetryKind::InProgress,
+            UnknownReason::EchoMismatch { .. } => RetryKind::Conflict,
+            UnknownReason::ErrorCode { code, .. } => match code {
+                ErrorCode::SystemError | ErrorCode::Unknown(_) => RetryKind::SystemError,
+                ErrorCode::Processing => RetryKind::InProgress,
+                ErrorCode::FatalError => RetryKind::Conflict,
+                _ => RetryKind::Other,
+            },
+            _ => match code {
+                Some(ErrorCode::SystemError) => RetryKind::SystemError,
+                _ => RetryKind::Other,
+            },
+        }
+    }
+
     /// Whether resending the identical body can help for this kind of unknown outcome.
     pub fn resendable(self) -> bool {
         matches!(

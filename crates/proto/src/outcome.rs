@@ -38,9 +38,9 @@ use serde::{Deserialize, Serialize};
 
 use hongbao_sign::Signer;
 
-use crate::build::SignedRequest;
 use crate::code::{BillRule, ErrorClass, ErrorCode};
 use crate::endpoint::{Endpoint, Family};
+use crate::prepared::Prepared;
 use crate::values::{Amount, RedPacketStatus, TransferStatus, parse_uint};
 use crate::xml::RawXml;
 
@@ -578,21 +578,18 @@ pub fn interpret(
 /// Like [`interpret`], checking every echo against the signed request
 /// (bill number, merchant id, app id, amount, openid).
 pub fn interpret_signed(
-    request: &SignedRequest,
+    request: &Prepared,
     http_status: u16,
     body: &[u8],
     signer: &Signer,
 ) -> Interpretation {
-    let echo = &request.echo;
-    let expected = Expected {
-        bill: request.bill.as_deref().unwrap_or_default(),
-        mch_id: echo.mch_id.as_deref(),
-        appid: echo.appid.as_deref(),
-        amount: echo.amount,
-        openid: echo.payee.as_deref(),
-        other_payee_reported: false,
-    };
-    interpret_expecting(request.endpoint, &expected, http_status, body, signer)
+    interpret_expecting(
+        request.endpoint(),
+        &request.expected(),
+        http_status,
+        body,
+        signer,
+    )
 }
 
 /// Like [`interpret`] with everything the request said.

@@ -231,4 +231,3 @@ pub fn write_document(fields: &[(&str, &str)], records: Option<&Records<'_>>) ->
     debug_assert_eq!(out.len(), len);
     out
 }
-
