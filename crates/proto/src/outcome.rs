@@ -525,6 +525,7 @@ impl std::fmt::Display for UnknownReason {
 
 /// Everything learned from one reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Interpretation {
     /// What it means for the money.
     pub outcome: Outcome,
@@ -536,6 +537,7 @@ pub struct Interpretation {
 
 /// What the request said, for the echo sanity check.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Expected<'a> {
     /// The bill number.
     pub bill: &'a str,
@@ -560,6 +562,34 @@ impl<'a> Expected<'a> {
             bill,
             ..Expected::default()
         }
+    }
+
+    /// Sets [`mch_id`](Self::mch_id).
+    #[must_use]
+    pub fn with_mch_id(mut self, mch_id: &'a str) -> Self {
+        self.mch_id = Some(mch_id);
+        self
+    }
+
+    /// Sets [`appid`](Self::appid).
+    #[must_use]
+    pub fn with_appid(mut self, appid: &'a str) -> Self {
+        self.appid = Some(appid);
+        self
+    }
+
+    /// Sets [`amount`](Self::amount).
+    #[must_use]
+    pub fn with_amount(mut self, amount: Amount) -> Self {
+        self.amount = Some(amount);
+        self
+    }
+
+    /// Sets [`openid`](Self::openid).
+    #[must_use]
+    pub fn with_openid(mut self, openid: &'a str) -> Self {
+        self.openid = Some(openid);
+        self
     }
 }
 

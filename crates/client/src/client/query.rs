@@ -127,11 +127,7 @@ impl Client {
                 Ok(response) => {
                     let interpretation = hongbao_proto::interpret_expecting(
                         endpoint,
-                        &Expected {
-                            bill: &bill,
-                            mch_id: Some(&self.inner.merchant.mch_id),
-                            ..Expected::default()
-                        },
+                        &Expected::bill(&bill).with_mch_id(&self.inner.merchant.mch_id),
                         response.status,
                         &response.body,
                         &self.inner.signer,
@@ -251,10 +247,7 @@ impl Client {
                 },
             )
         });
-        let query_expected = Expected {
-            mch_id: Some(&self.inner.merchant.mch_id),
-            ..*expected
-        };
+        let query_expected = expected.with_mch_id(&self.inner.merchant.mch_id);
         let mut queries: u32 = 0;
         loop {
             queries += 1;

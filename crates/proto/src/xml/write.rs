@@ -160,6 +160,7 @@ fn write_element(out: &mut Vec<u8>, name: &str, value: &str, scan: Scan) {
 /// Nested records written after the flat fields, such as
 /// `<hblist><hbinfo>…</hbinfo>…</hblist>` in a `gethbinfo` reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Records<'a> {
     /// The container element (`hblist`).
     pub container: &'a str,
