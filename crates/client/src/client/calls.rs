@@ -111,7 +111,7 @@ impl Client {
             };
             let response = self.exchange(endpoint, body).await.map_err(|e| {
                 if e.may_have_been_sent() {
-                    failed(e.to_string())
+                    failed(e.report())
                 } else {
                     ClientError::NotSent {
                         endpoint: endpoint.name(),

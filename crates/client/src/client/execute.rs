@@ -247,7 +247,7 @@ impl Client {
             Err(e) => {
                 run.sent |= e.may_have_been_sent();
                 run.uncertain |= e.may_have_been_sent();
-                let reason = UnknownReason::Transport(e.to_string());
+                let reason = UnknownReason::Transport(e.report());
                 return Step::Unknown(Unknown::new(bill, reason), None);
             }
             Ok(response) => response,

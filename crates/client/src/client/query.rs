@@ -120,7 +120,7 @@ impl Client {
                 Err(e) => Ok(QueryReply {
                     outcome: Outcome::Unknown(Unknown::new(
                         bill.clone(),
-                        UnknownReason::Transport(e.to_string()),
+                        UnknownReason::Transport(e.report()),
                     )),
                     reply: None,
                 }),
@@ -259,7 +259,7 @@ impl Client {
                     return Outcome::Unknown(last);
                 }
                 Ok(body) => match self.exchange(query, body).await {
-                    Err(e) => Unknown::new(bill, UnknownReason::Transport(e.to_string())),
+                    Err(e) => Unknown::new(bill, UnknownReason::Transport(e.report())),
                     Ok(response) => match self.interpret(query, &query_expected, &response) {
                         Attempt::Definite(outcome) => {
                             tracing::info!(
