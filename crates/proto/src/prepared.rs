@@ -23,7 +23,7 @@ pub const PREPARED_FORMAT: u32 = 1;
 /// bill number, and the values a reply must echo (read once, off the signed
 /// fields, when it was signed).
 ///
-/// Made by [`build`](crate::build) (and, in the client, `Client::prepare`);
+/// Made by [`build`](fn@crate::build) (and, in the client, `Client::prepare`);
 /// sent (and resent, byte for byte) by the client. Serializable (serde) so it
 /// can be written to a journal **before** the first send and resent after a
 /// crash: resending it can never pay twice, because the bill number, nonce

@@ -68,7 +68,7 @@ impl Client {
     }
 
     /// Sends a prepared request (its identical bytes), retrying unknown
-    /// outcomes per the [`RetryPolicy`] by resending the same bytes, then
+    /// outcomes per the [`RetryPolicy`](crate::RetryPolicy) by resending the same bytes, then
     /// querying.
     ///
     /// Every money decision of the protocol is made here, once, and comes
@@ -81,7 +81,7 @@ impl Client {
     ///   request's payee and amount: another payment's bill is a
     ///   [`Outcome::Conflict`];
     /// * rate-limit refusals (`FREQ_LIMIT`, `SECOND_OVER_LIMITED`) are
-    ///   resent identically after a pause ([`RetryPolicy::limit_retries`]);
+    ///   resent identically after a pause ([`RetryPolicy::limit_retries`](crate::RetryPolicy::limit_retries));
     /// * a request read from storage whose signature does not verify with
     ///   this client's key (a wrong or rotated key when it was signed) is
     ///   signed again with the same parameters first ([`Client::refresh`]).
