@@ -1,0 +1,149 @@
+//! The storage interface of the ledger: what a backend (SQLite, PostgreSQL)
+//! provides to the engine.
+//!
+//! Every write about a payout that a worker holds carries its [`Claim`]: the
+//! backend applies it only if the payout's fence is still the claim's
+//! (`… WHERE id = $id AND fence = $fence`, in the same statement that
+//! writes). A worker whose lease expired and whose payout was taken over
+//! gets `false` back and discards its result: the next owner resolves the
+//! payout by a query first.
+//!
+//! The trait is object safe: the ledger holds an `Arc<dyn Store>` chosen at
+//! runtime from the location (`postgres://…` or a file path).
+
+use crate::{
+    AttemptRecord, BatchSpec, Binding, Claim, ClaimRequest, Claimed, ImportPlan, LedgerError,
+    NewPayout, Payout, PayoutFilter, Submitted, Summary,
+};
+use async_trait::async_trait;
+
+/// Chooses bill numbers for payouts whose number the ledger picks (a
+/// random tail after the merchant id, date and `bill_prefix`; see
+/// [`crate::BillFactory`]). Called again when a drawn number is taken.
+pub trait BillSource: Send + Sync {
+    /// A fresh bill number for a payout of the same kind as `request_json`.
+    fn next_bill(&self) -> Result<String, LedgerError>;
+}
+
+/// Storage for one merchant's ledger.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Where the ledger is (a path or a URL without password), for messages.
+    fn location(&self) -> &str;
+
+    /// The ledger's binding, if any.
+    async fn binding(&self) -> Result<Option<Binding>, LedgerError>;
+
+    /// Binds an unbound ledger to `binding`, or checks that it is bound to
+    /// it: another merchant, app or server is
+    /// [`LedgerError::BindingMismatch`]. A ledger migrated from a journal
+    /// that did not record its server is [`LedgerError::ServerUnrecorded`]
+    /// unless `adopt_unrecorded_server` (the operator says it is the same).
+    async fn bind(
+        &self,
+        binding: &Binding,
+        adopt_unrecorded_server: bool,
+    ) -> Result<(), LedgerError>;
+
+    /// Stores one payout, idempotently by key: the same key with the same
+    /// parameters returns the stored payout; with other parameters,
+    /// [`LedgerError::KeyConflict`]. A generated bill number that is taken
+    /// is drawn again from `bills`; a caller-chosen one that is taken is
+    /// [`LedgerError::BillTaken`].
+    async fn submit(
+        &self,
+        payout: &NewPayout,
+        bills: &dyn BillSource,
+    ) -> Result<Submitted, LedgerError>;
+
+    /// Imports rows (a chunk of a file, in file order) into a batch,
+    /// creating the batch if needed (a batch of another kind is
+    /// [`LedgerError::KindMismatch`]). Returns the plan: new, unchanged,
+    /// replaced (same key, other parameters, existing payout definitely not
+    /// paid: it takes the new parameters and a new bill), refused (same
+    /// key, other parameters, possibly paid), duplicate caller-chosen bill
+    /// numbers, and payees paid the same amount in another batch within 30
+    /// days. Nothing is written when `dry_run` or when anything is refused;
+    /// otherwise the whole chunk is written in one transaction.
+    async fn import(
+        &self,
+        batch: &BatchSpec,
+        rows: &[NewPayout],
+        bills: &dyn BillSource,
+        dry_run: bool,
+    ) -> Result<ImportPlan, LedgerError>;
+
+    /// The batch named `name`, if any.
+    async fn batch(&self, name: &str) -> Result<Option<BatchSpec>, LedgerError>;
+
+    /// Every batch, oldest first.
+    async fn batches(&self) -> Result<Vec<BatchSpec>, LedgerError>;
+
+    /// Claims up to `request.limit` due payouts, in id order, whose lease is
+    /// free or expired: sets owner and lease, increases the fence.
+    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<Claimed>, LedgerError>;
+
+    /// Extends the leases of claims still held; `false` for a lost one.
+    async fn renew(&self, claims: &[Claim], lease_ms: i64) -> Result<Vec<bool>, LedgerError>;
+
+    /// Gives claims back without recording anything (the worker stops).
+    async fn release(&self, claims: &[Claim]) -> Result<(), LedgerError>;
+
+    /// Durably stores each payout's signed body (only if none is stored
+    /// yet: a stored body is never replaced) and sets it `sending`, in one
+    /// transaction, before the requests leave. `false` for a lost claim
+    /// (do not send); a payout already paid is
+    /// [`LedgerError::WrongState`].
+    async fn mark_sending(&self, marks: &[(Claim, Vec<u8>)]) -> Result<Vec<bool>, LedgerError>;
+
+    /// Records attempts and moves each payout to its attempt's outcome, in
+    /// one transaction, and releases the claims. A payout that was paid
+    /// never goes back to an unpaid state. `false` for a lost claim: the
+    /// attempt is not recorded (the next owner queries).
+    async fn record(&self, attempts: &[AttemptRecord]) -> Result<Vec<bool>, LedgerError>;
+
+    /// Gives a claimed payout that is definitely not paid under its bill
+    /// (`not_paid`, `conflict`, `refunded`) a new bill number and request
+    /// (a new payment): body cleared, state `planned`, claim released. The
+    /// old number stays reserved. A taken `new_bill` is
+    /// [`LedgerError::BillTaken`]; a lost claim is `Ok(false)`.
+    async fn reissue(
+        &self,
+        claim: Claim,
+        new_bill: &str,
+        new_request_json: &str,
+    ) -> Result<bool, LedgerError>;
+
+    /// Reserves the next send slot of a rate (GCRA): `name` is the rate
+    /// (`merchant`, or `employee:<openid>` for the 15 s spacing of pay to
+    /// employee), `interval_ms` the time between two sends. Returns the
+    /// unix time (ms) at which the caller may send (now or later); the slot
+    /// is taken whether or not the caller uses it.
+    async fn reserve_slot(
+        &self,
+        name: &str,
+        interval_ms: i64,
+        now_ms: i64,
+    ) -> Result<i64, LedgerError>;
+
+    /// Payouts matching `filter`, in id order.
+    async fn payouts(&self, filter: &PayoutFilter) -> Result<Vec<Payout>, LedgerError>;
+
+    /// One payout by id.
+    async fn payout(&self, id: i64) -> Result<Payout, LedgerError>;
+
+    /// One payout by key.
+    async fn payout_by_key(&self, key: &str) -> Result<Option<Payout>, LedgerError>;
+
+    /// Every attempt recorded for a payout, oldest first (their claims
+    /// carry the fence they were made under).
+    async fn attempts(&self, payout: i64) -> Result<Vec<AttemptRecord>, LedgerError>;
+
+    /// Counts and totals per state and per not-paid code, of a batch or of
+    /// the whole ledger.
+    async fn summary(&self, batch: Option<&str>) -> Result<Summary, LedgerError>;
+
+    /// Makes everything committed durable in the main store (SQLite: folds
+    /// the WAL into the file). Called after an import and at exit.
+    async fn checkpoint(&self) -> Result<(), LedgerError>;
+}
