@@ -7,14 +7,15 @@ use crate::cli::{
 };
 use crate::config::{Config, ConfigError, Texts};
 use crate::exit;
-use crate::journal::{
-    AttemptRecord, Journal, JournalError, JournalLock, RowState, ServerId, SqliteJournal, Summary,
-    bind_server,
-};
 use crate::payout::{Kind, PayoutInput};
 use crate::report;
 use crate::sign_debug::{self, SignMode};
 use hongbao::{Client, ClientIdentity, NextStep, Outcome, RateLimits, Timeouts};
+use hongbao_ledger::sqlite::{SqliteOptions, SqliteStore};
+use hongbao_ledger::{
+    AttemptRecord, Binding, ImportPlan, Ledger, LedgerError, LedgerLock, LedgerOptions,
+    PayoutState, ServerId, Store, Summary,
+};
 use hongbao_sandbox::{Sandbox, SandboxHandle};
 use hongbao_sign::Algorithm;
 use std::io::{IsTerminal, Read, Write};
@@ -29,9 +30,9 @@ pub enum AppError {
     /// Configuration or secrets.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The journal.
+    /// The ledger (the `--journal`).
     #[error(transparent)]
-    Journal(#[from] JournalError),
+    Ledger(#[from] LedgerError),
     /// The batch.
     #[error(transparent)]
     Batch(#[from] batch::BatchError),
@@ -276,9 +277,10 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Send(args) => send(&cli, args).await,
         Command::Query(args) => query(&cli, args).await,
         Command::Batch(BatchCommand::Run(args)) => batch_run(&cli, args).await,
-        Command::Batch(BatchCommand::Status(args)) => batch_status(args),
-        Command::Batch(BatchCommand::Reconcile(args)) => batch_reconcile(&cli, args).await,
-        Command::Batch(BatchCommand::Report(args)) => batch_report(args),
+        Command::Batch(BatchCommand::Status(args)) => batch_status(args).await,
+        Command::Batch(BatchCommand::Reconcile(args)) => batch_reconcile(&cli, args, false).await,
+        Command::Batch(BatchCommand::Refresh(args)) => batch_reconcile(&cli, args, true).await,
+        Command::Batch(BatchCommand::Report(args)) => batch_report(args).await,
     };
     match result {
         Ok(code) => code,
@@ -593,13 +595,13 @@ impl Progress for ConsoleProgress {
 }
 
 fn exit_code_of(summary: &Summary, interrupted: bool) -> u8 {
-    if summary.get(RowState::Unknown).0 + summary.get(RowState::Sending).0 > 0 {
+    if summary.get(PayoutState::Unknown).0 + summary.get(PayoutState::Sending).0 > 0 {
         exit::UNKNOWN
     } else if interrupted {
         exit::INTERRUPTED
-    } else if summary.get(RowState::NotPaid).0
-        + summary.get(RowState::Conflict).0
-        + summary.get(RowState::Planned).0
+    } else if summary.get(PayoutState::NotPaid).0
+        + summary.get(PayoutState::Conflict).0
+        + summary.get(PayoutState::Planned).0
         > 0
     {
         exit::NOT_PAID
@@ -614,35 +616,90 @@ fn print_issues(issues: &[crate::input::RowIssue]) {
     }
 }
 
+/// The batch a run imports into: `--batch`, else the file's stem.
+fn batch_name(args: &RunArgs) -> String {
+    args.batch
+        .clone()
+        .unwrap_or_else(|| hongbao_ledger::sqlite::batch_name_of(&args.file.display().to_string()))
+}
+
+fn print_plan(plan: &ImportPlan) {
+    for row in &plan.refused {
+        eprintln!(
+            "refused: line {}: key {} exists with other parameters and may be paid ({}): stored {}; file {}",
+            row.line, row.key, row.state, row.old, row.new
+        );
+    }
+    for (line, bill, holder) in &plan.duplicate_bills {
+        eprintln!("refused: line {line}: bill number {bill} is already used by {holder}");
+    }
+    for row in &plan.replaced {
+        eprintln!(
+            "note: line {}: key {} was definitely not paid ({}); it takes the file's parameters and a new bill number",
+            row.line, row.key, row.state
+        );
+    }
+    for similar in &plan.similar {
+        eprintln!(
+            "warning: line {}: {} gets {} yuan, the same amount as payout {} in {} within the last 30 days",
+            similar.line,
+            similar.openid,
+            hongbao_proto::Amount::from_fen(similar.amount_fen),
+            similar.other_key,
+            similar
+                .other_batch
+                .as_deref()
+                .map(|b| format!("batch {b}"))
+                .unwrap_or_else(|| "a single payout".into())
+        );
+    }
+}
+
 async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
-    // One process at a time, for the whole run (released on every way out,
-    // and by the OS if the process dies).
-    let _lock = JournalLock::acquire(&args.journal)?;
-    // A new journal is planned aside and put in place once planned: a run
-    // stopped while planning never leaves a journal without a batch.
-    let mut journal = if std::fs::symlink_metadata(&args.journal).is_ok() {
-        SqliteJournal::open(&args.journal)?
-    } else {
-        SqliteJournal::stage(&args.journal)?
-    };
     let session = connect(cli, args.rate_per_minute).await?;
-    bind_server(
-        &mut journal,
-        &args.journal.display().to_string(),
-        &server_of(&session),
-        args.bind_server,
-    )?;
-    let settings = PlanSettings {
-        kind: args.kind,
+    let binding = Binding {
         mch_id: session.config.mch_id.clone(),
         appid: session.config.appid.clone(),
+        server: server_of(&session),
+    };
+    let options = LedgerOptions::default()
+        .bill_prefix(session.config.bill_prefix())
+        .adopt_unrecorded_server(args.bind_server);
+    // One process at a time, for the whole run (released on every way out,
+    // and by the OS if the process dies).
+    let existed = std::fs::symlink_metadata(&args.journal).is_ok();
+    let ledger = Ledger::open(&args.journal.display().to_string(), binding, options).await?;
+    // A ledger this run created and imported nothing into is removed, so a
+    // fixed file starts afresh (nothing was sent through it).
+    let discard = |ledger: Ledger| {
+        drop(ledger);
+        if !existed {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut name = args.journal.as_os_str().to_owned();
+                name.push(suffix);
+                let _ = std::fs::remove_file(std::path::PathBuf::from(name));
+            }
+        }
+    };
+    let batch = batch_name(args);
+    let settings = PlanSettings {
+        kind: args.kind,
+        batch: batch.clone(),
         defaults: session.config.texts(),
         client_ip: session.config.client_ip().to_owned(),
         skip_invalid: args.skip_invalid,
-        bill_prefix: session.config.bill_prefix().to_owned(),
+        dry_run: args.dry_run,
     };
-    match batch::plan(&mut journal, &args.file, &settings)? {
+    let planned = match batch::plan(&ledger, &args.file, &settings).await {
+        Ok(planned) => planned,
+        Err(e) => {
+            discard(ledger);
+            return Err(e.into());
+        }
+    };
+    match planned {
         PlanResult::Invalid(issues) => {
+            discard(ledger);
             print_issues(&issues);
             eprintln!(
                 "{} invalid row(s): nothing was sent (fix the file, or pass --skip-invalid to pay only the valid rows)",
@@ -650,12 +707,29 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
             );
             return Ok(exit::INVALID);
         }
-        PlanResult::Planned { rows, skipped } => {
-            journal = journal.publish()?;
-            print_issues(&skipped);
+        PlanResult::Refused(plan) => {
+            discard(ledger);
+            print_plan(&plan);
             eprintln!(
-                "planned {rows} row(s) into {}{}",
+                "{} row(s) refused: nothing was imported or sent. A payout that may be paid keeps its parameters; to pay someone else or another amount, give the row a new key (a `key` column) or use another --batch",
+                plan.refused.len() + plan.duplicate_bills.len()
+            );
+            return Ok(exit::INVALID);
+        }
+        PlanResult::Planned { plan, skipped } => {
+            print_issues(&skipped);
+            print_plan(&plan);
+            eprintln!(
+                "{}batch {batch} in {}: {} new, {} unchanged, {} replaced row(s){}",
+                if plan.unchanged.is_empty() {
+                    ""
+                } else {
+                    "resuming "
+                },
                 args.journal.display(),
+                plan.new.len(),
+                plan.unchanged.len(),
+                plan.replaced.len(),
                 if skipped.is_empty() {
                     String::new()
                 } else {
@@ -663,12 +737,11 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
                 }
             );
         }
-        PlanResult::Resumed => eprintln!("resuming the batch in {}", args.journal.display()),
     }
     if args.dry_run {
-        let summary = journal.summary()?;
+        let summary = ledger.summary(Some(&batch)).await?;
         println!("dry run: nothing sent");
-        print_summary(&journal, &summary, args.json)?;
+        print_summary(ledger.store().as_ref(), &summary, args.json).await?;
         return Ok(exit::OK);
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -685,11 +758,10 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     let options = RunOptions {
         concurrency: usize::from(args.concurrency),
         reissue_not_paid: args.reissue_not_paid,
-        mch_id: session.config.mch_id.clone(),
-        kind: args.kind,
-        bill_prefix: session.config.bill_prefix().to_owned(),
+        resend_refunded: args.resend_refunded,
+        batch: batch.clone(),
     };
-    let report = batch::run(&mut journal, &session.client, &options, stop, &mut progress).await?;
+    let report = batch::run(&ledger, &session.client, &options, stop, &mut progress).await?;
     ctrl_c.abort();
     for (line, old, new) in &report.renumbered {
         eprintln!(
@@ -699,8 +771,8 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     if let Some(why) = &report.halted {
         eprintln!("stopped early: {why}");
     }
-    final_checkpoint(&journal);
-    print_summary(&journal, &report.summary, args.json)?;
+    final_checkpoint(ledger.store().as_ref()).await;
+    print_summary(ledger.store().as_ref(), &report.summary, args.json).await?;
     let code = exit_code_of(&report.summary, report.interrupted);
     if code == exit::UNKNOWN {
         eprintln!(
@@ -713,16 +785,16 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     Ok(code)
 }
 
-/// Folds the WAL into the journal file at the end of a command that wrote
+/// Folds the WAL into the ledger file at the end of a command that wrote
 /// it. Everything is already durable (in the -wal file), so a failure here
 /// is only a warning.
-fn final_checkpoint(journal: &SqliteJournal) {
-    if let Err(e) = journal.checkpoint() {
+async fn final_checkpoint(store: &dyn Store) {
+    if let Err(e) = store.checkpoint().await {
         eprintln!("warning: {e}");
     }
 }
 
-/// `server` and `sandbox` of a journal as JSON (`null` when not recorded).
+/// `server` and `sandbox` of a ledger as JSON (`null` when not recorded).
 fn server_json(server: Option<&ServerId>) -> (serde_json::Value, serde_json::Value) {
     match server {
         Some(s) => (s.id.as_str().into(), s.sandbox.into()),
@@ -739,8 +811,17 @@ fn server_line(server: Option<&ServerId>) -> String {
     }
 }
 
-fn print_summary(journal: &dyn Journal, summary: &Summary, json: bool) -> Result<(), AppError> {
-    let server = journal.server()?;
+/// The server a ledger records (`None` for a migrated journal that did not).
+async fn recorded_server(store: &dyn Store) -> Result<Option<ServerId>, AppError> {
+    Ok(store
+        .binding()
+        .await?
+        .map(|b| b.server)
+        .filter(|s| !s.id.is_empty()))
+}
+
+async fn print_summary(store: &dyn Store, summary: &Summary, json: bool) -> Result<(), AppError> {
+    let server = recorded_server(store).await?;
     let mut out = std::io::stdout().lock();
     if json {
         let mut value = report::summary_json(summary);
@@ -757,78 +838,127 @@ fn print_summary(journal: &dyn Journal, summary: &Summary, json: bool) -> Result
     Ok(())
 }
 
-/// Opens a journal that must exist and hold a batch. When there is none (or
-/// it has no batch yet) and another process holds its lock, that process is
-/// creating it: say so instead.
-fn open_existing(args: &JournalArgs) -> Result<SqliteJournal, AppError> {
-    match SqliteJournal::open_existing(&args.journal) {
-        Ok(journal) => Ok(journal),
-        Err(e @ (JournalError::Empty | JournalError::NoBatch { .. })) => {
-            Err(JournalLock::holder(&args.journal).unwrap_or(e).into())
+/// Opens an existing ledger to read it (no lock). When there is none (or
+/// it holds nothing yet) and another process holds its lock, that process
+/// is creating it: say so instead.
+fn open_existing(args: &JournalArgs) -> Result<SqliteStore, AppError> {
+    match SqliteStore::open(&args.journal, SqliteOptions::default()) {
+        Ok(store) => Ok(store),
+        // A journal of an older hongbao: migrated in place (under the lock).
+        Err(LedgerError::Schema { found, .. })
+            if found
+                .parse::<u32>()
+                .is_ok_and(|v| (1..hongbao_ledger::sqlite::SCHEMA_VERSION).contains(&v)) =>
+        {
+            Ok(SqliteStore::open(
+                &args.journal,
+                SqliteOptions {
+                    create: None,
+                    lock: true,
+                },
+            )?)
+        }
+        Err(e @ (LedgerError::Empty { .. } | LedgerError::NoBatch { .. })) => {
+            Err(LedgerLock::holder(&args.journal).unwrap_or(e).into())
         }
         Err(e) => Err(e.into()),
     }
 }
 
-fn batch_status(args: &JournalArgs) -> Result<u8, AppError> {
-    let journal = open_existing(args)?;
-    let summary = journal.summary()?;
-    print_summary(&journal, &summary, args.json)?;
+/// The batch a status, report or reconcile is about: `--batch`, else the
+/// ledger's only batch, else the whole ledger.
+async fn chosen_batch(store: &dyn Store, args: &JournalArgs) -> Result<Option<String>, AppError> {
+    if let Some(batch) = &args.batch {
+        if store.batch(batch).await?.is_none() {
+            return Err(LedgerError::NoSuchBatch(batch.clone()).into());
+        }
+        return Ok(Some(batch.clone()));
+    }
+    let batches = store.batches().await?;
+    Ok(match batches.as_slice() {
+        [only] => Some(only.name.clone()),
+        _ => None,
+    })
+}
+
+async fn batch_status(args: &JournalArgs) -> Result<u8, AppError> {
+    let store = open_existing(args)?;
+    let batch = chosen_batch(&store, args).await?;
+    let summary = store.summary(batch.as_deref()).await?;
+    print_summary(&store, &summary, args.json).await?;
     Ok(exit_code_of(&summary, false))
 }
 
-async fn batch_reconcile(cli: &Cli, args: &JournalArgs) -> Result<u8, AppError> {
-    // Reconcile writes the journal: it takes the lock like a run. A missing
-    // journal is reported before any lock file is made for it.
+async fn batch_reconcile(
+    cli: &Cli,
+    args: &JournalArgs,
+    refresh_only: bool,
+) -> Result<u8, AppError> {
+    // Reconcile writes the ledger: it takes the lock like a run. A missing
+    // ledger is reported before any lock file is made for it.
     if std::fs::symlink_metadata(&args.journal).is_err() {
-        return Err(JournalLock::holder(&args.journal)
-            .unwrap_or(JournalError::Empty)
+        return Err(LedgerLock::holder(&args.journal)
+            .unwrap_or(LedgerError::Empty {
+                path: args.journal.display().to_string(),
+            })
             .into());
     }
-    let _lock = JournalLock::acquire(&args.journal)?;
-    let mut journal = SqliteJournal::open_existing(&args.journal)?;
-    let session = connect(cli, None).await?;
-    bind_server(
-        &mut journal,
-        &args.journal.display().to_string(),
-        &server_of(&session),
-        args.bind_server,
+    let store = SqliteStore::open(
+        &args.journal,
+        SqliteOptions {
+            create: None,
+            lock: true,
+        },
     )?;
-    if let Some(header) = journal.header()?
-        && header.mch_id != session.config.mch_id
-    {
-        return Err(JournalError::Mismatch {
-            field: "merchant id",
-            journal: header.mch_id,
-            this_run: session.config.mch_id.clone(),
-        }
-        .into());
-    }
+    let session = connect(cli, None).await?;
+    let binding = Binding {
+        mch_id: session.config.mch_id.clone(),
+        appid: session.config.appid.clone(),
+        server: server_of(&session),
+    };
+    let ledger = Ledger::from_store(
+        Arc::new(store),
+        binding,
+        LedgerOptions::default()
+            .bill_prefix(session.config.bill_prefix())
+            .adopt_unrecorded_server(args.bind_server),
+    )
+    .await?;
+    let batch = chosen_batch(ledger.store().as_ref(), args).await?;
     let mut progress = ConsoleProgress::new(true);
-    let found = batch::reconcile(&mut journal, &session.client, 8, &mut progress).await?;
-    final_checkpoint(&journal);
+    let found = batch::reconcile(
+        &ledger,
+        &session.client,
+        batch.as_deref(),
+        8,
+        refresh_only,
+        &mut progress,
+    )
+    .await?;
+    final_checkpoint(ledger.store().as_ref()).await;
     for line in &found.disagreements {
         eprintln!("disagreement: {line}");
     }
     eprintln!("queried {} row(s)", found.queried);
-    print_summary(&journal, &found.summary, args.json)?;
+    print_summary(ledger.store().as_ref(), &found.summary, args.json).await?;
     Ok(exit_code_of(&found.summary, false))
 }
 
-fn batch_report(args: &JournalArgs) -> Result<u8, AppError> {
-    let journal = open_existing(args)?;
+async fn batch_report(args: &JournalArgs) -> Result<u8, AppError> {
+    let store = open_existing(args)?;
+    let batch = chosen_batch(&store, args).await?;
     // The CSV keeps its columns; the server goes to stderr (and into --json).
-    eprintln!("{}", server_line(journal.server()?.as_ref()));
+    eprintln!("{}", server_line(recorded_server(&store).await?.as_ref()));
     if let Some(path) = &args.csv {
         let file = std::fs::File::create(path)?;
-        report::write_csv(&journal, std::io::BufWriter::new(file))?;
+        report::write_csv(&store, batch.as_deref(), std::io::BufWriter::new(file)).await?;
         eprintln!("wrote {}", path.display());
     }
     if args.json || args.csv.is_none() {
         if args.json {
-            report::write_json(&journal, std::io::stdout().lock())?;
+            report::write_json(&store, batch.as_deref(), std::io::stdout().lock()).await?;
         } else {
-            report::write_csv(&journal, std::io::stdout().lock())?;
+            report::write_csv(&store, batch.as_deref(), std::io::stdout().lock()).await?;
         }
     }
     Ok(exit::OK)

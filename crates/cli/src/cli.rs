@@ -154,6 +154,9 @@ pub enum BatchCommand {
     Reconcile(JournalArgs),
     /// Write the per-row report (`--json` to stdout, or `--csv FILE`).
     Report(JournalArgs),
+    /// Ask WeChat about sent red packets and record which were opened
+    /// (received) or came back unopened (refunded), with their times.
+    Refresh(JournalArgs),
 }
 
 /// `hongbao batch run`.
@@ -165,10 +168,15 @@ pub struct RunArgs {
     /// What to pay.
     #[arg(long, value_enum)]
     pub kind: Kind,
-    /// The journal (SQLite) file. One journal per CSV file and server; one
-    /// process at a time (locked through `<journal>.lock`).
-    #[arg(long, value_name = "FILE")]
+    /// The ledger (SQLite file): one per merchant and server, holding any
+    /// number of batches; one process at a time (locked through
+    /// `<journal>.lock`). Journals of older versions are migrated in place.
+    #[arg(long, visible_alias = "ledger", value_name = "FILE")]
     pub journal: PathBuf,
+    /// The batch in the ledger (default: the file's stem). Rerunning an
+    /// edited file into the same batch pays its new and fixed rows only.
+    #[arg(long, value_name = "NAME")]
+    pub batch: Option<String>,
     /// Validate and plan (bill numbers are written to the journal); send nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -178,6 +186,9 @@ pub struct RunArgs {
     /// Give rows that definitely failed (not_paid) a new bill number and pay them again.
     #[arg(long)]
     pub reissue_not_paid: bool,
+    /// Pay red packets that came back unopened (refunded) again, under a new bill number.
+    #[arg(long)]
+    pub resend_refunded: bool,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
@@ -200,9 +211,12 @@ pub struct RunArgs {
 /// `hongbao batch status|reconcile|report`.
 #[derive(Debug, Args)]
 pub struct JournalArgs {
-    /// The journal (SQLite) file.
-    #[arg(long, value_name = "FILE")]
+    /// The ledger (SQLite file).
+    #[arg(long, visible_alias = "ledger", value_name = "FILE")]
     pub journal: PathBuf,
+    /// The batch (default: the ledger's only batch, else the whole ledger).
+    #[arg(long, value_name = "NAME")]
+    pub batch: Option<String>,
     /// JSON output.
     #[arg(long)]
     pub json: bool,

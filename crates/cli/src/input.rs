@@ -3,7 +3,8 @@
 //! Header: `openid`, `amount` (yuan, e.g. `1.00`), optional `bill`, `name`
 //! (real name for `FORCE_CHECK`) and per-row overrides of the text fields
 //! (`send_name`, `act_name`, `wishing`, `remark`, `sender_name`, `agentid`,
-//! `desc`, `scene_id`). Rows are read one at a time (memory does not grow
+//! `desc`, `scene_id`), and `key`: the payout's idempotency key in the
+//! ledger (default: batch, openid and the n-th occurrence of the openid). Rows are read one at a time (memory does not grow
 //! with the file) while the file's SHA-256 is computed on the way.
 
 use crate::config::Texts;
@@ -25,6 +26,7 @@ pub const COLUMNS: &[&str] = &[
     "desc",
     "scene_id",
     "total_num",
+    "key",
 ];
 
 /// One data row, as text (validated later against the protocol rules).
@@ -42,6 +44,8 @@ pub struct CsvRow {
     pub name: Option<String>,
     /// Per-row text overrides.
     pub texts: Texts,
+    /// The payout's idempotency key in the ledger (`key` column), if any.
+    pub key: Option<String>,
 }
 
 /// A problem with one row: line, field and the rule it breaks.
@@ -254,6 +258,7 @@ impl<R: Read> CsvPayouts<R> {
                 scene_id: get("scene_id"),
                 total_num: get("total_num"),
             },
+            key: get("key"),
         })
     }
 }

@@ -6,45 +6,16 @@
 //! and batch payouts from a CSV file that **never pay twice**
 //! (`hongbao batch run|status|reconcile|report`).
 //!
-//! The library part holds the pieces the binary is made of, each usable and
-//! tested on its own:
+//! The exactly-once engine is the [`hongbao_ledger`] crate (one ledger per
+//! merchant, batches, fenced workers); the library part of this crate holds
+//! the pieces the binary is made of, each usable and tested on its own:
 //!
-//! * [`journal`]: the [`Journal`](journal::Journal) trait and its SQLite
-//!   backend — row states `planned → sending → paid | not_paid | unknown |
-//!   conflict`, the signed body stored before the first send, every attempt
-//!   recorded with the client's typed decision;
 //! * [`input`]: the streaming CSV reader; [`payout`]: building and validating
-//!   a request per row; [`batch`]: planning and the exactly-once run;
+//!   a request per row; [`batch`]: importing a file into a batch of the
+//!   ledger and running a worker over it;
 //! * [`config`]: `hongbao.toml` and secrets (environment or files, never
 //!   flags); [`sign_debug`]: the debugger; [`report`]: summaries and reports;
 //! * [`exit`]: the exit codes.
-//!
-//! ```
-//! use hongbao_cli::journal::{BatchHeader, Journal, PlanAdd, PlannedRow, RowState, SqliteJournal};
-//!
-//! let mut journal = SqliteJournal::in_memory()?;
-//! let header = BatchHeader {
-//!     file_digest: "ab12".into(),
-//!     file_name: "payouts.csv".into(),
-//!     kind: "red-packet".into(),
-//!     mch_id: "10000098".into(),
-//!     appid: "wx8888888888888888".into(),
-//! };
-//! let mut plan = journal.begin_plan(&header)?;
-//! let row = PlannedRow {
-//!     line: 2,
-//!     openid: "oxTWIuGaIt6gTKsQRLau2M0yL16E".into(),
-//!     amount_fen: 100,
-//!     bill: "10000098202401010000000001".into(),
-//!     request_json: "{}".into(),
-//!     generated: true,
-//! };
-//! assert_eq!(plan.add(&row)?, PlanAdd::Added);
-//! assert_eq!(plan.add(&row)?, PlanAdd::DuplicateBill { first_line: 2 });
-//! plan.commit()?;
-//! assert_eq!(journal.summary()?.get(RowState::Planned), (1, 100));
-//! # Ok::<(), hongbao_cli::journal::JournalError>(())
-//! ```
 #![forbid(unsafe_code)]
 // Not a published API (being reworked (batch/journal moving to a ledger crate); its public structs are internal surface): exhaustive structs are reviewed in #11's follow-up.
 #![allow(clippy::exhaustive_structs)]
@@ -61,7 +32,6 @@ pub mod cli;
 pub mod config;
 pub mod exit;
 pub mod input;
-pub mod journal;
 pub mod payout;
 pub mod report;
 pub mod sign_debug;

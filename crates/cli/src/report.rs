@@ -1,6 +1,6 @@
-//! Summaries and per-row reports of a journal.
+//! Summaries and per-payout reports of a batch (or a whole ledger).
 
-use crate::journal::{Journal, JournalError, JournalRow, RowState, Summary};
+use hongbao_ledger::{LedgerError, Payout, PayoutFilter, PayoutState, Store, Summary, rfc3339};
 use hongbao_proto::Amount;
 use std::io::Write;
 
@@ -15,18 +15,24 @@ pub fn summary_table(summary: &Summary) -> String {
     let mut out = String::new();
     out.push_str(&format!("{:<22} {:>8} {:>14}\n", "state", "rows", "yuan"));
     for state in [
-        RowState::Paid,
-        RowState::NotPaid,
-        RowState::Conflict,
-        RowState::Unknown,
-        RowState::Sending,
-        RowState::Planned,
+        PayoutState::Paid,
+        PayoutState::Received,
+        PayoutState::Refunded,
+        PayoutState::NotPaid,
+        PayoutState::Conflict,
+        PayoutState::Unknown,
+        PayoutState::Sending,
+        PayoutState::Planned,
     ] {
         let (count, fen) = summary.get(state);
         if count == 0
             && matches!(
                 state,
-                RowState::Sending | RowState::Planned | RowState::Conflict
+                PayoutState::Sending
+                    | PayoutState::Planned
+                    | PayoutState::Conflict
+                    | PayoutState::Received
+                    | PayoutState::Refunded
             )
         {
             continue;
@@ -37,7 +43,7 @@ pub fn summary_table(summary: &Summary) -> String {
             count,
             yuan(fen)
         ));
-        if state == RowState::NotPaid {
+        if state == PayoutState::NotPaid {
             for (code, count, fen) in &summary.not_paid_by_code {
                 out.push_str(&format!("  {:<20} {:>8} {:>14}\n", code, count, yuan(*fen)));
             }
@@ -47,7 +53,7 @@ pub fn summary_table(summary: &Summary) -> String {
     out.push_str(&format!(
         "{:<22} {:>8} {:>14}\n",
         "total",
-        summary.rows(),
+        summary.payouts(),
         yuan(total_fen)
     ));
     out
@@ -67,24 +73,32 @@ pub fn summary_json(summary: &Summary) -> serde_json::Value {
         .iter()
         .map(|(code, count, fen)| serde_json::json!({"code": code, "rows": count, "yuan": yuan(*fen)}))
         .collect();
-    serde_json::json!({"rows": summary.rows(), "states": states, "not_paid_by_code": not_paid})
+    serde_json::json!({"rows": summary.payouts(), "states": states, "not_paid_by_code": not_paid})
 }
 
-/// Calls `each` for every row in id order, reading in pages (memory stays
-/// flat whatever the journal size).
-pub fn for_each_row(
-    journal: &dyn Journal,
-    mut each: impl FnMut(&JournalRow) -> Result<(), ReportError>,
+/// Calls `each` for every payout of `batch` (all: `None`) in id order,
+/// reading in pages (memory stays flat whatever the ledger size).
+pub async fn for_each_payout(
+    store: &dyn Store,
+    batch: Option<&str>,
+    mut each: impl FnMut(&Payout) -> Result<(), ReportError>,
 ) -> Result<(), ReportError> {
     let mut after = 0;
     loop {
-        let page = journal.rows_in_states(&RowState::ALL, after, 1000)?;
+        let page = store
+            .payouts(&PayoutFilter {
+                batch: batch.map(str::to_owned),
+                states: Vec::new(),
+                after_id: after,
+                limit: 1000,
+            })
+            .await?;
         let Some(last) = page.last() else {
             return Ok(());
         };
         after = last.id;
-        for row in &page {
-            each(row)?;
+        for payout in &page {
+            each(payout)?;
         }
     }
 }
@@ -93,9 +107,9 @@ pub fn for_each_row(
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReportError {
-    /// Reading the journal failed.
+    /// Reading the ledger failed.
     #[error(transparent)]
-    Journal(#[from] JournalError),
+    Ledger(#[from] LedgerError),
     /// Writing the output failed.
     #[error("cannot write report: {0}")]
     Io(#[from] std::io::Error),
@@ -105,7 +119,7 @@ pub enum ReportError {
 }
 
 /// Header of the CSV report.
-pub const CSV_HEADER: [&str; 11] = [
+pub const CSV_HEADER: [&str; 14] = [
     "line",
     "openid",
     "amount",
@@ -117,13 +131,24 @@ pub const CSV_HEADER: [&str; 11] = [
     "attempts",
     "updated_at",
     "next_step",
+    "key",
+    "received_at",
+    "refunded_at",
 ];
 
-/// Writes one CSV line per row with its final state and ids.
-pub fn write_csv(journal: &dyn Journal, out: impl Write) -> Result<(), ReportError> {
+fn time_of(ms: Option<i64>) -> String {
+    ms.map(rfc3339).unwrap_or_default()
+}
+
+/// Writes one CSV line per payout with its state, ids and red packet times.
+pub async fn write_csv(
+    store: &dyn Store,
+    batch: Option<&str>,
+    out: impl Write,
+) -> Result<(), ReportError> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(CSV_HEADER)?;
-    for_each_row(journal, |row| {
+    for_each_payout(store, batch, |row| {
         writer.write_record([
             row.line.to_string().as_str(),
             &row.openid,
@@ -136,19 +161,31 @@ pub fn write_csv(journal: &dyn Journal, out: impl Write) -> Result<(), ReportErr
             row.attempts.to_string().as_str(),
             &row.updated_at,
             row.next_step.map(|n| n.as_str()).unwrap_or(""),
+            &row.key,
+            &time_of(row.received_ms),
+            &time_of(row.refunded_ms),
         ])?;
         Ok(())
-    })?;
+    })
+    .await?;
     writer.flush()?;
     Ok(())
 }
 
 /// Writes `{"server":…,"sandbox":…,"summary":…,"rows":[…]}`, rows streamed
-/// one by one (`server` and `sandbox` are `null` for a journal that does not
+/// one by one (`server` and `sandbox` are `null` for a ledger that does not
 /// record its server).
-pub fn write_json(journal: &dyn Journal, mut out: impl Write) -> Result<(), ReportError> {
-    let summary = journal.summary()?;
-    let server = journal.server()?;
+pub async fn write_json(
+    store: &dyn Store,
+    batch: Option<&str>,
+    mut out: impl Write,
+) -> Result<(), ReportError> {
+    let summary = store.summary(batch).await?;
+    let server = store
+        .binding()
+        .await?
+        .map(|b| b.server)
+        .filter(|s| !s.id.is_empty());
     let (id, sandbox) = match &server {
         Some(s) => (serde_json::json!(s.id), serde_json::json!(s.sandbox)),
         None => (serde_json::Value::Null, serde_json::Value::Null),
@@ -159,7 +196,7 @@ pub fn write_json(journal: &dyn Journal, mut out: impl Write) -> Result<(), Repo
         summary_json(&summary)
     )?;
     let mut first = true;
-    for_each_row(journal, |row| {
+    for_each_payout(store, batch, |row| {
         if !first {
             out.write_all(b",")?;
         }
@@ -176,10 +213,15 @@ pub fn write_json(journal: &dyn Journal, mut out: impl Write) -> Result<(), Repo
             "attempts": row.attempts,
             "updated_at": row.updated_at,
             "next_step": row.next_step.map(|n| n.as_str()),
+            "key": row.key,
+            "batch": row.batch,
+            "received_at": row.received_ms.map(rfc3339),
+            "refunded_at": row.refunded_ms.map(rfc3339),
         });
         out.write_all(value.to_string().as_bytes())?;
         Ok(())
-    })?;
+    })
+    .await?;
     out.write_all(b"]}\n")?;
     out.flush()?;
     Ok(())

@@ -29,6 +29,18 @@ pub enum LedgerError {
         /// This run's value.
         this_run: String,
     },
+    /// The ledger pays through another server.
+    #[error(
+        "ledger {path} pays through the server {ledger}, but this run uses {this_run}: refusing to resume it there (that server never saw its payments); use another journal file (--journal) for this server"
+    )]
+    ServerMismatch {
+        /// The ledger's location.
+        path: String,
+        /// The ledger's server.
+        ledger: String,
+        /// This run's server.
+        this_run: String,
+    },
     /// A ledger written before hongbao recorded servers.
     #[error(
         "ledger {path} does not record which server it paid through (it was written by an older hongbao), so it cannot be checked against this run's server {this_run}: refusing to resume it. If you are sure it was planned and paid through {this_run}, rerun with --bind-server to record that server in it and go on; otherwise use another journal file (--journal)"
@@ -95,11 +107,11 @@ pub enum LedgerError {
         given: String,
     },
     /// A caller-chosen bill number another payout has (or had).
-    #[error("bill number {bill} is already used by payout {key:?}")]
+    #[error("bill number {bill} is already used by {key}")]
     BillTaken {
         /// The bill number.
         bill: String,
-        /// The payout that has it.
+        /// Who has it (`payout <key>`).
         key: String,
     },
     /// A payout id that is not in the ledger.

@@ -38,6 +38,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod engine;
 mod error;
 #[cfg(feature = "sqlite")]
 mod lock;
@@ -47,6 +48,10 @@ pub mod sqlite;
 pub mod store;
 mod types;
 
+pub use engine::{
+    Event, HALT_AFTER, Importer, Ledger, LedgerOptions, Quota, ReconcileReport, RunReport,
+    StopHandle, Worker, WorkerOptions, open_store, stored_prepared, stored_request,
+};
 pub use error::LedgerError;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

@@ -278,6 +278,18 @@ impl SqliteStore {
         let result = Self::setup(conn, shown, created.then_some(()).and(options.create));
         match result {
             Ok(mut store) => {
+                if lock.is_some() {
+                    // This process alone works on the file: claims still
+                    // recorded belong to a process that died. Their payouts
+                    // are taken up again (sending/unknown: query first).
+                    store
+                        .conn()
+                        .execute(
+                            "UPDATE payouts SET owner = NULL, lease_until_ms = NULL WHERE owner IS NOT NULL",
+                            [],
+                        )
+                        .map_err(|e| classify(&store.path, e))?;
+                }
                 store._lock = lock;
                 Ok(store)
             }
@@ -561,6 +573,7 @@ fn due_condition(due: Due) -> &'static str {
         Due::Pay => {
             "(state IN ('planned','sending','unknown') OR (state = 'not_paid' AND (next_step IS NULL OR next_step IN ('retry_same_bill','resign_same_bill','query'))))"
         }
+        Due::Planned => "(state = 'planned')",
         Due::Renumber => "(state = 'conflict' AND generated = 1)",
         Due::Reissue => "((state = 'not_paid' AND next_step = 'new_bill') OR state = 'conflict')",
         Due::Refunded => "(state = 'refunded')",
@@ -590,7 +603,7 @@ fn free_bill(
     for _ in 0..8 {
         match bill_holder(conn, &bill)? {
             None => return Ok(Ok((bill, request_json))),
-            Some(holder) if !payout.generated => return Ok(Err(holder)),
+            Some(holder) if !payout.generated => return Ok(Err(format!("payout {holder}"))),
             Some(_) => {
                 bill = bills.next_bill()?;
                 request_json = crate::rebill(&request_json, &bill)?;
@@ -725,9 +738,8 @@ impl Store for SqliteStore {
             return write_binding(&conn, binding).map_err(|e| classify(&self.path, e));
         }
         if existing.server != binding.server {
-            return Err(LedgerError::BindingMismatch {
+            return Err(LedgerError::ServerMismatch {
                 path: self.path.clone(),
-                field: "server",
                 ledger: existing.server.to_string(),
                 this_run: binding.server.to_string(),
             });
@@ -763,10 +775,10 @@ impl Store for SqliteStore {
         }
         let (bill, request_json) = match free_bill(&tx, payout, bills)? {
             Ok(found) => found,
-            Err(key) => {
+            Err(holder) => {
                 return Err(LedgerError::BillTaken {
                     bill: payout.bill.clone(),
-                    key,
+                    key: holder,
                 });
             }
         };
@@ -818,7 +830,7 @@ impl Store for SqliteStore {
             }
         }
         let mut plan = ImportPlan::default();
-        let mut bills_in_chunk: std::collections::HashMap<&str, &str> =
+        let mut bills_in_chunk: std::collections::HashMap<&str, u64> =
             std::collections::HashMap::new();
         for row in rows {
             match get_payout(&tx, "key = ?1", &row.key)? {
@@ -890,11 +902,11 @@ impl Store for SqliteStore {
                             plan.duplicate_bills.push((
                                 row.line,
                                 row.bill.clone(),
-                                (*line).to_owned(),
+                                format!("line {line}"),
                             ));
                             continue;
                         }
-                        bills_in_chunk.insert(&row.bill, &row.key);
+                        bills_in_chunk.insert(&row.bill, row.line);
                     }
                     let (bill, request_json) = match free_bill(&tx, row, bills)? {
                         Ok(found) => found,
@@ -1159,7 +1171,7 @@ impl Store for SqliteStore {
         if let Some(key) = bill_holder(&tx, new_bill)? {
             return Err(LedgerError::BillTaken {
                 bill: new_bill.to_owned(),
-                key,
+                key: format!("payout {key}"),
             });
         }
         let changed = tx.execute(

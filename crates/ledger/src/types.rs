@@ -259,6 +259,8 @@ pub enum Due {
     /// whose next step keeps the bill number (`retry_same_bill`, `query`,
     /// or none recorded).
     Pay,
+    /// `planned` payouts only (the later rounds of a pass).
+    Planned,
     /// `conflict` payouts whose bill number the ledger chose: it gives them
     /// a new one by itself.
     Renumber,
@@ -414,7 +416,7 @@ pub struct ImportPlan {
     /// paid: refused (nothing of the import is written).
     pub refused: Vec<ChangedRow>,
     /// Rows whose caller-chosen bill number another payout already has:
-    /// `(line, bill, key of the payout that has it)`; refused.
+    /// `(line, bill, who has it: "payout <key>" or "line <n>")`; refused.
     pub duplicate_bills: Vec<(u64, String, String)>,
     /// Payees paid (or to be paid) the same amount in another batch within
     /// 30 days.

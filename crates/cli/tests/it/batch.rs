@@ -7,18 +7,13 @@ use crate::common;
 
 use common::*;
 use hongbao_cli::batch::{self, NoProgress, PlanResult, RunOptions};
-use hongbao_cli::journal::{AttemptAction, Journal, JournalError, RowState, SqliteJournal};
 use hongbao_cli::payout::Kind;
 use hongbao_cli::report;
-use hongbao_proto::AnyRequest;
+use hongbao_ledger::{AttemptAction, LedgerError, LedgerOptions, PayoutState as RowState};
 use hongbao_sandbox::{FaultConfig, FaultKind};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
-
-fn no_stop() -> Arc<AtomicBool> {
-    Arc::new(AtomicBool::new(false))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pays_every_row_once_and_rerun_sends_nothing() {
@@ -26,13 +21,13 @@ async fn pays_every_row_once_and_rerun_sends_nothing() {
     let client = client(&handle, Duration::from_secs(5));
     let dir = tempfile::tempdir().unwrap();
     let csv = write(dir.path(), "p.csv", &csv_rows(40));
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    let report = plan_and_run(&mut journal, &csv, Kind::RedPacket, &handle, &client).await;
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    let report = plan_and_run(&journal, &csv, Kind::RedPacket, &client).await;
     assert_eq!(report.sent, 40);
     assert_eq!(report.summary.get(RowState::Paid).0, 40);
-    assert_ledger_matches(&handle, &journal);
+    assert_ledger_matches(&handle, &journal).await;
     let requests_before = requests_received(&handle);
-    let again = plan_and_run(&mut journal, &csv, Kind::RedPacket, &handle, &client).await;
+    let again = plan_and_run(&journal, &csv, Kind::RedPacket, &client).await;
     assert_eq!((again.sent, again.resumed), (0, 0));
     let requests_after = requests_received(&handle);
     assert_eq!(
@@ -47,25 +42,14 @@ async fn crash_between_sending_and_reply_resolves_by_query_first() {
     let client = client(&handle, Duration::from_secs(5));
     let dir = tempfile::tempdir().unwrap();
     let csv = write(dir.path(), "p.csv", &csv_rows(6));
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    let planned = plan(&mut journal, &csv, Kind::Transfer, &handle).unwrap();
-    assert!(matches!(planned, PlanResult::Planned { rows: 6, .. }));
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    let planned = plan(&journal, &csv, Kind::Transfer).await.unwrap();
+    assert!(matches!(planned, PlanResult::Planned { ref plan, .. } if plan.new.len() == 6));
 
     // Simulate the first run: every row is signed and marked `sending`
     // durably; rows 1-3 reach WeChat (paid there), then the process dies
     // before any reply is recorded. Rows 4-6 died before leaving.
-    let rows = journal.rows_in_states(&[RowState::Planned], 0, 10).unwrap();
-    let mut stored = Vec::new();
-    for row in &rows {
-        let request: AnyRequest = serde_json::from_str(&row.request_json).unwrap();
-        let prepared = batch::prepare(&client, &request).unwrap();
-        stored.push((row.id, serde_json::to_vec(&prepared).unwrap(), prepared));
-    }
-    let marks: Vec<(i64, &[u8])> = stored
-        .iter()
-        .map(|(id, bytes, _)| (*id, bytes.as_slice()))
-        .collect();
-    journal.mark_sending(&marks).unwrap();
+    let stored = crash_after_marking(&journal, &client).await;
     for (_, _, prepared) in &stored[..3] {
         assert!(client.execute(prepared).await.unwrap().is_paid());
     }
@@ -73,18 +57,18 @@ async fn crash_between_sending_and_reply_resolves_by_query_first() {
 
     // The rerun resolves by query first, resends only the bodies WeChat has
     // not seen (the identical stored bytes), and pays nobody twice.
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    let report = plan_and_run(&mut journal, &csv, Kind::Transfer, &handle, &client).await;
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    let report = plan_and_run(&journal, &csv, Kind::Transfer, &client).await;
     assert_eq!((report.resumed, report.sent), (6, 0));
     assert_eq!(report.summary.get(RowState::Paid).0, 6);
     for (id, _, prepared) in &stored {
         // One client call per row: `resume` queries first and resends the
         // same bill only when the query does not settle it (the client's
         // tests show the order; the ledger below shows nobody paid twice).
-        let attempts = journal.attempts(*id).unwrap();
+        let attempts = journal.store().attempts(*id).await.unwrap();
         assert_eq!(attempts.len(), 1, "{attempts:?}");
         assert_eq!(attempts[0].action, AttemptAction::Resume);
-        let row = journal.row(*id).unwrap();
+        let row = payout(&journal, *id).await;
         let kept: hongbao::Prepared = serde_json::from_slice(row.body.as_ref().unwrap()).unwrap();
         assert_eq!(
             kept.body(),
@@ -95,7 +79,7 @@ async fn crash_between_sending_and_reply_resolves_by_query_first() {
     let ledger = handle.ledger();
     assert_eq!(ledger.payments.len(), 6);
     assert!(ledger.payments.iter().all(|p| p.status != "FAILED"));
-    assert_ledger_matches(&handle, &journal);
+    assert_ledger_matches(&handle, &journal).await;
 }
 
 /// A row left `sending` by a crash may have reached WeChat. When the resend
@@ -107,22 +91,14 @@ async fn a_refused_resend_of_a_crashed_row_stays_unknown() {
     let client = client(&handle, Duration::from_secs(5));
     let dir = tempfile::tempdir().unwrap();
     let csv = write(dir.path(), "p.csv", &csv_rows(2));
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    plan(&mut journal, &csv, Kind::Transfer, &handle).unwrap();
-    let rows = journal.rows_in_states(&[RowState::Planned], 0, 10).unwrap();
-    let mut stored = Vec::new();
-    for row in &rows {
-        let request: AnyRequest = serde_json::from_str(&row.request_json).unwrap();
-        let prepared = batch::prepare(&client, &request).unwrap();
-        stored.push((row.id, serde_json::to_vec(&prepared).unwrap()));
-    }
-    let marks: Vec<(i64, &[u8])> = stored.iter().map(|(id, b)| (*id, b.as_slice())).collect();
-    journal.mark_sending(&marks).unwrap();
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    plan(&journal, &csv, Kind::Transfer).await.unwrap();
+    crash_after_marking(&journal, &client).await;
     drop(journal);
 
     handle.set_balance_fen(0);
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    let report = plan_and_run(&mut journal, &csv, Kind::Transfer, &handle, &client).await;
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    let report = plan_and_run(&journal, &csv, Kind::Transfer, &client).await;
     assert_eq!(report.summary.get(RowState::NotPaid).0, 0, "{report:?}");
     assert_eq!(report.summary.get(RowState::Unknown).0, 2, "{report:?}");
     assert!(
@@ -134,9 +110,9 @@ async fn a_refused_resend_of_a_crashed_row_stays_unknown() {
     );
 
     handle.set_balance_fen(10_000_000);
-    let report = plan_and_run(&mut journal, &csv, Kind::Transfer, &handle, &client).await;
+    let report = plan_and_run(&journal, &csv, Kind::Transfer, &client).await;
     assert_eq!(report.summary.get(RowState::Paid).0, 2, "{report:?}");
-    assert_ledger_matches(&handle, &journal);
+    assert_ledger_matches(&handle, &journal).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,9 +128,9 @@ async fn faults_after_commit_never_pay_twice() {
     let client = client(&handle, Duration::from_millis(600));
     let dir = tempfile::tempdir().unwrap();
     let csv = write(dir.path(), "p.csv", &csv_rows(60));
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    let mut report = plan_and_run(&mut journal, &csv, Kind::RedPacket, &handle, &client).await;
-    assert_ledger_matches(&handle, &journal);
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    let mut report = plan_and_run(&journal, &csv, Kind::RedPacket, &client).await;
+    assert_ledger_matches(&handle, &journal).await;
     let mut reruns = 0;
     while report.summary.get(RowState::Paid).0 < 60 {
         reruns += 1;
@@ -164,8 +140,8 @@ async fn faults_after_commit_never_pay_twice() {
             report.summary
         );
         tokio::time::sleep(Duration::from_millis(1_100)).await;
-        report = plan_and_run(&mut journal, &csv, Kind::RedPacket, &handle, &client).await;
-        assert_ledger_matches(&handle, &journal);
+        report = plan_and_run(&journal, &csv, Kind::RedPacket, &client).await;
+        assert_ledger_matches(&handle, &journal).await;
     }
     assert_eq!(handle.ledger().payments.len(), 60);
 }
@@ -196,8 +172,8 @@ async fn invalid_rows_are_reported_and_nothing_is_sent() {
         ),
     )
     .unwrap();
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    let result = plan(&mut journal, &csv, Kind::RedPacket, &handle).unwrap();
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    let result = plan(&journal, &csv, Kind::RedPacket).await.unwrap();
     let PlanResult::Invalid(issues) = result else {
         panic!("expected invalid rows, got {result:?}");
     };
@@ -226,8 +202,11 @@ async fn invalid_rows_are_reported_and_nothing_is_sent() {
             .any(|i| i.line == 10 && i.rule.contains("128")),
         "{issues:#?}"
     );
-    assert_eq!(journal.header().unwrap(), None, "nothing planned");
-    assert_eq!(journal.summary().unwrap().rows(), 0);
+    assert!(
+        journal.store().batches().await.unwrap().is_empty(),
+        "nothing planned"
+    );
+    assert_eq!(journal.summary(None).await.unwrap().payouts(), 0);
     assert!(handle.ledger().payments.is_empty(), "nothing sent");
 }
 
@@ -241,25 +220,19 @@ async fn skip_invalid_pays_only_the_valid_rows() {
         "p.csv",
         "openid,amount\noValid00000000000000000001,1.00\noValid00000000000000000002,0.001\noValid00000000000000000003,2.00\n",
     );
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    let PlanResult::Planned { rows, skipped } =
-        batch::plan(&mut journal, &csv, &settings(Kind::Transfer, &handle, true)).unwrap()
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    let PlanResult::Planned { plan, skipped } =
+        batch::plan(&journal, &csv, &settings(Kind::Transfer, &csv, true))
+            .await
+            .unwrap()
     else {
         panic!("planned");
     };
-    assert_eq!((rows, skipped.len(), skipped[0].line), (2, 1, 3));
-    let report = batch::run(
-        &mut journal,
-        &client,
-        &options(Kind::Transfer, &handle),
-        no_stop(),
-        &mut NoProgress,
-    )
-    .await
-    .unwrap();
+    assert_eq!((plan.new.len(), skipped.len(), skipped[0].line), (2, 1, 3));
+    let report = run(&journal, &client, &options(&csv)).await;
     assert_eq!(report.summary.get(RowState::Paid), (2, 300));
     assert_eq!(handle.ledger().payments.len(), 2);
-    assert_ledger_matches(&handle, &journal);
+    assert_ledger_matches(&handle, &journal).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,28 +245,23 @@ async fn not_paid_is_final_until_reissued_with_a_new_bill() {
         "p.csv",
         "openid,amount\noFailing000000000000000001,1.00\noFine0000000000000000000001,2.00\n",
     );
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    let report = plan_and_run(&mut journal, &csv, Kind::RedPacket, &handle, &client).await;
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    let report = plan_and_run(&journal, &csv, Kind::RedPacket, &client).await;
     assert_eq!(report.summary.get(RowState::NotPaid), (1, 100));
     assert_eq!(report.summary.not_paid_by_code.len(), 1);
-    let failed = journal
-        .rows_in_states(&[RowState::NotPaid], 0, 1)
-        .unwrap()
-        .remove(0);
+    let failed = payouts(&journal, &[RowState::NotPaid]).await.remove(0);
     // A rerun leaves the definite failure alone.
-    let again = plan_and_run(&mut journal, &csv, Kind::RedPacket, &handle, &client).await;
+    let again = plan_and_run(&journal, &csv, Kind::RedPacket, &client).await;
     assert_eq!((again.sent, again.resumed), (0, 0));
-    assert_eq!(journal.row(failed.id).unwrap().bill, failed.bill);
+    assert_eq!(payout(&journal, failed.id).await.bill, failed.bill);
     // Only --reissue-not-paid issues a new bill number (a new payment).
     let options = RunOptions {
         reissue_not_paid: true,
-        ..options(Kind::RedPacket, &handle)
+        ..options(&csv)
     };
-    let reissued = batch::run(&mut journal, &client, &options, no_stop(), &mut NoProgress)
-        .await
-        .unwrap();
+    let reissued = run(&journal, &client, &options).await;
     assert_eq!((reissued.reissued, reissued.sent), (1, 1));
-    let row = journal.row(failed.id).unwrap();
+    let row = payout(&journal, failed.id).await;
     assert_ne!(row.bill, failed.bill);
     assert_eq!(
         row.state,
@@ -309,33 +277,123 @@ async fn not_paid_is_final_until_reissued_with_a_new_bill() {
     assert!(bills.contains(&failed.bill) && bills.contains(&row.bill));
 }
 
+/// One ledger holds many batches: another file is another batch. A ledger
+/// of another merchant is refused, and so is a batch of another kind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn journal_of_another_file_or_merchant_is_refused() {
+async fn a_ledger_of_another_merchant_or_a_batch_of_another_kind_is_refused() {
     let handle = sandbox(FaultConfig::none(), 7, None).await;
     let client = client(&handle, Duration::from_secs(5));
     let dir = tempfile::tempdir().unwrap();
     let csv = write(dir.path(), "a.csv", &csv_rows(2));
-    let other = write(dir.path(), "b.csv", &csv_rows(3));
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    plan_and_run(&mut journal, &csv, Kind::RedPacket, &handle, &client).await;
-    let err = plan(&mut journal, &other, Kind::RedPacket, &handle).unwrap_err();
-    assert!(err.to_string().contains("CSV file"), "{err}");
-    let mut foreign = settings(Kind::RedPacket, &handle, false);
+    let other = write(
+        dir.path(),
+        "b.csv",
+        "openid,amount\noOther0000000000000000001,1.00\n",
+    );
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    plan_and_run(&journal, &csv, Kind::RedPacket, &client).await;
+    let report = plan_and_run(&journal, &other, Kind::RedPacket, &client).await;
+    assert_eq!(
+        report.summary.get(RowState::Paid),
+        (1, 100),
+        "batch b alone"
+    );
+    assert_eq!(
+        journal.summary(None).await.unwrap().get(RowState::Paid).0,
+        3
+    );
+    let err = plan(&journal, &csv, Kind::Transfer).await.unwrap_err();
+    assert!(err.to_string().contains("pays red-packet"), "{err}");
+    drop(journal);
+    let mut foreign = binding(&handle);
     foreign.mch_id = "1900000109".into();
-    let err = batch::plan(&mut journal, &csv, &foreign).unwrap_err();
+    let err = hongbao_ledger::Ledger::open(
+        &dir.path().join("j.db").display().to_string(),
+        foreign,
+        LedgerOptions::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(
             err,
-            batch::BatchError::Journal(JournalError::Mismatch {
+            LedgerError::BindingMismatch {
                 field: "merchant id",
                 ..
-            })
+            }
         ),
         "{err}"
     );
-    let err = plan(&mut journal, &csv, Kind::Transfer, &handle).unwrap_err();
-    assert!(err.to_string().contains("kind"), "{err}");
-    assert_eq!(handle.ledger().payments.len(), 2);
+    assert_eq!(handle.ledger().payments.len(), 3);
+}
+
+/// The fix workflow: a file with one invalid row is run with
+/// `--skip-invalid`, the row is fixed and the same command rerun: each
+/// payee is paid exactly once. The same file under another batch name
+/// warns about payees paid the same amount.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_file_rerun_in_its_batch_pays_each_payee_once() {
+    let handle = sandbox(FaultConfig::none(), 11, None).await;
+    let client = client(&handle, Duration::from_secs(5));
+    let dir = tempfile::tempdir().unwrap();
+    let rows = |third: &str| {
+        format!(
+            "openid,amount\noEdit00000000000000000001,1.00\noEdit00000000000000000002,{third}\noEdit00000000000000000003,3.00\n"
+        )
+    };
+    let csv = write(dir.path(), "june.csv", &rows("0.001"));
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    let planned = batch::plan(&journal, &csv, &settings(Kind::RedPacket, &csv, true))
+        .await
+        .unwrap();
+    assert!(matches!(planned, PlanResult::Planned { ref skipped, .. } if skipped.len() == 1));
+    let report = run(&journal, &client, &options(&csv)).await;
+    assert_eq!(report.summary.get(RowState::Paid), (2, 400));
+    // Fixed, same command.
+    write(dir.path(), "june.csv", &rows("2.00"));
+    let PlanResult::Planned { plan, skipped } =
+        batch::plan(&journal, &csv, &settings(Kind::RedPacket, &csv, true))
+            .await
+            .unwrap()
+    else {
+        panic!("planned");
+    };
+    assert!(skipped.is_empty());
+    assert_eq!((plan.new.clone(), plan.unchanged.len()), (vec![3], 2));
+    let report = run(&journal, &client, &options(&csv)).await;
+    assert_eq!(report.sent, 1);
+    assert_eq!(report.summary.get(RowState::Paid), (3, 600));
+    assert_eq!(handle.ledger().payments.len(), 3);
+    assert_ledger_matches(&handle, &journal).await;
+    // A paid row edited to another amount is refused, nothing written.
+    write(dir.path(), "june.csv", &rows("9.00"));
+    let refused = common::plan(&journal, &csv, Kind::RedPacket).await.unwrap();
+    let PlanResult::Refused(plan) = refused else {
+        panic!("refused: {refused:?}");
+    };
+    assert_eq!(plan.refused.len(), 1);
+    assert_eq!(plan.refused[0].line, 3);
+    assert!(
+        plan.refused[0].old.contains("total_amount=200"),
+        "{:?}",
+        plan.refused
+    );
+    assert!(
+        plan.refused[0].new.contains("total_amount=900"),
+        "{:?}",
+        plan.refused
+    );
+    // The same file under another batch name: the plan warns.
+    write(dir.path(), "june.csv", &rows("2.00"));
+    let mut other = settings(Kind::RedPacket, &csv, false);
+    other.batch = "june-again".into();
+    other.dry_run = true;
+    let PlanResult::Planned { plan, .. } = batch::plan(&journal, &csv, &other).await.unwrap()
+    else {
+        panic!("planned");
+    };
+    assert_eq!(plan.similar.len(), 3, "{plan:?}");
+    assert_eq!(plan.similar[0].other_batch.as_deref(), Some("june"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -346,8 +404,8 @@ async fn reconcile_settles_unknown_rows_and_reports() {
     let client = client(&handle, Duration::from_secs(5));
     let dir = tempfile::tempdir().unwrap();
     let csv = write(dir.path(), "p.csv", &csv_rows(5));
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    let report = plan_and_run(&mut journal, &csv, Kind::Transfer, &handle, &client).await;
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    let report = plan_and_run(&journal, &csv, Kind::Transfer, &client).await;
     let unsettled = report.summary.get(RowState::Unknown).0;
     assert!(
         unsettled > 0,
@@ -357,7 +415,7 @@ async fn reconcile_settles_unknown_rows_and_reports() {
     handle.set_faults(FaultConfig::none()).unwrap();
     handle.advance_clock(120);
     let requests_before = requests_received(&handle);
-    let found = batch::reconcile(&mut journal, &client, 4, &mut NoProgress)
+    let found = batch::reconcile(&journal, &client, None, 4, false, &mut NoProgress)
         .await
         .unwrap();
     assert_eq!(found.queried, 5);
@@ -365,10 +423,12 @@ async fn reconcile_settles_unknown_rows_and_reports() {
     assert_eq!(found.summary.get(RowState::Paid).0, 5);
     let requests_after = requests_received(&handle);
     assert_eq!(requests_before, requests_after, "reconcile only queries");
-    assert_ledger_matches(&handle, &journal);
+    assert_ledger_matches(&handle, &journal).await;
 
     let mut csv_out = Vec::new();
-    report::write_csv(&journal, &mut csv_out).unwrap();
+    report::write_csv(journal.store().as_ref(), None, &mut csv_out)
+        .await
+        .unwrap();
     let text = String::from_utf8(csv_out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 6);
@@ -381,7 +441,9 @@ async fn reconcile_settles_unknown_rows_and_reports() {
     assert!(lines[1..].iter().all(|l| l.contains(",paid,")));
 
     let mut json_out = Vec::new();
-    report::write_json(&journal, &mut json_out).unwrap();
+    report::write_json(journal.store().as_ref(), None, &mut json_out)
+        .await
+        .unwrap();
     let value: serde_json::Value = serde_json::from_slice(&json_out).unwrap();
     assert_eq!(value["summary"]["states"]["paid"]["rows"], 5);
     assert_eq!(value["rows"].as_array().unwrap().len(), 5);
@@ -403,24 +465,18 @@ async fn stop_flag_finishes_in_flight_and_leaves_the_rest_planned() {
     let client = client(&handle, Duration::from_secs(5));
     let dir = tempfile::tempdir().unwrap();
     let csv = write(dir.path(), "p.csv", &csv_rows(30));
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    plan(&mut journal, &csv, Kind::RedPacket, &handle).unwrap();
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    plan(&journal, &csv, Kind::RedPacket).await.unwrap();
     let stop = Arc::new(AtomicBool::new(true));
-    let report = batch::run(
-        &mut journal,
-        &client,
-        &options(Kind::RedPacket, &handle),
-        stop,
-        &mut NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = batch::run(&journal, &client, &options(&csv), stop, &mut NoProgress)
+        .await
+        .unwrap();
     assert!(report.interrupted);
     assert_eq!(report.summary.get(RowState::Planned).0, 30);
     assert!(handle.ledger().payments.is_empty());
-    let report = plan_and_run(&mut journal, &csv, Kind::RedPacket, &handle, &client).await;
+    let report = plan_and_run(&journal, &csv, Kind::RedPacket, &client).await;
     assert_eq!(report.summary.get(RowState::Paid).0, 30);
-    assert_ledger_matches(&handle, &journal);
+    assert_ledger_matches(&handle, &journal).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -494,15 +550,12 @@ async fn defect1_a_reused_bill_of_another_payee_is_a_conflict_not_paid() {
         "p.csv",
         &format!("openid,amount,bill\noBob00000000000000000000001,7.00,{bill}\n"),
     );
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    let report = plan_and_run(&mut journal, &csv, Kind::RedPacket, &handle, &client).await;
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    let report = plan_and_run(&journal, &csv, Kind::RedPacket, &client).await;
     assert_eq!(report.summary.get(RowState::Paid).0, 0, "{report:?}");
     assert_eq!(report.summary.get(RowState::Conflict).0, 1, "{report:?}");
     assert!(report.renumbered.is_empty(), "the file chose that number");
-    let row = journal
-        .rows_in_states(&[RowState::Conflict], 0, 1)
-        .unwrap()
-        .remove(0);
+    let row = payouts(&journal, &[RowState::Conflict]).await.remove(0);
     assert!(
         row.message
             .as_deref()
@@ -521,11 +574,9 @@ async fn defect1_a_reused_bill_of_another_payee_is_a_conflict_not_paid() {
     );
     let options = RunOptions {
         reissue_not_paid: true,
-        ..options(Kind::RedPacket, &handle)
+        ..options(&csv)
     };
-    let again = batch::run(&mut journal, &client, &options, no_stop(), &mut NoProgress)
-        .await
-        .unwrap();
+    let again = run(&journal, &client, &options).await;
     assert_eq!(again.summary.get(RowState::Paid).0, 1, "{again:?}");
     let bob: Vec<_> = handle
         .ledger()
@@ -548,11 +599,14 @@ async fn defect2_a_tool_chosen_bill_in_conflict_is_renumbered_by_itself() {
     let client = client(&handle, Duration::from_secs(5));
     let dir = tempfile::tempdir().unwrap();
     let csv = write(dir.path(), "p.csv", &csv_rows(3));
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    let mut settings = settings(Kind::RedPacket, &handle, false);
-    settings.bill_prefix = "A7".into();
-    batch::plan(&mut journal, &csv, &settings).unwrap();
-    let rows = journal.rows_in_states(&[RowState::Planned], 0, 10).unwrap();
+    let journal = open_ledger_with(
+        &dir.path().join("j.db"),
+        &handle,
+        LedgerOptions::default().bill_prefix("A7"),
+    )
+    .await;
+    plan(&journal, &csv, Kind::RedPacket).await.unwrap();
+    let rows = payouts(&journal, &[RowState::Planned]).await;
     for row in &rows {
         assert_eq!(row.bill.len(), 28, "{}", row.bill);
         assert!(
@@ -572,19 +626,11 @@ async fn defect2_a_tool_chosen_bill_in_conflict_is_renumbered_by_itself() {
         "3.21",
     )
     .await;
-    let report = batch::run(
-        &mut journal,
-        &client,
-        &options(Kind::RedPacket, &handle),
-        no_stop(),
-        &mut NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = run(&journal, &client, &options(&csv)).await;
     assert_eq!(report.summary.get(RowState::Paid).0, 3, "{report:?}");
     assert_eq!(report.renumbered.len(), 1, "{report:?}");
     assert_eq!(report.renumbered[0].1, taken);
-    let row = journal.row(rows[0].id).unwrap();
+    let row = payout(&journal, rows[0].id).await;
     assert_ne!(row.bill, taken);
     let payee: Vec<_> = handle
         .ledger()
@@ -605,30 +651,22 @@ async fn defect3_rows_refused_for_a_wrong_key_are_resigned_and_paid() {
     let wrong = client_with(&handle, "0123456789abcdef0123456789abcdef", None);
     let dir = tempfile::tempdir().unwrap();
     let csv = write(dir.path(), "p.csv", &csv_rows(30));
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    plan(&mut journal, &csv, Kind::RedPacket, &handle).unwrap();
-    let mut one_at_a_time = options(Kind::RedPacket, &handle);
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    plan(&journal, &csv, Kind::RedPacket).await.unwrap();
+    let mut one_at_a_time = options(&csv);
     one_at_a_time.concurrency = 1;
-    let report = batch::run(
-        &mut journal,
-        &wrong,
-        &one_at_a_time,
-        no_stop(),
-        &mut NoProgress,
-    )
-    .await
-    .unwrap();
+    let report = run(&journal, &wrong, &one_at_a_time).await;
     let halted = report.halted.clone().expect("the run stops by itself");
     assert!(halted.contains("SIGN_ERROR"), "{halted}");
     assert_eq!(
         report.summary.get(RowState::NotPaid).0,
-        u64::from(batch::HALT_AFTER)
+        u64::from(hongbao_ledger::HALT_AFTER)
     );
     assert_eq!(
         report.summary.get(RowState::Planned).0,
-        30 - u64::from(batch::HALT_AFTER)
+        30 - u64::from(hongbao_ledger::HALT_AFTER)
     );
-    let refused = journal.rows_in_states(&[RowState::NotPaid], 0, 10).unwrap();
+    let refused = payouts(&journal, &[RowState::NotPaid]).await;
     assert!(
         refused
             .iter()
@@ -637,16 +675,16 @@ async fn defect3_rows_refused_for_a_wrong_key_are_resigned_and_paid() {
     assert!(handle.ledger().payments.is_empty());
 
     let right = client(&handle, Duration::from_secs(5));
-    let again = plan_and_run(&mut journal, &csv, Kind::RedPacket, &handle, &right).await;
+    let again = plan_and_run(&journal, &csv, Kind::RedPacket, &right).await;
     assert_eq!(again.summary.get(RowState::Paid).0, 30, "{again:?}");
     for row in &refused {
         assert_eq!(
-            journal.row(row.id).unwrap().bill,
+            payout(&journal, row.id).await.bill,
             row.bill,
             "same bill number"
         );
     }
-    assert_ledger_matches(&handle, &journal);
+    assert_ledger_matches(&handle, &journal).await;
 }
 
 /// Defect 3(b): without the WeCom secret nothing can be signed; the rows
@@ -658,17 +696,9 @@ async fn defect3_rows_never_sent_for_a_missing_secret_are_sent_later() {
     let no_secret = client_with(&handle, handle.api_key().expose(), None);
     let dir = tempfile::tempdir().unwrap();
     let csv = write(dir.path(), "p.csv", &csv_rows(12));
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    plan(&mut journal, &csv, Kind::PayEmployee, &handle).unwrap();
-    let report = batch::run(
-        &mut journal,
-        &no_secret,
-        &options(Kind::PayEmployee, &handle),
-        no_stop(),
-        &mut NoProgress,
-    )
-    .await
-    .unwrap();
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    plan(&journal, &csv, Kind::PayEmployee).await.unwrap();
+    let report = run(&journal, &no_secret, &options(&csv)).await;
     let halted = report
         .halted
         .clone()
@@ -678,9 +708,9 @@ async fn defect3_rows_never_sent_for_a_missing_secret_are_sent_later() {
     assert_eq!(report.summary.get(RowState::Unknown).0, 0);
     assert!(handle.ledger().payments.is_empty());
     let with_secret = client(&handle, Duration::from_secs(5));
-    let again = plan_and_run(&mut journal, &csv, Kind::PayEmployee, &handle, &with_secret).await;
+    let again = plan_and_run(&journal, &csv, Kind::PayEmployee, &with_secret).await;
     assert_eq!(again.summary.get(RowState::Paid).0, 12, "{again:?}");
-    assert_ledger_matches(&handle, &journal);
+    assert_ledger_matches(&handle, &journal).await;
 }
 
 /// Defect 10: a payment to an employee that a query confirmed FAILED is a
@@ -696,21 +726,16 @@ async fn defect10_a_pay_employee_row_confirmed_failed_is_reissued() {
         "p.csv",
         "openid,amount\noFailing000000000000000001,1.00\noFine0000000000000000000001,2.00\n",
     );
-    let mut journal = SqliteJournal::open(dir.path().join("j.db")).unwrap();
-    let report = plan_and_run(&mut journal, &csv, Kind::PayEmployee, &handle, &client).await;
+    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
+    let report = plan_and_run(&journal, &csv, Kind::PayEmployee, &client).await;
     assert_eq!(report.summary.get(RowState::NotPaid).0, 1, "{report:?}");
-    let failed = journal
-        .rows_in_states(&[RowState::NotPaid], 0, 1)
-        .unwrap()
-        .remove(0);
+    let failed = payouts(&journal, &[RowState::NotPaid]).await.remove(0);
     assert_eq!(failed.next_step, Some(hongbao::NextStep::NewBill));
     let options = RunOptions {
         reissue_not_paid: true,
-        ..options(Kind::PayEmployee, &handle)
+        ..options(&csv)
     };
-    let again = batch::run(&mut journal, &client, &options, no_stop(), &mut NoProgress)
-        .await
-        .unwrap();
+    let again = run(&journal, &client, &options).await;
     assert_eq!(again.reissued, 1, "{again:?}");
-    assert_ne!(journal.row(failed.id).unwrap().bill, failed.bill);
+    assert_ne!(payout(&journal, failed.id).await.bill, failed.bill);
 }

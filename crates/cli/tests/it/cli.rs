@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::*;
-use hongbao_cli::journal::{Journal, RowState, SqliteJournal};
+use hongbao_ledger::PayoutState as RowState;
 use hongbao_sandbox::FaultConfig;
 use hongbao_sign::{ApiKey, Signer};
 use std::io::Write;
@@ -295,8 +295,16 @@ async fn dry_run_invalid_input_exit_codes_and_reports() {
         handle.ledger().payments.is_empty(),
         "a dry run sends nothing"
     );
-    let journal = SqliteJournal::open(dir.path().join("p.db")).unwrap();
-    assert_eq!(journal.summary().unwrap().get(RowState::Planned).0, 5);
+    let journal = open_ledger(&dir.path().join("p.db"), &handle).await;
+    assert_eq!(
+        journal
+            .summary(None)
+            .await
+            .unwrap()
+            .get(RowState::Planned)
+            .0,
+        5
+    );
     drop(journal);
 
     // The real run: one row definitely fails → exit 1, with the summary.
@@ -334,22 +342,23 @@ async fn dry_run_invalid_input_exit_codes_and_reports() {
         "{written}"
     );
 
-    // Another file on the same journal: refused, nothing sent.
+    // Another file on the same journal is another batch; its payees were
+    // paid the same amounts in batch p: the plan warns (and pays).
     let other = write(dir.path(), "other.csv", &csv_rows(2));
     let (_, stderr, code) = text(&output(run(&other, "p.db", &[])).await);
-    assert_eq!(code, 4);
+    assert_eq!(code, 0, "{stderr}");
     assert!(
-        stderr.contains("journal belongs to another batch"),
+        stderr.contains("the same amount as payout p/oRow000000abcdefghijklmnop/1 in batch p"),
         "{stderr}"
     );
-    assert_eq!(handle.ledger().payments.len(), 5);
+    assert_eq!(handle.ledger().payments.len(), 7);
 
     // A corrupt journal: a clear error, nothing sent.
     std::fs::write(dir.path().join("corrupt.db"), vec![b'x'; 4096]).unwrap();
     let (_, stderr, code) = text(&output(run(&csv, "corrupt.db", &[])).await);
     assert_eq!(code, 4);
     assert!(stderr.contains("corrupt"), "{stderr}");
-    assert_eq!(handle.ledger().payments.len(), 5);
+    assert_eq!(handle.ledger().payments.len(), 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -609,7 +618,7 @@ async fn defect6_journal_refuses_another_server() {
 
     // Paid through the embedded sandbox, then resumed there (the quick start).
     let mut printed = String::new();
-    for expected in ["planned 3 row(s)", "resuming the batch"] {
+    for expected in ["3 new", "resuming batch p"] {
         let (stdout, stderr, code) = text(&output(batch_run(&embedded, &csv, &journal, &[])).await);
         assert_eq!(code, 0, "{stdout}{stderr}");
         assert!(stderr.contains(expected), "{stderr}");
@@ -623,7 +632,7 @@ async fn defect6_journal_refuses_another_server() {
     assert!(!stderr.contains("resuming"), "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "journal {} pays through the server sandbox:embedded (sandbox), but this run uses {url}",
+            "{} pays through the server sandbox:embedded (sandbox), but this run uses {url}",
             journal.display()
         )),
         "{stderr}"
@@ -704,13 +713,9 @@ async fn defect6_a_journal_without_a_server_is_refused_until_bound() {
     let with_config = [std::ffi::OsStr::new("--config"), config.as_os_str()];
     let csv = write(dir.path(), "p.csv", &csv_rows(3));
     let journal_path = dir.path().join("old.db");
-    // Planned the way hongbao did before journals recorded their server.
-    let mut journal = SqliteJournal::open(&journal_path).unwrap();
-    let mut settings = settings(hongbao_cli::payout::Kind::RedPacket, &handle, false);
-    settings.defaults.send_name = Some("Test Shop".into());
-    hongbao_cli::batch::plan(&mut journal, &csv, &settings).unwrap();
-    assert_eq!(journal.server().unwrap(), None);
-    drop(journal);
+    // Planned the way hongbao did before journals recorded their server:
+    // a schema-2 journal (one batch per file) without `server`.
+    write_old_journal(&journal_path, &handle, &csv);
 
     let (_, stderr, _) = text(&output(batch_cmd(&[], "status", &journal_path, &[])).await);
     assert!(stderr.is_empty(), "{stderr}");
@@ -743,11 +748,83 @@ async fn defect6_a_journal_without_a_server_is_refused_until_bound() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stderr.contains("resuming"), "{stderr}");
     assert_eq!(handle.ledger().payments.len(), 3);
-    let journal = SqliteJournal::open_existing(&journal_path).unwrap();
+    let journal = open_ledger(&journal_path, &handle).await;
     assert_eq!(
-        journal.server().unwrap().map(|s| s.id),
+        journal
+            .store()
+            .binding()
+            .await
+            .unwrap()
+            .map(|b| b.server.id),
         Some(handle.url().trim_end_matches('/').to_owned())
     );
+    assert!(
+        journal.store().batch("p").await.unwrap().is_some(),
+        "migrated"
+    );
+}
+
+/// A schema-2 journal of an older hongbao for `csv` (rows planned, server
+/// not recorded), written with SQL as that version did.
+fn write_old_journal(path: &Path, handle: &hongbao_sandbox::SandboxHandle, csv: &Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA application_id = 1212303921;
+         PRAGMA journal_mode = WAL;
+         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         CREATE TABLE rows (id INTEGER PRIMARY KEY, line INTEGER NOT NULL, openid TEXT NOT NULL,
+            amount_fen INTEGER NOT NULL, bill TEXT NOT NULL UNIQUE, state TEXT NOT NULL,
+            request_json TEXT NOT NULL, body BLOB, wechat_id TEXT, err_code TEXT, message TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL, next_step TEXT,
+            generated INTEGER NOT NULL DEFAULT 0);
+         CREATE TABLE attempts (id INTEGER PRIMARY KEY AUTOINCREMENT, row_id INTEGER NOT NULL REFERENCES rows(id),
+            bill TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL, err_code TEXT, wechat_id TEXT,
+            message TEXT, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, next_step TEXT);
+         INSERT INTO meta VALUES ('schema_version', '2'), ('file_digest', 'ab'), ('file_name', '{}'),
+            ('kind', 'red-packet'), ('mch_id', '{}'), ('appid', '{}');",
+        csv.display(),
+        handle.mch_id(),
+        handle.appid()
+    ))
+    .unwrap();
+    let text = std::fs::read_to_string(csv).unwrap();
+    let date = hongbao_cli::batch::beijing_today().unwrap();
+    for (i, line) in text.lines().skip(1).enumerate() {
+        let mut cells = line.split(',');
+        let (openid, amount) = (cells.next().unwrap(), cells.next().unwrap());
+        let bill = hongbao_cli::batch::generate_bill(
+            hongbao_cli::payout::Kind::RedPacket,
+            handle.mch_id(),
+            date,
+            "",
+        )
+        .unwrap();
+        let input = hongbao_cli::payout::PayoutInput {
+            line: i as u64 + 2,
+            openid,
+            amount,
+            bill: &bill,
+            name: None,
+            texts: &texts(),
+            defaults: &texts(),
+            // The config's default.
+            client_ip: "127.0.0.1",
+        };
+        let request =
+            hongbao_cli::payout::build(hongbao_cli::payout::Kind::RedPacket, &input).unwrap();
+        conn.execute(
+            "INSERT INTO rows(line, openid, amount_fen, bill, state, request_json, updated_ms, generated)
+             VALUES (?1, ?2, ?3, ?4, 'planned', ?5, 1, 1)",
+            rusqlite::params![
+                i as i64 + 2,
+                openid,
+                request.amount().unwrap().fen() as i64,
+                bill,
+                serde_json::to_string(&request).unwrap()
+            ],
+        )
+        .unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -781,7 +858,7 @@ async fn defect7_two_runs_on_one_journal_never_send_at_once() {
     let (stdout, stderr, code) = text(&output(batch_run(&with_config, &csv, &journal, &[])).await);
     assert_eq!(code, 4, "{stdout}{stderr}");
     let expected = format!(
-        "journal {} is in use by pid {first_pid} on host ",
+        "{} is in use by pid {first_pid} on host ",
         journal.display()
     );
     assert!(stderr.contains(&expected), "{stderr}");
@@ -820,9 +897,9 @@ async fn defect7_a_journal_being_created_is_in_use_not_corrupt() {
     let journal = dir.path().join("p.db");
     // Another process is creating the journal: it holds the lock, and the
     // journal file does not exist yet (or exists without its batch).
-    let lock = hongbao_cli::journal::JournalLock::acquire(&journal).unwrap();
+    let lock = hongbao_ledger::LedgerLock::acquire(&journal).unwrap();
     let expected = format!(
-        "journal {} is in use by pid {} on host ",
+        "{} is in use by pid {} on host ",
         journal.display(),
         std::process::id()
     );
@@ -858,7 +935,7 @@ async fn defect8_cli_refuses_an_existing_journal_without_a_batch() {
     assert_eq!(code, 4, "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "journal {} exists but holds no batch (a copy without its -wal file?)",
+            "{} exists but holds no batch (a copy without its -wal file?)",
             journal.display()
         )),
         "{stderr}"
@@ -889,7 +966,7 @@ async fn defect8_cli_refuses_an_existing_journal_without_a_batch() {
     assert!(!dir.path().join("fresh.db.new").exists());
     let (_, stderr, code) = text(&output(batch_run(&[], &csv, &fresh, &[])).await);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("planned 2 row(s)"), "{stderr}");
+    assert!(stderr.contains("2 new"), "{stderr}");
 }
 
 #[test]

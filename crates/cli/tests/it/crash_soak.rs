@@ -10,7 +10,7 @@
 use crate::common;
 
 use common::*;
-use hongbao_cli::journal::{Journal, RowState, SqliteJournal};
+use hongbao_ledger::PayoutState as RowState;
 use hongbao_sandbox::{FaultConfig, FaultKind};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -101,9 +101,10 @@ async fn sigkill_at_random_moments_never_pays_twice() {
             paid_before_kill.push(0);
             continue;
         }
-        let journal = SqliteJournal::open_existing(&journal_path).unwrap();
-        assert_ledger_matches(&handle, &journal);
-        paid_before_kill.push(journal.summary().unwrap().get(RowState::Paid).0);
+        let journal = open_ledger(&journal_path, &handle).await;
+        assert_ledger_matches(&handle, &journal).await;
+        paid_before_kill.push(journal.summary(None).await.unwrap().get(RowState::Paid).0);
+        drop(journal);
         if finished {
             break;
         }
@@ -118,13 +119,14 @@ async fn sigkill_at_random_moments_never_pays_twice() {
     loop {
         runs += 1;
         let out = output(command()).await;
-        let journal = SqliteJournal::open(&journal_path).unwrap();
-        assert_ledger_matches(&handle, &journal);
+        let journal = open_ledger(&journal_path, &handle).await;
+        assert_ledger_matches(&handle, &journal).await;
         if out.status.code() == Some(0) {
             break;
         }
-        let summary = journal.summary().unwrap();
-        let not_paid = journal.rows_in_states(&[RowState::NotPaid], 0, 5).unwrap();
+        let summary = journal.summary(None).await.unwrap();
+        let not_paid = payouts(&journal, &[RowState::NotPaid]).await;
+        drop(journal);
         assert_eq!(
             out.status.code(),
             Some(3),
@@ -134,13 +136,13 @@ async fn sigkill_at_random_moments_never_pays_twice() {
         tokio::time::sleep(Duration::from_millis(1_100)).await;
     }
 
-    let journal = SqliteJournal::open(&journal_path).unwrap();
-    let summary = journal.summary().unwrap();
+    let journal = open_ledger(&journal_path, &handle).await;
+    let summary = journal.summary(None).await.unwrap();
     assert_eq!(summary.get(RowState::Paid).0, ROWS as u64, "{summary:?}");
     let ledger = handle.ledger();
     assert_eq!(ledger.payments.len(), ROWS, "exactly one payment per row");
     assert!(ledger.payments.iter().all(|p| p.status != "FAILED"));
-    assert_ledger_matches(&handle, &journal);
+    assert_ledger_matches(&handle, &journal).await;
     let resent: u32 = ledger
         .payments
         .iter()

@@ -7,4 +7,3 @@ mod batch;
 mod cli;
 mod common;
 mod crash_soak;
-mod journal;

@@ -102,7 +102,7 @@ async fn binding_is_checked_and_the_lock_names_its_holder() {
     let mut other = binding();
     other.server = ServerId::configured("https://127.0.0.1:9/");
     let err = store.bind(&other, false).await.unwrap_err();
-    assert!(err.to_string().contains("server"), "{err}");
+    assert!(matches!(err, LedgerError::ServerMismatch { .. }), "{err}");
     let err = SqliteStore::open(
         &path,
         SqliteOptions {

@@ -3,10 +3,12 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use hongbao::{Client, ClientIdentity, RateLimits, RetryPolicy, Timeouts};
-use hongbao_cli::batch::{self, NoProgress, PlanResult, PlanSettings, RunOptions, RunReport};
+use hongbao_cli::batch::{self, NoProgress, PlanResult, PlanSettings, RunOptions};
 use hongbao_cli::config::Texts;
-use hongbao_cli::journal::{Journal, RowState, SqliteJournal};
 use hongbao_cli::payout::Kind;
+use hongbao_ledger::{
+    Binding, Due, Ledger, LedgerOptions, Payout, PayoutFilter, PayoutState, RunReport, ServerId,
+};
 use hongbao_sandbox::{FaultConfig, Progression, Sandbox, SandboxHandle};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -86,15 +88,89 @@ pub(crate) fn texts() -> Texts {
     }
 }
 
-pub(crate) fn settings(kind: Kind, handle: &SandboxHandle, skip_invalid: bool) -> PlanSettings {
-    PlanSettings {
-        kind,
+/// The binding of a ledger paying through `handle`.
+pub(crate) fn binding(handle: &SandboxHandle) -> Binding {
+    Binding {
         mch_id: handle.mch_id().to_owned(),
         appid: handle.appid().to_owned(),
+        server: ServerId::configured(handle.url()),
+    }
+}
+
+/// Opens (or creates) the ledger at `path` for `handle`.
+pub(crate) async fn open_ledger(path: &Path, handle: &SandboxHandle) -> Ledger {
+    open_ledger_with(path, handle, LedgerOptions::default()).await
+}
+
+pub(crate) async fn open_ledger_with(
+    path: &Path,
+    handle: &SandboxHandle,
+    options: LedgerOptions,
+) -> Ledger {
+    Ledger::open(&path.display().to_string(), binding(handle), options)
+        .await
+        .unwrap()
+}
+
+/// The payouts in `states` (all: empty), in id order.
+pub(crate) async fn payouts(ledger: &Ledger, states: &[PayoutState]) -> Vec<Payout> {
+    ledger
+        .store()
+        .payouts(&PayoutFilter {
+            states: states.to_vec(),
+            ..PayoutFilter::default()
+        })
+        .await
+        .unwrap()
+}
+
+/// Payout `id`.
+pub(crate) async fn payout(ledger: &Ledger, id: i64) -> Payout {
+    ledger.store().payout(id).await.unwrap()
+}
+
+/// Simulates a process that claimed every planned payout, stored their
+/// signed bodies and marked them `sending`, then died (its lease expires
+/// at once). Returns `(id, body bytes, prepared)` per payout.
+pub(crate) async fn crash_after_marking(
+    ledger: &Ledger,
+    client: &Client,
+) -> Vec<(i64, Vec<u8>, hongbao::Prepared)> {
+    let claimed = ledger
+        .store()
+        .claim(&hongbao_ledger::ClaimRequest {
+            owner: "crashed".into(),
+            due: Due::Planned,
+            batch: None,
+            after_id: 0,
+            limit: 1000,
+            lease_ms: 1,
+        })
+        .await
+        .unwrap();
+    let mut stored = Vec::new();
+    let mut marks = Vec::new();
+    for c in &claimed {
+        let request = hongbao_ledger::stored_request(&c.payout).unwrap();
+        let prepared = batch::prepare(client, &request).unwrap();
+        let bytes = serde_json::to_vec(&prepared).unwrap();
+        marks.push((c.claim, bytes.clone()));
+        stored.push((c.payout.id, bytes, prepared));
+    }
+    let marked = ledger.store().mark_sending(&marks).await.unwrap();
+    assert!(marked.iter().all(|m| *m));
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    stored
+}
+
+pub(crate) fn settings(kind: Kind, csv: &Path, skip_invalid: bool) -> PlanSettings {
+    PlanSettings {
+        kind,
+        batch: hongbao_ledger::sqlite::batch_name_of(&csv.display().to_string()),
         defaults: texts(),
         client_ip: "10.0.0.1".into(),
         skip_invalid,
-        bill_prefix: String::new(),
+        dry_run: false,
     }
 }
 
@@ -117,24 +193,36 @@ pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-pub(crate) fn options(kind: Kind, handle: &SandboxHandle) -> RunOptions {
+/// Run options for the batch of `csv`.
+pub(crate) fn options(csv: &Path) -> RunOptions {
     RunOptions {
         concurrency: 16,
         reissue_not_paid: false,
-        mch_id: handle.mch_id().to_owned(),
-        kind,
-        bill_prefix: String::new(),
+        resend_refunded: false,
+        batch: hongbao_ledger::sqlite::batch_name_of(&csv.display().to_string()),
     }
 }
 
-/// Plans `csv` into `journal` with the test settings (invalid rows refused).
-pub(crate) fn plan(
-    journal: &mut SqliteJournal,
+/// Imports `csv` into its batch with the test settings (invalid rows refused).
+pub(crate) async fn plan(
+    ledger: &Ledger,
     csv: &Path,
     kind: Kind,
-    handle: &SandboxHandle,
 ) -> Result<PlanResult, batch::BatchError> {
-    batch::plan(journal, csv, &settings(kind, handle, false))
+    batch::plan(ledger, csv, &settings(kind, csv, false)).await
+}
+
+/// One run of the batch of `csv` (already imported).
+pub(crate) async fn run(ledger: &Ledger, client: &Client, options: &RunOptions) -> RunReport {
+    batch::run(
+        ledger,
+        client,
+        options,
+        Arc::new(AtomicBool::new(false)),
+        &mut NoProgress,
+    )
+    .await
+    .unwrap()
 }
 
 /// How many requests the sandbox has received for its payments, resends included.
@@ -148,32 +236,26 @@ pub(crate) fn requests_received(handle: &SandboxHandle) -> u32 {
 }
 
 pub(crate) async fn plan_and_run(
-    journal: &mut SqliteJournal,
+    ledger: &Ledger,
     csv: &Path,
     kind: Kind,
-    handle: &SandboxHandle,
     client: &Client,
 ) -> RunReport {
-    let planned = plan(journal, csv, kind, handle).unwrap();
-    assert!(
-        matches!(planned, PlanResult::Planned { .. } | PlanResult::Resumed),
-        "{planned:?}"
-    );
-    batch::run(
-        journal,
-        client,
-        &options(kind, handle),
-        Arc::new(AtomicBool::new(false)),
-        &mut NoProgress,
-    )
-    .await
-    .unwrap()
+    let planned = plan(ledger, csv, kind).await.unwrap();
+    assert!(matches!(planned, PlanResult::Planned { .. }), "{planned:?}");
+    run(ledger, client, &options(csv)).await
 }
 
-/// Every journal row is in the ledger exactly once under its bill, the
-/// ledger holds nothing else, nobody got more payments than rows name them,
-/// and states and WeChat ids agree.
-pub(crate) fn assert_ledger_matches(handle: &SandboxHandle, journal: &SqliteJournal) {
+/// Every payout of the hongbao ledger is in the sandbox's ledger exactly
+/// once under its bill, the sandbox holds nothing else, nobody got more
+/// payments than payouts name them, and states and WeChat ids agree.
+pub(crate) async fn assert_ledger_matches(handle: &SandboxHandle, journal: &Ledger) {
+    let rows = payouts(journal, &[]).await;
+    assert_rows_match(handle, &rows);
+}
+
+/// [`assert_ledger_matches`] on payouts already read.
+pub(crate) fn assert_rows_match(handle: &SandboxHandle, rows: &[Payout]) {
     let ledger = handle.ledger();
     let mut by_bill: HashMap<&str, usize> = HashMap::new();
     for payment in &ledger.payments {
@@ -183,11 +265,8 @@ pub(crate) fn assert_ledger_matches(handle: &SandboxHandle, journal: &SqliteJour
         by_bill.values().all(|n| *n == 1),
         "a bill appears twice in the ledger"
     );
-    let rows = journal
-        .rows_in_states(&RowState::ALL, 0, 1_000_000)
-        .unwrap();
     let mut per_openid_rows: HashMap<&str, usize> = HashMap::new();
-    for row in &rows {
+    for row in rows {
         *per_openid_rows.entry(row.openid.as_str()).or_default() += 1;
     }
     let mut per_openid_paid: HashMap<&str, usize> = HashMap::new();
@@ -201,10 +280,10 @@ pub(crate) fn assert_ledger_matches(handle: &SandboxHandle, journal: &SqliteJour
             "{openid} paid {paid} times for {expected} row(s)"
         );
     }
-    for row in &rows {
+    for row in rows {
         let payment = ledger.payments.iter().find(|p| p.bill == row.bill);
         match row.state {
-            RowState::Paid => {
+            PayoutState::Paid | PayoutState::Received | PayoutState::Refunded => {
                 let payment =
                     payment.unwrap_or_else(|| panic!("paid row {} not in ledger", row.bill));
                 assert_ne!(
@@ -224,7 +303,7 @@ pub(crate) fn assert_ledger_matches(handle: &SandboxHandle, journal: &SqliteJour
                     payment.detail_id
                 );
             }
-            RowState::NotPaid => {
+            PayoutState::NotPaid => {
                 if let Some(payment) = payment {
                     assert_eq!(
                         payment.status, "FAILED",
@@ -233,12 +312,12 @@ pub(crate) fn assert_ledger_matches(handle: &SandboxHandle, journal: &SqliteJour
                     );
                 }
             }
-            RowState::Planned => assert!(
+            PayoutState::Planned => assert!(
                 payment.is_none(),
                 "planned row {} is in the ledger",
                 row.bill
             ),
-            RowState::Conflict => {
+            PayoutState::Conflict => {
                 // The bill is another payment's: never this row's payee.
                 if let Some(payment) = payment {
                     assert!(
@@ -248,7 +327,7 @@ pub(crate) fn assert_ledger_matches(handle: &SandboxHandle, journal: &SqliteJour
                     );
                 }
             }
-            RowState::Sending | RowState::Unknown => {}
+            _ => {}
         }
     }
     let journal_bills: std::collections::HashSet<&str> =
