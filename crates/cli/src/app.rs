@@ -105,20 +105,15 @@ fn rate_limits(per_minute: u32) -> RateLimits {
     if per_minute == 0 {
         RateLimits::unlimited()
     } else {
-        RateLimits {
-            sends_per_minute: per_minute,
-            burst: (per_minute / 60).clamp(1, 30),
-            ..RateLimits::default()
-        }
+        RateLimits::default()
+            .with_sends_per_minute(per_minute)
+            .with_burst((per_minute / 60).clamp(1, 30))
     }
 }
 
 fn timeouts(config: &Config) -> Timeouts {
     match config.timeout_ms {
-        Some(ms) => Timeouts {
-            request: Duration::from_millis(ms),
-            ..Timeouts::default()
-        },
+        Some(ms) => Timeouts::default().with_request(Duration::from_millis(ms)),
         None => Timeouts::default(),
     }
 }

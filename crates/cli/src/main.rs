@@ -1,5 +1,7 @@
 //! The `hongbao` binary. See `hongbao --help`; exit codes are documented in
 //! [`hongbao_cli::exit`].
+// Not a published API (a binary: nothing is public API): exhaustive structs are reviewed in #11's follow-up.
+#![allow(clippy::exhaustive_structs)]
 
 use clap::Parser;
 use hongbao_cli::cli::{Cli, Command};

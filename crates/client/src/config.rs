@@ -28,11 +28,28 @@ pub const DEFAULT_BASE_URL: &str = "https://api.mch.weixin.qq.com";
 /// (including a custom one) 1 s after it; an attempt cut short this way is an
 /// unknown outcome, never a failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Timeouts {
     /// TCP connect + TLS handshake (built-in transport only). Default 5 s.
     pub connect: Duration,
     /// One whole attempt. Default 30 s.
     pub request: Duration,
+}
+
+impl Timeouts {
+    /// Sets [`connect`](Self::connect).
+    #[must_use]
+    pub const fn with_connect(mut self, connect: Duration) -> Self {
+        self.connect = connect;
+        self
+    }
+
+    /// Sets [`request`](Self::request).
+    #[must_use]
+    pub const fn with_request(mut self, request: Duration) -> Self {
+        self.request = request;
+        self
+    }
 }
 
 impl Default for Timeouts {
@@ -317,7 +334,7 @@ impl ClientBuilder {
             .unwrap_or_else(|| Arc::new(LocalRateLimiter::new(self.rate_limits)));
 
         Ok(Client::from_inner(Inner {
-            merchant: Merchant { mch_id, appid },
+            merchant: Merchant::new(mch_id, appid),
             signer: Signer::new(api_key),
             workwx_default: self.workwx_secret.map(WorkwxSigner::new),
             workwx_agents: self

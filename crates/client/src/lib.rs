@@ -161,14 +161,13 @@ mod client;
 mod config;
 mod error;
 mod locks;
-mod prepared;
 mod rate;
 mod retry;
 
 pub use client::{Client, QueryReply};
 pub use config::{ClientBuilder, DEFAULT_BASE_URL, Timeouts};
 pub use error::{ClientError, ConfigError};
-pub use prepared::{PREPARED_FORMAT, Prepared};
+pub use hongbao_proto::{PREPARED_FORMAT, Prepared};
 pub use rate::{
     LocalRateLimiter, NoRateLimit, RateLimitError, RateLimiter, RateLimits, RateRequest,
 };

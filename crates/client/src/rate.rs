@@ -91,6 +91,7 @@ pub trait RateLimiter: Send + Sync + fmt::Debug {
 /// (so never more than 30 in any second), and at least 15 s between two
 /// pay-to-employee requests to the same openid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RateLimits {
     /// Money-moving requests per minute per merchant (0 = unlimited).
     pub sends_per_minute: u32,
@@ -113,6 +114,27 @@ impl Default for RateLimits {
 }
 
 impl RateLimits {
+    /// Sets [`sends_per_minute`](Self::sends_per_minute).
+    #[must_use]
+    pub const fn with_sends_per_minute(mut self, sends_per_minute: u32) -> Self {
+        self.sends_per_minute = sends_per_minute;
+        self
+    }
+
+    /// Sets [`burst`](Self::burst).
+    #[must_use]
+    pub const fn with_burst(mut self, burst: u32) -> Self {
+        self.burst = burst;
+        self
+    }
+
+    /// Sets [`employee_interval`](Self::employee_interval).
+    #[must_use]
+    pub const fn with_employee_interval(mut self, employee_interval: Duration) -> Self {
+        self.employee_interval = employee_interval;
+        self
+    }
+
     /// No limit at all.
     pub const fn unlimited() -> Self {
         RateLimits {
@@ -272,6 +294,7 @@ fn log_wait(request: &RateRequest<'_>, limit: &'static str, until: Instant) {
 /// A [`RateLimiter`] that never waits (for tests or when an outer system
 /// already limits the rate).
 #[derive(Debug, Clone, Copy, Default)]
+#[allow(clippy::exhaustive_structs)] // a unit marker: it has nothing to grow
 pub struct NoRateLimit;
 
 #[async_trait]
@@ -318,11 +341,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn per_minute_rate_holds_over_a_minute() {
-        let limiter = LocalRateLimiter::new(RateLimits {
-            sends_per_minute: 120,
-            burst: 1,
-            employee_interval: Duration::ZERO,
-        });
+        let limiter = LocalRateLimiter::new(
+            RateLimits::default()
+                .with_sends_per_minute(120)
+                .with_burst(1)
+                .with_employee_interval(Duration::ZERO),
+        );
         let start = Instant::now();
         for _ in 0..121 {
             limiter.acquire(&send("1")).await.unwrap();

@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use hongbao_proto::{ErrorCode, UnknownReason};
+
 /// The documented shortest interval between two requests for the same order
 /// (bill number): 1 second. Nothing in this crate sends faster for one bill.
 pub const MIN_SPACING: Duration = Duration::from_secs(1);
@@ -43,6 +45,31 @@ pub enum RetryKind {
 }
 
 impl RetryKind {
+    /// Classifies an unknown outcome for the retry policy.
+    pub fn of(reason: &UnknownReason, code: Option<&ErrorCode>) -> RetryKind {
+        match reason {
+            UnknownReason::Transport(_) => RetryKind::Transport,
+            UnknownReason::HttpStatus(_) => RetryKind::HttpStatus,
+            UnknownReason::Unparseable(_)
+            | UnknownReason::BadSignature(_)
+            | UnknownReason::NoResult => RetryKind::BadReply,
+            UnknownReason::ReturnFail { .. } => RetryKind::ReturnFail,
+            UnknownReason::FailWithoutCode { .. } => RetryKind::SystemError,
+            UnknownReason::InProgress { .. } => RetryKind::InProgress,
+            UnknownReason::EchoMismatch { .. } => RetryKind::Conflict,
+            UnknownReason::ErrorCode { code, .. } => match code {
+                ErrorCode::SystemError | ErrorCode::Unknown(_) => RetryKind::SystemError,
+                ErrorCode::Processing => RetryKind::InProgress,
+                ErrorCode::FatalError => RetryKind::Conflict,
+                _ => RetryKind::Other,
+            },
+            _ => match code {
+                Some(ErrorCode::SystemError) => RetryKind::SystemError,
+                _ => RetryKind::Other,
+            },
+        }
+    }
+
     /// Whether resending the identical body can help for this kind of unknown outcome.
     pub fn resendable(self) -> bool {
         matches!(
@@ -106,6 +133,7 @@ pub enum RetryDecision {
 /// resends only within 60 s of the first attempt, then 2 queries; 3 identical
 /// resends after a rate-limit refusal.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Resends of the identical body after the first attempt (0 = never resend).
     pub max_resends: u32,
@@ -142,6 +170,55 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// Sets [`max_resends`](Self::max_resends).
+    #[must_use]
+    pub fn with_max_resends(mut self, max_resends: u32) -> Self {
+        self.max_resends = max_resends;
+        self
+    }
+
+    /// Sets [`initial_backoff`](Self::initial_backoff).
+    #[must_use]
+    pub fn with_initial_backoff(mut self, initial_backoff: Duration) -> Self {
+        self.initial_backoff = initial_backoff;
+        self
+    }
+
+    /// Sets [`max_backoff`](Self::max_backoff).
+    #[must_use]
+    pub fn with_max_backoff(mut self, max_backoff: Duration) -> Self {
+        self.max_backoff = max_backoff;
+        self
+    }
+
+    /// Sets [`jitter`](Self::jitter).
+    #[must_use]
+    pub fn with_jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Sets [`max_elapsed`](Self::max_elapsed).
+    #[must_use]
+    pub fn with_max_elapsed(mut self, max_elapsed: Duration) -> Self {
+        self.max_elapsed = max_elapsed;
+        self
+    }
+
+    /// Sets [`queries`](Self::queries).
+    #[must_use]
+    pub fn with_queries(mut self, queries: u32) -> Self {
+        self.queries = queries;
+        self
+    }
+
+    /// Sets [`limit_retries`](Self::limit_retries).
+    #[must_use]
+    pub fn with_limit_retries(mut self, limit_retries: u32) -> Self {
+        self.limit_retries = limit_retries;
+        self
+    }
+
     /// No automatic resend and no automatic query: every unknown outcome is
     /// returned as is (use `Client::resolve` or `Client::execute` yourself).
     pub fn none() -> Self {
@@ -238,20 +315,15 @@ mod tests {
         // Enormous attempt numbers do not overflow.
         assert_eq!(policy.backoff(u32::MAX, 0.5), 5 * S);
         // A cap below one second is raised to one second.
-        let tiny = RetryPolicy {
-            max_backoff: Duration::ZERO,
-            initial_backoff: Duration::ZERO,
-            ..RetryPolicy::default()
-        };
+        let tiny = RetryPolicy::default()
+            .with_max_backoff(Duration::ZERO)
+            .with_initial_backoff(Duration::ZERO);
         assert!(tiny.backoff(3, 0.0) >= MIN_SPACING);
     }
 
     #[test]
     fn jitter_only_adds_delay_within_its_fraction() {
-        let policy = RetryPolicy {
-            jitter: 0.5,
-            ..RetryPolicy::default()
-        };
+        let policy = RetryPolicy::default().with_jitter(0.5);
         assert_eq!(policy.backoff(2, 0.0), 2 * S);
         assert_eq!(policy.backoff(2, 0.5), Duration::from_millis(2500));
         assert_eq!(policy.backoff(2, 1.0), 3 * S);
@@ -259,26 +331,18 @@ mod tests {
         assert_eq!(policy.backoff(1, 7.0), Duration::from_millis(1500));
         assert_eq!(policy.backoff(1, -1.0), S);
         assert_eq!(policy.backoff(1, f64::NAN), S);
-        let wild = RetryPolicy {
-            jitter: f64::INFINITY,
-            ..RetryPolicy::default()
-        };
+        let wild = RetryPolicy::default().with_jitter(f64::INFINITY);
         assert_eq!(wild.backoff(1, 1.0), 2 * S);
-        let huge = RetryPolicy {
-            initial_backoff: Duration::MAX,
-            max_backoff: Duration::MAX,
-            jitter: 1.0,
-            ..RetryPolicy::default()
-        };
+        let huge = RetryPolicy::default()
+            .with_initial_backoff(Duration::MAX)
+            .with_max_backoff(Duration::MAX)
+            .with_jitter(1.0);
         assert_eq!(huge.backoff(3, 0.999), Duration::MAX);
     }
 
     #[test]
     fn resendable_kinds_are_resent_until_the_budget_then_queried() {
-        let policy = RetryPolicy {
-            jitter: 0.0,
-            ..RetryPolicy::default()
-        };
+        let policy = RetryPolicy::default().with_jitter(0.0);
         for kind in [
             RetryKind::Transport,
             RetryKind::HttpStatus,
@@ -325,11 +389,9 @@ mod tests {
 
     #[test]
     fn elapsed_budget_stops_resends() {
-        let policy = RetryPolicy {
-            jitter: 0.0,
-            max_elapsed: Duration::from_secs(10),
-            ..RetryPolicy::default()
-        };
+        let policy = RetryPolicy::default()
+            .with_jitter(0.0)
+            .with_max_elapsed(Duration::from_secs(10));
         assert_eq!(
             policy.decide(1, RetryKind::Transport, 9 * S, 0.0),
             RetryDecision::Resend { after: S }
@@ -342,10 +404,7 @@ mod tests {
 
     #[test]
     fn no_queries_means_give_up_and_none_never_retries() {
-        let policy = RetryPolicy {
-            queries: 0,
-            ..RetryPolicy::default()
-        };
+        let policy = RetryPolicy::default().with_queries(0);
         assert_eq!(
             policy.decide(9, RetryKind::Transport, Duration::ZERO, 0.0),
             RetryDecision::GiveUp
@@ -363,14 +422,12 @@ mod tests {
 
     #[test]
     fn every_resend_and_query_waits_at_least_one_second() {
-        let policy = RetryPolicy {
-            initial_backoff: Duration::ZERO,
-            max_backoff: Duration::ZERO,
-            jitter: 0.0,
-            max_resends: 100,
-            max_elapsed: Duration::MAX,
-            ..RetryPolicy::default()
-        };
+        let policy = RetryPolicy::default()
+            .with_initial_backoff(Duration::ZERO)
+            .with_max_backoff(Duration::ZERO)
+            .with_jitter(0.0)
+            .with_max_resends(100)
+            .with_max_elapsed(Duration::MAX);
         for attempt in 1..=100 {
             match policy.decide(attempt, RetryKind::Transport, Duration::ZERO, 0.0) {
                 RetryDecision::Resend { after } | RetryDecision::Query { after } => {

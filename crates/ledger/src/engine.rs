@@ -25,7 +25,7 @@ use crate::{
     params_of,
 };
 use hongbao::{Client, ClientError, NextStep, Outcome, Prepared};
-use hongbao_proto::{AnyRequest, PayoutStatus, UnknownReason};
+use hongbao_proto::{AnyRequest, PayoutStatus, RedPacketStatus, UnknownReason};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -336,7 +336,8 @@ impl Ledger {
                 .await?;
             let Some(last) = page.last() else { break };
             cursor = last.payout.id;
-            let mut set: JoinSet<(Claimed, Option<AttemptRecord>, bool)> = JoinSet::new();
+            let mut set: JoinSet<(Claimed, Option<AttemptRecord>, Option<PayoutState>)> =
+                JoinSet::new();
             for claimed in page {
                 let client = client.clone();
                 let endpoint = stored_request(&claimed.payout)?.endpoint();
@@ -357,12 +358,30 @@ impl Ledger {
                     // A payment of the payout's amount whose payee WeChat
                     // does not name (an unopened red packet) agrees with a
                     // payout recorded paid, and settles nothing else.
-                    let unnamed = matches!(
-                        &result,
-                        Ok(Outcome::Unknown(u)) if matches!(u.reason, UnknownReason::PayeeNotNamed { .. })
-                    );
+                    // An unopened packet that came back is named neither:
+                    // its status (typed by proto) says refunded.
+                    let unnamed = match &result {
+                        Ok(Outcome::Unknown(u)) => match &u.reason {
+                            UnknownReason::PayeeNotNamed { status } => {
+                                Some(match RedPacketStatus::parse(status) {
+                                    RedPacketStatus::Refunded
+                                    | RedPacketStatus::RefundInProgress => PayoutState::Refunded,
+                                    RedPacketStatus::Received => PayoutState::Received,
+                                    _ => PayoutState::Paid,
+                                })
+                            }
+                            _ => None,
+                        },
+                        _ => None,
+                    };
                     let record = result.ok().map(|outcome| {
-                        record_of(claimed.claim, &bill, AttemptAction::Query, started, &outcome)
+                        record_of(
+                            claimed.claim,
+                            &bill,
+                            AttemptAction::Query,
+                            started,
+                            &outcome,
+                        )
                     });
                     (claimed, record, unnamed)
                 });
@@ -383,8 +402,11 @@ impl Ledger {
                     // Nothing new: keep received / refunded.
                     (stored, PayoutState::Paid) if stored.was_paid() => record.outcome = stored,
                     (stored, answer) if stored.was_paid() && answer.was_paid() => {}
-                    (stored, PayoutState::Unknown) if stored.was_paid() && unnamed => {
-                        record.outcome = stored;
+                    (stored, PayoutState::Unknown) if stored.was_paid() && unnamed.is_some() => {
+                        record.outcome = match unnamed {
+                            Some(later @ (PayoutState::Refunded | PayoutState::Received)) => later,
+                            _ => stored,
+                        };
                         record.next_step = Some(NextStep::Done);
                     }
                     (stored, other) if stored.was_paid() => {
@@ -876,14 +898,22 @@ impl Worker {
         let store = &self.ledger.store;
         let concurrency = self.options.concurrency.max(1);
         let page_size = (concurrency * 4).max(64);
+        // Group commit: new requests are launched (one durable
+        // `mark_sending`) when at least half the window is free, and the
+        // finished ones are recorded (one durable `record`) just before.
+        // A result waiting in memory is safe: its payout stays `sending`
+        // until recorded, and a crash leaves it to a query.
+        let refill_at = (concurrency / 2).max(1);
         let mut queue: VecDeque<Claimed> = VecDeque::new();
         let mut inflight: JoinSet<Done> = JoinSet::new();
+        let mut pending: Vec<AttemptRecord> = Vec::new();
         let mut cursor = 0i64;
         let mut exhausted = false;
         let mut pass = Pass::default();
         loop {
             let stopping = self.options.stop.is_stopped() || halt.reason.is_some();
-            if !stopping && inflight.len() < concurrency {
+            let free = concurrency - inflight.len();
+            if !stopping && (free >= refill_at || inflight.is_empty()) {
                 if queue.is_empty() && !exhausted {
                     let page = store
                         .claim(&self.claim_request(due, cursor, page_size))
@@ -895,13 +925,17 @@ impl Worker {
                     queue.extend(page);
                 }
                 if !queue.is_empty() {
-                    let n = (concurrency - inflight.len()).min(queue.len());
+                    self.flush(&mut pending, &mut pass).await?;
+                    let n = free.min(queue.len());
                     let group: Vec<Claimed> = queue.drain(..n).collect();
                     for work in self.launch(group).await? {
                         inflight.spawn(work.run());
                     }
                     continue;
                 }
+            }
+            if inflight.is_empty() {
+                self.flush(&mut pending, &mut pass).await?;
             }
             let Some(first) = inflight.join_next().await else {
                 if !queue.is_empty() {
@@ -911,8 +945,8 @@ impl Worker {
                 pass.stopped = stopping && !(exhausted && queue.is_empty());
                 return Ok(pass);
             };
-            let mut records: Vec<AttemptRecord> = Vec::new();
             let mut finished = 0u64;
+            let before = pending.len();
             let mut push = |joined: Result<Done, tokio::task::JoinError>| {
                 if let Ok(done) = joined {
                     finished += 1;
@@ -924,18 +958,14 @@ impl Worker {
                             pass.resumed += 1;
                         }
                     }
-                    records.extend(done.records);
+                    pending.extend(done.records);
                 }
             };
             push(first);
             while let Some(more) = inflight.try_join_next() {
                 push(more);
             }
-            if !records.is_empty() {
-                let held = store.record(&records).await?;
-                pass.lost += held.iter().filter(|h| !**h).count() as u64;
-            }
-            if let Some(last) = records.last() {
+            if let Some(last) = pending.get(before..).and_then(|new| new.last()) {
                 emit(
                     self.options.events.as_ref(),
                     Event::Progress {
@@ -945,6 +975,21 @@ impl Worker {
                 );
             }
         }
+    }
+
+    /// Records the finished attempts waiting in memory, in one transaction.
+    async fn flush(
+        &self,
+        pending: &mut Vec<AttemptRecord>,
+        pass: &mut Pass,
+    ) -> Result<(), LedgerError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let held = self.ledger.store.record(pending).await?;
+        pass.lost += held.iter().filter(|h| !**h).count() as u64;
+        pending.clear();
+        Ok(())
     }
 
     /// Turns claimed payouts into work: decides from each one's typed state

@@ -2,71 +2,14 @@
 
 use std::borrow::Cow;
 
-use hongbao_sign::{SignError, Signature, Signer, WorkwxSigner};
+use hongbao_sign::{SignError, Signer, WorkwxSigner};
 
 use crate::endpoint::Endpoint;
 use crate::model::{Merchant, Request};
+use crate::prepared::Prepared;
 use crate::validate::Violations;
-use crate::values::{Amount, NonceStr, parse_uint};
+use crate::values::NonceStr;
 use crate::xml::{RawXml, write_document};
-
-/// A request ready to send: the exact body that was signed.
-///
-/// Persist it before the first attempt and resend it verbatim after any
-/// unknown outcome (same bill number, byte-identical parameters).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SignedRequest {
-    /// Where it goes.
-    pub endpoint: Endpoint,
-    /// The bill number (`mch_billno` / `partner_trade_no`), if any.
-    pub bill: Option<String>,
-    /// The XML body.
-    pub body: Vec<u8>,
-    /// The main `sign` it carries.
-    pub sign: Signature,
-    /// The `nonce_str` it carries.
-    pub nonce: String,
-    /// What a reply must echo, read once from the signed fields.
-    pub echo: Echo,
-}
-
-/// The values a reply echoes (and a query answer is checked against), as
-/// they were signed into the body.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Echo {
-    /// `mch_id` / `mchid`.
-    pub mch_id: Option<String>,
-    /// `wxappid` / `appid` / `mch_appid`, on endpoints that send one.
-    pub appid: Option<String>,
-    /// `total_amount` / `amount`, on payouts.
-    pub amount: Option<Amount>,
-    /// `re_openid` / `openid`, on payouts.
-    pub payee: Option<String>,
-}
-
-impl Echo {
-    /// Reads the echo values of `endpoint` off the signed pairs.
-    fn of(endpoint: Endpoint, pairs: &[(&str, &str)]) -> Echo {
-        let spec = endpoint.spec();
-        let get = |field: Option<&str>| {
-            field.and_then(|f| {
-                pairs
-                    .iter()
-                    .find(|(n, v)| *n == f && !v.is_empty())
-                    .map(|(_, v)| *v)
-            })
-        };
-        Echo {
-            mch_id: get(Some(spec.mch_id_field)).map(str::to_owned),
-            appid: get(spec.appid_field).map(str::to_owned),
-            amount: get(spec.amount_field)
-                .and_then(parse_uint)
-                .map(Amount::from_fen),
-            payee: get(spec.openid_field).map(str::to_owned),
-        }
-    }
-}
 
 /// Why a request could not be built. Nothing was sent.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -86,13 +29,14 @@ pub enum BuildError {
 /// The canonical strings that were hashed, secrets shown as `***`: for
 /// people chasing a `SIGN_ERROR`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SignDebug {
     /// The `workwx_sign` input (`…&secret=***`), on WeCom send endpoints.
     pub workwx_string_to_sign: Option<String>,
     /// The main `sign` input (`…&key=***`), `workwx_sign` included.
     pub string_to_sign: String,
     /// The request that results.
-    pub signed: SignedRequest,
+    pub signed: Prepared,
 }
 
 fn validate_all<R: Request>(req: &R, merchant: &Merchant) -> Result<(), BuildError> {
@@ -134,7 +78,7 @@ fn assemble<R: Request>(
     signer: &Signer,
     workwx: Option<&WorkwxSigner>,
     debug: bool,
-) -> Result<(SignedRequest, Option<DebugStrings>), BuildError> {
+) -> Result<(Prepared, Option<DebugStrings>), BuildError> {
     validate_all(req, merchant)?;
     let spec = R::ENDPOINT.spec();
     let fields = base_fields(req, merchant, nonce);
@@ -162,16 +106,7 @@ fn assemble<R: Request>(
     };
     pairs.push(("sign", sign.as_str()));
     let body = write_document(&pairs, None);
-    let echo = Echo::of(R::ENDPOINT, &pairs);
-    let signed = SignedRequest {
-        endpoint: R::ENDPOINT,
-        bill: req.bill().map(str::to_owned),
-        body,
-        sign,
-        nonce: nonce.as_str().to_owned(),
-        echo,
-    };
-    Ok((signed, debug_strings))
+    Ok((Prepared::signed(R::ENDPOINT, &pairs, body), debug_strings))
 }
 
 /// Validates `req` (and the merchant identity) — **all** violations at once —
@@ -185,7 +120,7 @@ pub fn build<R: Request>(
     nonce: &NonceStr,
     signer: &Signer,
     workwx: Option<&WorkwxSigner>,
-) -> Result<SignedRequest, BuildError> {
+) -> Result<Prepared, BuildError> {
     assemble(req, merchant, nonce, signer, workwx, false).map(|(signed, _)| signed)
 }
 
@@ -252,7 +187,7 @@ pub fn resign(
     nonce: &NonceStr,
     signer: &Signer,
     workwx: Option<&WorkwxSigner>,
-) -> Result<SignedRequest, BuildError> {
+) -> Result<Prepared, BuildError> {
     let spec = endpoint.spec();
     let kept_workwx = match (spec.workwx, workwx) {
         (Some(_), None) => Some(
@@ -286,16 +221,5 @@ pub fn resign(
     let sign = signer.sign_md5(pairs.iter().copied())?;
     pairs.push(("sign", sign.as_str()));
     let body = write_document(&pairs, None);
-    let echo = Echo::of(endpoint, &pairs);
-    Ok(SignedRequest {
-        echo,
-        endpoint,
-        bill: spec
-            .bill_field
-            .and_then(|f| stored.get_non_empty(f))
-            .map(str::to_owned),
-        body,
-        sign,
-        nonce: nonce.to_owned(),
-    })
+    Ok(Prepared::signed(endpoint, &pairs, body))
 }

@@ -79,6 +79,7 @@ impl ProductState {
 
 /// Everything the code needs to know about one endpoint. See [`Endpoint::spec`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EndpointSpec {
     /// The endpoint described.
     pub endpoint: Endpoint,

@@ -30,23 +30,23 @@
 //! .build()?; // every broken rule at once
 //! let nonce = NonceStr::new("5K8264ILTKCH16CQ2502SI8ZNMTM67VS")?;
 //! let signed = build(&packet, &merchant, &nonce, &signer, None)?;
-//! assert_eq!(signed.sign.as_str(), "A6BA94628F22472191B0BE15AE6F2C87");
+//! assert_eq!(signed.sign(), "A6BA94628F22472191B0BE15AE6F2C87");
 //!
-//! // ... POST signed.body, then decide what the reply means:
+//! // ... POST signed.body(), then decide what the reply means:
 //! let reply = "<xml><return_code>SUCCESS</return_code><result_code>SUCCESS</result_code>\
 //!              <mch_billno>10000098201411111234567890</mch_billno>\
 //!              <send_listid>1000041701201411111234567890</send_listid></xml>";
-//! let seen = interpret(signed.endpoint, "10000098201411111234567890", 200, reply.as_bytes(), &signer);
+//! let seen = interpret(signed.endpoint(), "10000098201411111234567890", 200, reply.as_bytes(), &signer);
 //! assert!(matches!(seen.outcome, Outcome::Paid(_)));
 //!
 //! // A reply nobody can read is never a failure: keep the bill number.
-//! let seen = interpret(signed.endpoint, "10000098201411111234567890", 502, b"", &signer);
+//! let seen = interpret(signed.endpoint(), "10000098201411111234567890", 502, b"", &signer);
 //! assert!(seen.outcome.is_unknown());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! Modules: [`endpoint`] (the one table), [`values`], [`validate`], [`xml`],
-//! [`model`], [`code`], [`outcome`], [`mod@build`]. Everything is re-exported at
+//! [`model`], [`code`], [`outcome`], [`mod@build`], [`prepared`]. Everything is re-exported at
 //! the crate root.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -61,13 +61,12 @@ pub mod code;
 pub mod endpoint;
 pub mod model;
 pub mod outcome;
+pub mod prepared;
 pub mod validate;
 pub mod values;
 pub mod xml;
 
-pub use build::{
-    BuildError, Echo, SignDebug, SignedRequest, build, build_debug, resign, signed_with,
-};
+pub use build::{BuildError, SignDebug, build, build_debug, resign, signed_with};
 pub use code::{BillRule, ErrorClass, ErrorCode};
 pub use endpoint::{Endpoint, EndpointSpec, Family, GET_SIGN_KEY_ALT_PATH, ProductState};
 pub use model::{
@@ -85,6 +84,7 @@ pub use outcome::{
     Conflict, Expected, Interpretation, NextStep, NotPaid, Outcome, PayoutStatus, Receipt, Refund,
     Unknown, UnknownReason, classify, interpret, interpret_expecting, interpret_signed,
 };
+pub use prepared::{BodyMismatch, PREPARED_FORMAT, Prepared};
 pub use validate::{Rule, Violation, Violations, is_xml_char};
 pub use values::{
     Amount, AmountError, AmtType, BillNo, CheckName, Date, HbType, MIN_RANDOM_CHARS, MsgType,

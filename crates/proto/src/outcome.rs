@@ -38,9 +38,9 @@ use serde::{Deserialize, Serialize};
 
 use hongbao_sign::Signer;
 
-use crate::build::SignedRequest;
 use crate::code::{BillRule, ErrorClass, ErrorCode};
 use crate::endpoint::{Endpoint, Family};
+use crate::prepared::Prepared;
 use crate::values::{Amount, RedPacketStatus, TransferStatus, parse_uint};
 use crate::xml::RawXml;
 
@@ -525,6 +525,7 @@ impl std::fmt::Display for UnknownReason {
 
 /// Everything learned from one reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Interpretation {
     /// What it means for the money.
     pub outcome: Outcome,
@@ -536,6 +537,7 @@ pub struct Interpretation {
 
 /// What the request said, for the echo sanity check.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Expected<'a> {
     /// The bill number.
     pub bill: &'a str,
@@ -561,6 +563,34 @@ impl<'a> Expected<'a> {
             ..Expected::default()
         }
     }
+
+    /// Sets [`mch_id`](Self::mch_id).
+    #[must_use]
+    pub fn with_mch_id(mut self, mch_id: &'a str) -> Self {
+        self.mch_id = Some(mch_id);
+        self
+    }
+
+    /// Sets [`appid`](Self::appid).
+    #[must_use]
+    pub fn with_appid(mut self, appid: &'a str) -> Self {
+        self.appid = Some(appid);
+        self
+    }
+
+    /// Sets [`amount`](Self::amount).
+    #[must_use]
+    pub fn with_amount(mut self, amount: Amount) -> Self {
+        self.amount = Some(amount);
+        self
+    }
+
+    /// Sets [`openid`](Self::openid).
+    #[must_use]
+    pub fn with_openid(mut self, openid: &'a str) -> Self {
+        self.openid = Some(openid);
+        self
+    }
 }
 
 /// Parses, verifies (see module docs), checks the echoed bill number and
@@ -578,21 +608,18 @@ pub fn interpret(
 /// Like [`interpret`], checking every echo against the signed request
 /// (bill number, merchant id, app id, amount, openid).
 pub fn interpret_signed(
-    request: &SignedRequest,
+    request: &Prepared,
     http_status: u16,
     body: &[u8],
     signer: &Signer,
 ) -> Interpretation {
-    let echo = &request.echo;
-    let expected = Expected {
-        bill: request.bill.as_deref().unwrap_or_default(),
-        mch_id: echo.mch_id.as_deref(),
-        appid: echo.appid.as_deref(),
-        amount: echo.amount,
-        openid: echo.payee.as_deref(),
-        other_payee_reported: false,
-    };
-    interpret_expecting(request.endpoint, &expected, http_status, body, signer)
+    interpret_expecting(
+        request.endpoint(),
+        &request.expected(),
+        http_status,
+        body,
+        signer,
+    )
 }
 
 /// Like [`interpret`] with everything the request said.

@@ -120,6 +120,7 @@ impl fmt::Display for Rule {
 
 /// One broken rule: which field, which rule, and the offending value.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Violation {
     /// The wire name of the field (`mch_billno`, `total_amount`, ...).
     pub field: Cow<'static, str>,

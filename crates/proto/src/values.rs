@@ -155,6 +155,7 @@ impl NonceStr {
 
 /// A calendar date, used to generate bill numbers (`yyyymmdd`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Date {
     /// Year, 1000–9999.
     pub year: u16,
@@ -413,6 +414,7 @@ pub struct Amount(u64);
 #[error(
     "{input:?} is not an amount in yuan: expected digits with at most two decimals, such as 12.34"
 )]
+#[non_exhaustive]
 pub struct AmountError {
     /// The rejected input.
     pub input: String,

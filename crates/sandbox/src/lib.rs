@@ -136,6 +136,8 @@
 //! # }
 //! ```
 #![forbid(unsafe_code)]
+// Not a published API (being reworked to speak proto; its public structs are internal surface): exhaustive structs are reviewed in #11's follow-up.
+#![allow(clippy::exhaustive_structs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// The README's examples, compiled and run as doctests so that it stays true.

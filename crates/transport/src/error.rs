@@ -91,7 +91,8 @@ pub enum TransportError {
     NotSent {
         /// What went wrong.
         kind: ErrorKind,
-        /// Human-readable description (includes the underlying causes).
+        /// Human-readable description (the underlying causes are the
+        /// `source()` chain, not repeated here; see [`TransportError::report`]).
         message: String,
         /// The underlying error, if any.
         #[source]
@@ -103,7 +104,8 @@ pub enum TransportError {
     MaybeSent {
         /// What went wrong.
         kind: ErrorKind,
-        /// Human-readable description (includes the underlying causes).
+        /// Human-readable description (the underlying causes are the
+        /// `source()` chain, not repeated here; see [`TransportError::report`]).
         message: String,
         /// The underlying error, if any.
         #[source]
@@ -155,6 +157,13 @@ impl TransportError {
         self
     }
 
+    /// This error and its causes, each once, joined with `": "` (an
+    /// `io::Error` wrapping another error counts as that error): for logs
+    /// and reasons shown to people. `Display` shows this error alone.
+    pub fn report(&self) -> String {
+        error_chain(self)
+    }
+
     /// `true` unless the request certainly did not reach the server.
     ///
     /// When this returns `true`, the server may have received and executed the
@@ -181,6 +190,38 @@ impl TransportError {
             }
         }
     }
+}
+
+/// The next error in the cause chain. `io::Error::source` skips the error an
+/// `io::Error` wraps (it returns the wrapped error's source), so for an
+/// `io::Error` the wrapped error itself is the next link.
+pub(crate) fn next_cause<'a>(
+    e: &'a (dyn StdError + 'static),
+) -> Option<&'a (dyn StdError + 'static)> {
+    if let Some(io) = e.downcast_ref::<std::io::Error>()
+        && let Some(inner) = io.get_ref()
+    {
+        let inner: &(dyn StdError + 'static) = inner;
+        return Some(inner);
+    }
+    e.source()
+}
+
+/// The error and its causes joined with `": "`, skipping repeated messages
+/// (an `io::Error` wrapping an error displays the same text).
+pub(crate) fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    let mut depth = 0;
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.last().is_some_and(|last| last.ends_with(&text)) {
+            parts.push(text);
+        }
+        depth += 1;
+        current = if depth < 32 { next_cause(e) } else { None };
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]
@@ -210,6 +251,21 @@ mod tests {
         assert!(StdError::source(&e).is_some());
         let cloned = e.clone();
         assert!(cloned.may_have_been_sent());
+    }
+
+    #[test]
+    fn display_does_not_repeat_the_source_and_report_shows_each_cause_once() {
+        let io = std::io::Error::other("connection reset by peer");
+        let e = TransportError::maybe_sent(ErrorKind::Io, "the HTTP exchange failed")
+            .with_source(std::io::Error::other(io));
+        assert_eq!(
+            e.to_string(),
+            "request may have been sent (io): the HTTP exchange failed"
+        );
+        assert_eq!(
+            e.report(),
+            "request may have been sent (io): the HTTP exchange failed: connection reset by peer"
+        );
     }
 
     #[test]

@@ -39,6 +39,7 @@ type Handler =
 
 /// One request as the mock received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecordedRequest {
     /// The request URL.
     pub url: String,

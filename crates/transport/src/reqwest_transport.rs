@@ -11,6 +11,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use rustls::client::ClientConfig;
 use rustls::sign::SingleCertAndKey;
 
+use crate::error::next_cause;
 use crate::identity::parse_pem_certificates;
 use crate::{
     ACCEPT_XML, CONTENT_TYPE_XML, ClientIdentity, ErrorKind, HttpRequest, HttpResponse, Transport,
@@ -274,7 +275,7 @@ impl ReqwestTransportBuilder {
                 roots.add(cert).map_err(|e| {
                     TransportError::not_sent(
                         ErrorKind::Certificate,
-                        format!("invalid extra root CA certificate: {e}"),
+                        "invalid extra root CA certificate",
                     )
                     .with_source(e)
                 })?;
@@ -289,7 +290,7 @@ impl ReqwestTransportBuilder {
 
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| config_error(format!("cannot configure TLS: {e}")).with_source(e))?
+            .map_err(|e| config_error("cannot configure TLS").with_source(e))?
             .with_root_certificates(roots);
         let mut tls = match &self.identity {
             Some(identity) => builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(
@@ -333,10 +334,9 @@ impl ReqwestTransportBuilder {
             }
             None => client.no_proxy(),
         };
-        let client = client.build().map_err(|e| {
-            config_error(format!("cannot build the HTTP client: {}", error_chain(&e)))
-                .with_source(e)
-        })?;
+        let client = client
+            .build()
+            .map_err(|e| config_error("cannot build the HTTP client").with_source(e))?;
 
         let has_identity = self.identity.is_some();
         Ok(ReqwestTransport {
@@ -370,7 +370,7 @@ impl Transport for ReqwestTransport {
         } = request;
 
         let url = reqwest::Url::parse(&url)
-            .map_err(|e| config_error(format!("invalid URL {url:?}: {e}")).with_source(e))?;
+            .map_err(|e| config_error(format!("invalid URL {url:?}")).with_source(e))?;
         if url.scheme() != "https" {
             return Err(config_error(format!(
                 "refusing to send to {url}: only https:// URLs are allowed"
@@ -528,7 +528,13 @@ fn redact_proxy(url: &str) -> String {
 /// not written any request byte then) and no reply had started. Everything else
 /// is `MaybeSent`.
 fn classify(err: reqwest::Error, response_started: bool) -> TransportError {
-    let message = error_chain(&err);
+    // The causes are the source chain (see `TransportError::report`), not
+    // the message: a report prints each once.
+    let message = if !response_started && (err.is_builder() || err.is_connect()) {
+        "the request could not be sent"
+    } else {
+        "the HTTP exchange failed"
+    };
     let tls = chain_has_tls_error(&err);
     let io = chain_has_io_error(&err);
     let builder = err.is_builder();
@@ -554,36 +560,6 @@ fn classify(err: reqwest::Error, response_started: bool) -> TransportError {
         TransportError::maybe_sent(kind, message)
     };
     base.with_source(err)
-}
-
-/// The next error in the cause chain. `io::Error::source` skips the error an
-/// `io::Error` wraps (it returns the wrapped error's source), so for an
-/// `io::Error` the wrapped error itself is the next link.
-fn next_cause<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
-    if let Some(io) = e.downcast_ref::<std::io::Error>()
-        && let Some(inner) = io.get_ref()
-    {
-        let inner: &(dyn StdError + 'static) = inner;
-        return Some(inner);
-    }
-    e.source()
-}
-
-/// The error and its causes joined with `": "`, skipping repeated messages
-/// (an `io::Error` wrapping an error displays the same text).
-fn error_chain(err: &(dyn StdError + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current = Some(err);
-    let mut depth = 0;
-    while let Some(e) = current {
-        let text = e.to_string();
-        if !text.is_empty() && !parts.last().is_some_and(|last| last.ends_with(&text)) {
-            parts.push(text);
-        }
-        depth += 1;
-        current = if depth < 32 { next_cause(e) } else { None };
-    }
-    parts.join(": ")
 }
 
 fn any_in_chain(
@@ -613,6 +589,7 @@ fn chain_has_io_error(err: &(dyn StdError + 'static)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::error_chain;
 
     #[test]
     fn proxy_credentials_are_redacted() {

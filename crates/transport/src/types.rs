@@ -17,6 +17,7 @@ pub const USER_AGENT: &str = concat!("hongbao/", env!("CARGO_PKG_VERSION"));
 /// Every API of the family is `POST` with an XML body, so there is no method
 /// field: transports always send `POST`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HttpRequest {
     /// Absolute URL, e.g. `https://api.mch.weixin.qq.com/mmpaymkttransfers/sendredpack`.
     pub url: String,
@@ -69,6 +70,7 @@ impl HttpRequest {
 /// The server's reply: any HTTP status is a reply (the transport does not judge
 /// the status; a non-200 reply is returned as `Ok`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HttpResponse {
     /// HTTP status code.
     pub status: u16,

@@ -36,19 +36,21 @@ fn client(sb: &SandboxHandle, request_timeout: Duration) -> Client {
         .identity(identity)
         .extra_ca_pem(sb.ca_cert_pem().as_bytes().to_vec())
         .base_url(sb.url())
-        .timeouts(Timeouts {
-            connect: Duration::from_secs(5),
-            request: request_timeout,
-        })
-        .retry(RetryPolicy {
-            max_resends: 3,
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(2),
-            jitter: 0.0,
-            max_elapsed: Duration::from_secs(20),
-            queries: 2,
-            limit_retries: 3,
-        })
+        .timeouts(
+            Timeouts::default()
+                .with_connect(Duration::from_secs(5))
+                .with_request(request_timeout),
+        )
+        .retry(
+            RetryPolicy::default()
+                .with_max_resends(3)
+                .with_initial_backoff(Duration::from_secs(1))
+                .with_max_backoff(Duration::from_secs(2))
+                .with_jitter(0.0)
+                .with_max_elapsed(Duration::from_secs(20))
+                .with_queries(2)
+                .with_limit_retries(3),
+        )
         .build()
         .expect("client")
 }

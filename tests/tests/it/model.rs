@@ -201,19 +201,21 @@ fn client_for(sb: &SandboxHandle, wrong_key: bool) -> Client {
         .identity(identity)
         .extra_ca_pem(sb.ca_cert_pem().as_bytes().to_vec())
         .base_url(sb.url())
-        .timeouts(Timeouts {
-            connect: Duration::from_secs(5),
-            request: Duration::from_secs(2),
-        })
-        .retry(RetryPolicy {
-            max_resends: 2,
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(2),
-            jitter: 0.0,
-            max_elapsed: Duration::from_secs(10),
-            queries: 2,
-            limit_retries: 1,
-        })
+        .timeouts(
+            Timeouts::default()
+                .with_connect(Duration::from_secs(5))
+                .with_request(Duration::from_secs(2)),
+        )
+        .retry(
+            RetryPolicy::default()
+                .with_max_resends(2)
+                .with_initial_backoff(Duration::from_secs(1))
+                .with_max_backoff(Duration::from_secs(2))
+                .with_jitter(0.0)
+                .with_max_elapsed(Duration::from_secs(10))
+                .with_queries(2)
+                .with_limit_retries(1),
+        )
         .build()
         .expect("client")
 }

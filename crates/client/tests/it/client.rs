@@ -84,10 +84,13 @@ fn build_reports_each_missing_setting() {
         "workwx_secret_for_agent"
     );
     assert_eq!(
-        invalid(builder(&mock).timeouts(hongbao::Timeouts {
-            connect: Duration::ZERO,
-            request: Duration::from_secs(1)
-        })),
+        invalid(
+            builder(&mock).timeouts(
+                hongbao::Timeouts::default()
+                    .with_connect(Duration::ZERO)
+                    .with_request(Duration::from_secs(1))
+            )
+        ),
         "timeouts"
     );
 
@@ -331,10 +334,7 @@ async fn custom_rate_limiter_sees_every_send_attempt_but_no_query() {
     mock.fail_after_send().fail_after_send();
     mock.push_reply(200, query_status("mch_billno", BILL, "SENT", false));
     let limiter = Arc::new(Recording::default());
-    let policy = RetryPolicy {
-        max_resends: 1,
-        ..RetryPolicy::default()
-    };
+    let policy = RetryPolicy::default().with_max_resends(1);
     let client = builder(&mock)
         .rate_limiter(limiter.clone())
         .retry(policy)

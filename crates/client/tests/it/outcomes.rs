@@ -248,10 +248,11 @@ async fn a_transport_that_never_answers_times_out_as_unknown() {
     mock.hang();
     let client = builder(&mock)
         .retry(hongbao::RetryPolicy::none())
-        .timeouts(hongbao::Timeouts {
-            connect: std::time::Duration::from_secs(1),
-            request: std::time::Duration::from_secs(2),
-        })
+        .timeouts(
+            hongbao::Timeouts::default()
+                .with_connect(std::time::Duration::from_secs(1))
+                .with_request(std::time::Duration::from_secs(2)),
+        )
         .build()
         .unwrap();
     let started = tokio::time::Instant::now();

@@ -138,11 +138,7 @@ async fn a_failed_query_keeps_the_send_reason() {
     let mock = MockTransport::new();
     mock.push_reply(200, fail_reply("SYSTEMERROR"));
     mock.push_reply(500, "");
-    let policy = RetryPolicy {
-        max_resends: 0,
-        queries: 1,
-        ..RetryPolicy::default()
-    };
+    let policy = RetryPolicy::default().with_max_resends(0).with_queries(1);
     let client = builder(&mock).retry(policy).build().unwrap();
     let outcome = client.send_red_packet(&red_packet(BILL)).await.unwrap();
     assert!(
@@ -225,13 +221,11 @@ async fn max_elapsed_limits_the_resends() {
         mock.fail_after_send();
     }
     mock.push_reply(200, query_status("mch_billno", BILL, "SENDING", false));
-    let policy = RetryPolicy {
-        max_resends: 10,
-        jitter: 0.0,
-        max_elapsed: Duration::from_secs(4),
-        queries: 1,
-        ..RetryPolicy::default()
-    };
+    let policy = RetryPolicy::default()
+        .with_max_resends(10)
+        .with_jitter(0.0)
+        .with_max_elapsed(Duration::from_secs(4))
+        .with_queries(1);
     let client = builder(&mock).retry(policy).build().unwrap();
     let outcome = client.send_red_packet(&red_packet(BILL)).await.unwrap();
     // Attempts at 0 s, 1 s, 3 s; the next (at 7 s) would exceed 4 s: query.

@@ -5,3 +5,4 @@
 #[cfg(feature = "postgres")]
 mod postgres;
 mod store;
+mod worker;

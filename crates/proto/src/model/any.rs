@@ -14,8 +14,9 @@ use super::{
     TransferQuery, TransferQueryReply, TransferReply, WireRead, WorkwxRedPacket,
     WorkwxRedPacketQuery, WorkwxRedPacketQueryReply, WorkwxRedPacketReply,
 };
-use crate::build::{BuildError, SignedRequest, build};
+use crate::build::{BuildError, build};
 use crate::endpoint::Endpoint;
+use crate::prepared::Prepared;
 use crate::validate::{Rule, Violation, Violations};
 use crate::values::{Amount, BillNo, NonceStr, OpenId, SceneId, TradeNo};
 use crate::xml::RawXml;
@@ -140,7 +141,7 @@ struct Build<'a> {
     workwx: Option<&'a WorkwxSigner>,
 }
 impl RequestVisitor for Build<'_> {
-    type Output = Result<SignedRequest, BuildError>;
+    type Output = Result<Prepared, BuildError>;
     fn visit<R: Request>(self, request: &R) -> Self::Output {
         build(request, self.merchant, self.nonce, self.signer, self.workwx)
     }
@@ -287,7 +288,7 @@ impl AnyRequest {
         nonce: &NonceStr,
         signer: &Signer,
         workwx: Option<&WorkwxSigner>,
-    ) -> Result<SignedRequest, BuildError> {
+    ) -> Result<Prepared, BuildError> {
         self.visit(Build {
             merchant,
             nonce,

@@ -116,6 +116,7 @@ impl BuilderField for Option<String> {
 /// The argument of an optional text field's setter: a text (`&str`,
 /// `String`) or an `Option` of one (`None` clears the field).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OptionalText(pub Option<String>);
 
 impl From<&str> for OptionalText {

@@ -102,6 +102,7 @@ pub enum ReplyError {
 /// The merchant identity added to every request (`mch_id`/`mchid`,
 /// `wxappid`/`appid`/`mch_appid`, depending on the endpoint).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Merchant {
     /// The merchant id (`mch_id`, or `mchid` on transfers).
     pub mch_id: String,

@@ -242,6 +242,7 @@ impl RedPacketQuery {
 
 /// One receiver of a red packet (`hblist/hbinfo`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct HbInfo {
     /// Receiver.
     pub openid: Option<String>,

@@ -17,6 +17,7 @@ use crate::xml::RawXml;
 /// `sandboxnew/pay/getsignkey`: ask for the sandbox signing key (only
 /// `mch_id`, `nonce_str` and `sign`, signed with the production key).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // the request has no field of its own
 pub struct SignKeyRequest;
 
 impl Request for SignKeyRequest {

@@ -362,7 +362,7 @@ fn empty_optional_fields_are_omitted_and_never_signed() {
     let with_empties = build(&p, &merchant(), &nonce(), &signer(), None).expect("valid");
     let plain = build(&red_packet(), &merchant(), &nonce(), &signer(), None).expect("valid");
     assert_eq!(with_empties, plain);
-    let body = String::from_utf8(plain.body).expect("utf8");
+    let body = plain.body();
     assert!(!body.contains("risk_info") && !body.contains("sign_type"));
 }
 

@@ -54,7 +54,7 @@ fn request_vectors_reproduce() {
         let raw = RawXml::parse(&params_document(&v)).expect("parses");
         let debug = rebuild(endpoint, &raw);
         let expected = v["expected"].as_str().expect("expected");
-        let rebuilt = RawXml::parse(&debug.signed.body).expect("parses");
+        let rebuilt = RawXml::parse(debug.signed.body().as_bytes()).expect("parses");
         if v["algorithm"] == "WORKWX-MD5" {
             assert_eq!(rebuilt.get("workwx_sign"), Some(expected), "{name}");
             let string = v["string_to_sign"].as_str().expect("string");
@@ -65,7 +65,7 @@ fn request_vectors_reproduce() {
                 "{name}"
             );
         } else {
-            assert_eq!(debug.signed.sign.as_str(), expected, "{name}");
+            assert_eq!(debug.signed.sign(), expected, "{name}");
             let masked = v["string_to_sign"]
                 .as_str()
                 .expect("string")

@@ -304,12 +304,12 @@ proptest! {
         prop_assume!(packet.remark.chars().count() <= 256 && packet.wishing.chars().count() <= 128);
         let signed = build(&packet, &common::merchant(), &common::nonce(), &common::signer(), None)
             .expect("valid");
-        let read: BTreeMap<String, String> = ours(&signed.body).into_iter().collect();
-        let read2: BTreeMap<String, String> = roxml_fields(&signed.body).into_iter().collect();
+        let read: BTreeMap<String, String> = ours(signed.body().as_bytes()).into_iter().collect();
+        let read2: BTreeMap<String, String> = roxml_fields(signed.body().as_bytes()).into_iter().collect();
         prop_assert_eq!(&read, &read2);
         prop_assert_eq!(read.get("remark"), Some(&packet.remark));
         prop_assert_eq!(read.get("wishing"), Some(&packet.wishing));
-        let raw = RawXml::parse(&signed.body).expect("parses");
+        let raw = RawXml::parse(signed.body().as_bytes()).expect("parses");
         prop_assert!(common::signer().verify_reply(raw.fields()).is_ok());
     }
 }
@@ -339,22 +339,19 @@ fn special_characters_request_snapshot() {
     let merchant = common::merchant();
     let nonce = NonceStr::new("Ab12Cd34Ef56Gh78").expect("nonce");
     let debug = build_debug(&packet, &merchant, &nonce, &common::signer(), None).expect("valid");
-    assert_eq!(
-        debug.signed.sign.as_str(),
-        "AE9397974D1DCF4E4C73C3BB0B9F231C"
-    );
+    assert_eq!(debug.signed.sign(), "AE9397974D1DCF4E4C73C3BB0B9F231C");
     packet.remark = "line one\r\nline two".into();
     let cr = build_debug(&packet, &merchant, &nonce, &common::signer(), None).expect("valid");
     let out = format!(
         "string_to_sign: {}\nsign: {}\nbody:\n{}\n\nwith CR LF in remark:\nstring_to_sign: {:?}\nsign: {}\nbody:\n{}",
         debug.string_to_sign,
-        debug.signed.sign,
-        String::from_utf8(debug.signed.body).expect("utf8"),
+        debug.signed.sign(),
+        debug.signed.body(),
         cr.string_to_sign,
-        cr.signed.sign,
-        String::from_utf8(cr.signed.body.clone()).expect("utf8"),
+        cr.signed.sign(),
+        cr.signed.body(),
     );
     insta::assert_snapshot!("request_special_characters", out);
-    let read = RawXml::parse(&cr.signed.body).expect("parses");
+    let read = RawXml::parse(cr.signed.body().as_bytes()).expect("parses");
     assert_eq!(read.get("remark"), Some("line one\r\nline two"));
 }

@@ -281,7 +281,7 @@ async fn send_typed(
     let signed = typed.build(&merchant, &nonce, &signer, Some(&workwx))?;
     let response = client
         .post(format!("{}{}", sandbox.url(), req.path))
-        .body(signed.body.clone())
+        .body(signed.body_bytes())
         .send()
         .await?;
     let status = response.status().as_u16();

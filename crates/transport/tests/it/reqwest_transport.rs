@@ -456,7 +456,7 @@ async fn server_certificate_from_unknown_ca_is_refused_not_sent() {
     let err = expect_err(with_identity(&pki).send(request(server.url("/x"))).await);
     assert!(!err.may_have_been_sent(), "{err}");
     assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
-    assert!(err.message().contains("UnknownIssuer"), "{err}");
+    assert!(err.report().contains("UnknownIssuer"), "{err}");
 
     // Without the extra CA, the test server is not trusted either.
     let plain = ReqwestTransport::builder()
@@ -558,7 +558,7 @@ async fn client_certificate_required_without_identity_never_touches_the_network(
     );
     assert!(!err.may_have_been_sent(), "{err}");
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-    assert!(err.message().contains("client certificate"), "{err}");
+    assert!(err.report().contains("client certificate"), "{err}");
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
 }

@@ -45,13 +45,11 @@ pub(crate) async fn sandbox_with(
 }
 
 pub(crate) fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_resends: 2,
-        max_elapsed: Duration::from_secs(4),
-        queries: 1,
-        jitter: 0.0,
-        ..RetryPolicy::default()
-    }
+    RetryPolicy::default()
+        .with_max_resends(2)
+        .with_max_elapsed(Duration::from_secs(4))
+        .with_queries(1)
+        .with_jitter(0.0)
 }
 
 pub(crate) fn client(handle: &SandboxHandle, timeout: Duration) -> Client {
@@ -71,10 +69,7 @@ pub(crate) fn client(handle: &SandboxHandle, timeout: Duration) -> Client {
         )
         .extra_ca_pem(handle.ca_cert_pem().as_bytes().to_vec())
         .base_url(handle.url())
-        .timeouts(Timeouts {
-            request: timeout,
-            ..Timeouts::default()
-        })
+        .timeouts(Timeouts::default().with_request(timeout))
         .retry(fast_retry())
         .rate_limits(RateLimits::unlimited())
         .build()

@@ -1,0 +1,267 @@
+//! The engine against the in-process sandbox: a red packet's life after
+//! "sent" (received, refunded, resent only when asked), a worker that
+//! takes over a dead worker's payouts, and the shared quota.
+
+use crate::store::bills;
+use hongbao::{Client, ClientIdentity, RateLimits, RetryPolicy};
+use hongbao_ledger::sqlite::SqliteStore;
+use hongbao_ledger::{
+    BatchSpec, Binding, ClaimRequest, Due, Ledger, LedgerOptions, PayoutFilter, PayoutState, Quota,
+    ServerId, stored_request,
+};
+use hongbao_proto::{Amount, AnyRequest, BillNo, OpenId, RedPacket};
+use hongbao_sandbox::{Progression, Sandbox, SandboxHandle};
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn sandbox(progression: Progression) -> SandboxHandle {
+    Sandbox::builder()
+        .seed(7)
+        .progression(progression)
+        .start()
+        .await
+        .unwrap()
+}
+
+fn client(handle: &SandboxHandle) -> Client {
+    Client::builder()
+        .mch_id(handle.mch_id())
+        .appid(handle.appid())
+        .api_key(handle.api_key().clone())
+        .identity(
+            ClientIdentity::from_pem(
+                handle.client_cert_pem().as_bytes(),
+                handle.client_key_pem().as_bytes(),
+            )
+            .unwrap(),
+        )
+        .extra_ca_pem(handle.ca_cert_pem().as_bytes().to_vec())
+        .base_url(handle.url())
+        .retry(RetryPolicy::none())
+        .rate_limits(RateLimits::unlimited())
+        .build()
+        .unwrap()
+}
+
+async fn ledger(handle: &SandboxHandle, options: LedgerOptions) -> Ledger {
+    let binding = Binding {
+        mch_id: handle.mch_id().into(),
+        appid: handle.appid().into(),
+        server: ServerId::configured(handle.url()),
+    };
+    let store = Arc::new(SqliteStore::in_memory(&binding).unwrap());
+    Ledger::from_store(store, binding, options).await.unwrap()
+}
+
+fn packet(i: usize) -> AnyRequest {
+    RedPacket::builder(
+        BillNo::new(bills().generate().unwrap()).unwrap(),
+        OpenId::new(format!("oLife{i:05}abcdefghijklmnop")).unwrap(),
+        Amount::from_fen(100 + i as u64),
+    )
+    .send_name("Shop")
+    .wishing("Thanks")
+    .act_name("Test")
+    .remark("test")
+    .client_ip("127.0.0.1")
+    .build()
+    .unwrap()
+    .into()
+}
+
+async fn import(ledger: &Ledger, n: usize) {
+    let mut importer = ledger.importer(
+        BatchSpec {
+            name: "b".into(),
+            file_name: "b.csv".into(),
+            file_digest: String::new(),
+            kind: "red-packet".into(),
+        },
+        false,
+    );
+    for i in 0..n {
+        importer
+            .add(i as u64 + 2, None, &packet(i), true)
+            .await
+            .unwrap();
+    }
+    assert!(importer.finish().await.unwrap().committed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn red_packets_are_received_or_refunded_and_resent_only_when_asked() {
+    // Nobody opens the packets: after 24 h (+1 h refund) they come back.
+    let handle = sandbox(Progression {
+        receive_after_secs: None,
+        ..Progression::default()
+    })
+    .await;
+    let client = client(&handle);
+    let ledger = ledger(&handle, LedgerOptions::default()).await;
+    import(&ledger, 3).await;
+    let report = ledger.worker(client.clone()).run_pass().await.unwrap();
+    assert_eq!(report.summary.get(PayoutState::Paid).0, 3, "{report:?}");
+    handle.advance_clock(86_400 + 3_600 + 60);
+    let refreshed = ledger.refresh(&client, None, 4, None).await.unwrap();
+    assert_eq!(refreshed.queried, 3);
+    assert!(refreshed.disagreements.is_empty(), "{refreshed:?}");
+    assert_eq!(refreshed.summary.get(PayoutState::Refunded).0, 3);
+    let payouts = ledger
+        .store()
+        .payouts(&PayoutFilter::default())
+        .await
+        .unwrap();
+    assert!(payouts.iter().all(|p| p.refunded_ms.is_some()));
+    // A plain pass pays nothing again.
+    let again = ledger.worker(client.clone()).run_pass().await.unwrap();
+    assert_eq!((again.sent, again.resumed, again.reissued), (0, 0, 0));
+    assert_eq!(handle.ledger().payments.len(), 3);
+    // Asked: a new bill number each, paid again.
+    let resent = ledger
+        .worker(client.clone())
+        .resend_refunded(true)
+        .run_pass()
+        .await
+        .unwrap();
+    assert_eq!((resent.reissued, resent.sent), (3, 3), "{resent:?}");
+    assert_eq!(resent.summary.get(PayoutState::Paid).0, 3);
+    let sandbox_ledger = handle.ledger();
+    assert_eq!(sandbox_ledger.payments.len(), 6);
+    let after = ledger
+        .store()
+        .payouts(&PayoutFilter::default())
+        .await
+        .unwrap();
+    for (old, new) in payouts.iter().zip(&after) {
+        assert_ne!(old.bill, new.bill, "a new payment has a new bill number");
+    }
+    // Reconcile agrees with WeChat on every payout.
+    let found = ledger.reconcile(&client, None, 4, None).await.unwrap();
+    assert!(found.disagreements.is_empty(), "{found:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opened_packets_become_received() {
+    let handle = sandbox(Progression::default()).await;
+    let client = client(&handle);
+    let ledger = ledger(&handle, LedgerOptions::default()).await;
+    import(&ledger, 2).await;
+    ledger.worker(client.clone()).run_pass().await.unwrap();
+    handle.advance_clock(120);
+    let refreshed = ledger.refresh(&client, Some("b"), 4, None).await.unwrap();
+    assert_eq!(
+        refreshed.summary.get(PayoutState::Received).0,
+        2,
+        "{refreshed:?}"
+    );
+    let payouts = ledger
+        .store()
+        .payouts(&PayoutFilter::default())
+        .await
+        .unwrap();
+    assert!(payouts.iter().all(|p| p.received_ms.is_some()));
+    // Received is final for refresh: nothing left to ask about.
+    let again = ledger.refresh(&client, Some("b"), 4, None).await.unwrap();
+    assert_eq!(again.queried, 0);
+}
+
+/// A worker claimed payouts, stored their bodies (`sending`), sent some,
+/// and died. Its lease expires; another worker takes the payouts over,
+/// queries first, resends the same bills, and pays nobody twice. The dead
+/// worker's late results are discarded by the fence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_workers_payouts_are_taken_over_without_paying_twice() {
+    let handle = sandbox(Progression::default()).await;
+    let client = client(&handle);
+    let ledger = ledger(&handle, LedgerOptions::default().lease_ms(200)).await;
+    import(&ledger, 4).await;
+    let store = ledger.store();
+    let claimed = store
+        .claim(&ClaimRequest {
+            owner: "dead".into(),
+            due: Due::Pay,
+            batch: None,
+            after_id: 0,
+            limit: 10,
+            lease_ms: 200,
+        })
+        .await
+        .unwrap();
+    let mut marks = Vec::new();
+    let mut prepared = Vec::new();
+    for c in &claimed {
+        let p = client
+            .prepare_any(&stored_request(&c.payout).unwrap())
+            .unwrap();
+        marks.push((c.claim, serde_json::to_vec(&p).unwrap()));
+        prepared.push(p);
+    }
+    assert!(store.mark_sending(&marks).await.unwrap().iter().all(|m| *m));
+    // Two requests reached WeChat before the worker died.
+    for p in &prepared[..2] {
+        assert!(client.execute(p).await.unwrap().is_paid());
+    }
+    // While its lease holds, nobody else takes them.
+    let early = ledger.worker(client.clone()).run_pass().await.unwrap();
+    assert_eq!((early.sent, early.resumed), (0, 0));
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let report = ledger.worker(client.clone()).run_pass().await.unwrap();
+    assert_eq!((report.sent, report.resumed), (0, 4), "{report:?}");
+    assert_eq!(report.summary.get(PayoutState::Paid).0, 4);
+    assert_eq!(handle.ledger().payments.len(), 4);
+    assert!(
+        handle
+            .ledger()
+            .payments
+            .iter()
+            .all(|p| p.times_requested <= 2)
+    );
+    // The dead worker's results arrive late: discarded.
+    let late = hongbao_ledger::AttemptRecord {
+        claim: claimed[3].claim,
+        bill: claimed[3].payout.bill.clone(),
+        action: hongbao_ledger::AttemptAction::Send,
+        outcome: PayoutState::NotPaid,
+        err_code: Some("NOTENOUGH".into()),
+        wechat_id: None,
+        message: None,
+        started_ms: 0,
+        finished_ms: 0,
+        next_step: Some(hongbao::NextStep::NewBill),
+    };
+    assert_eq!(store.record(&[late]).await.unwrap(), vec![false]);
+    assert_eq!(
+        store.payout(claimed[3].claim.payout).await.unwrap().state,
+        PayoutState::Paid
+    );
+}
+
+/// With a quota, sends are spaced by the shared GCRA slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quota_spaces_sends() {
+    let handle = sandbox(Progression::default()).await;
+    let client = client(&handle);
+    let ledger = ledger(
+        &handle,
+        LedgerOptions::default().quota(Some(Quota {
+            per_minute: 600,
+            employee_spacing_ms: 15_000,
+        })),
+    )
+    .await;
+    import(&ledger, 6).await;
+    let started = std::time::Instant::now();
+    let report = ledger
+        .worker(client)
+        .concurrency(6)
+        .run_pass()
+        .await
+        .unwrap();
+    assert_eq!(report.summary.get(PayoutState::Paid).0, 6);
+    // 600/min is one send per 100 ms: the sixth leaves 500 ms after the first.
+    assert!(
+        started.elapsed() >= Duration::from_millis(490),
+        "{:?}",
+        started.elapsed()
+    );
+}
