@@ -2,7 +2,7 @@
 # Payouts per second of 1, 2 and 4 hongbao processes sharing one PostgreSQL
 # ledger, against the sandbox with its limits off (a benchmark, not a test).
 #
-#   cargo build --release -p hongbao-cli --bin hongbao -p hongbao-sandbox --bin hongbao-sandbox
+#   cargo build --release -p hongbao-cli --bin hongbao
 #   cargo xtask pg -- bash benches/pg_workers.sh [PAYOUTS]
 #
 # For W processes: W-1 `hongbao worker`s are started, then
@@ -13,14 +13,14 @@
 set -euo pipefail
 
 N=${1:-10000}
-BIN=${CARGO_TARGET_DIR:-target}/release
+BIN=${HONGBAO_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}
 PSQL=$(ls /usr/lib/postgresql/*/bin/psql | sort -V | tail -1)
 : "${HONGBAO_TEST_PG_URL:?run under cargo xtask pg -- …}"
 DIR=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$DIR"' EXIT
 
 python3 -c "import secrets; print(secrets.token_hex(16))" > "$DIR/api_key"
-"$BIN/hongbao-sandbox" --listen 127.0.0.1:0 --unlimited --cert-dir "$DIR/certs" \
+"$BIN/hongbao" sandbox --listen 127.0.0.1:0 --unlimited --cert-dir "$DIR/certs" \
     --api-key-file "$DIR/api_key" > "$DIR/start.json" 2> "$DIR/sandbox.log" &
 for _ in $(seq 100); do [ -s "$DIR/start.json" ] && break; sleep 0.1; done
 python3 - "$DIR" <<'EOF'
