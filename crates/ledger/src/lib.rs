@@ -36,9 +36,6 @@
 //! `sending` or `unknown` payout up by a query first, then the same bill
 //! number with identical parameters.
 #![forbid(unsafe_code)]
-// New crate, its types still settling on the `ledger` branch (merged here
-// with main's workspace lint): exhaustive structs are reviewed in #11's follow-up.
-#![allow(clippy::exhaustive_structs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // The records of the `Store` trait (payouts, claims, attempts, plans) are
 // built by backends and by callers (the CLI, tests); which of them become
