@@ -17,6 +17,9 @@
 //! * `cargo xtask fuzz [target] [--time SECS]`: a cargo-fuzz target of
 //!   `crates/proto/fuzz`, if `cargo fuzz` is installed (with AddressSanitizer
 //!   on a nightly toolchain, without a sanitizer on stable).
+//! * `cargo xtask man [DIR]`: the man pages of `hongbao` (clap_mangen),
+//!   `hongbao.1` and one per subcommand, into `DIR` (default `target/man`),
+//!   by `cargo run -p hongbao-cli -- man DIR` (xtask itself stays small).
 //! * `cargo xtask load [CLIENTS] [SECONDS]`: the sandbox load test
 //!   (`cargo run --release -p hongbao-sandbox --example load -- CLIENTS SECONDS`,
 //!   default 32 clients for 10 seconds), which prints sends/s and the p50 and
@@ -47,6 +50,8 @@ commands:
   fuzz [target] [--time SECS] run a cargo-fuzz target of crates/proto/fuzz
                               (default: the only target; needs `cargo install cargo-fuzz`;
                               AddressSanitizer on nightly, no sanitizer on stable)
+  man [DIR]                   write the man pages of `hongbao` into DIR (default target/man)
+                              (cargo run -p hongbao-cli -- man DIR)
   load [CLIENTS] [SECONDS]    load test: CLIENTS concurrent mutual-TLS clients send red packets
                               to an in-process sandbox for SECONDS (default 32 clients, 10 s);
                               prints sends/s, p50 and p99 latency
@@ -63,6 +68,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&rest),
         Some("fuzz") => fuzz(&rest),
         Some("load") => load(&rest),
+        Some("man") => man(&rest),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -399,6 +405,36 @@ fn msrv_check() -> Result<Duration, Failure> {
             ),
         })
     }
+}
+
+fn man(args: &[OsString]) -> Result<(), Failure> {
+    if args.len() > 1 {
+        return Err(Failure::Usage(
+            "`man` takes at most one argument: DIR".into(),
+        ));
+    }
+    // A DIR given is relative to where xtask was run; cargo runs in the root.
+    let dir = match args.first() {
+        Some(dir) => std::env::current_dir()
+            .map(|cwd| cwd.join(dir))
+            .unwrap_or_else(|_| PathBuf::from(dir)),
+        None => workspace_root().join("target").join("man"),
+    };
+    let mut step = Step::cargo(
+        "man",
+        &[
+            "run",
+            "--quiet",
+            "-p",
+            "hongbao-cli",
+            "--bin",
+            "hongbao",
+            "--",
+            "man",
+        ],
+    );
+    step.args.push(dir.into_os_string());
+    step.run().map(|_| ())
 }
 
 fn bench(args: &[OsString]) -> Result<(), Failure> {

@@ -3,7 +3,8 @@
 
 use crate::batch::{self, PlanResult, PlanSettings, Progress, RunOptions};
 use crate::cli::{
-    BatchCommand, Cli, Command, JournalArgs, QueryArgs, RunArgs, SendArgs, SignArgs, WorkwxArg,
+    BatchCommand, Cli, Command, JournalArgs, QueryArgs, ReconcileArgs, ReportArgs, RunArgs,
+    SendArgs, SignArgs, WorkwxArg,
 };
 use crate::config::{Config, ConfigError, Texts};
 use crate::exit;
@@ -11,6 +12,7 @@ use crate::journal::{
     AttemptRecord, Journal, JournalError, JournalLock, RowState, ServerId, SqliteJournal, Summary,
     bind_server,
 };
+use crate::output::{self, SANDBOX_BANNER};
 use crate::payout::{Kind, PayoutInput};
 use crate::report;
 use crate::sign_debug::{self, SignMode};
@@ -53,6 +55,12 @@ pub enum AppError {
     /// A report.
     #[error(transparent)]
     Report(#[from] report::ReportError),
+    /// A command that talks to WeChat Pay was given no configuration and
+    /// no `--sandbox` (exit code 4): never pay through a sandbox unasked.
+    #[error(
+        "no configuration: nothing was sent. To pay for real give --config FILE (or set HONGBAO_CONFIG, or HONGBAO_MCH_ID and HONGBAO_APPID); to try it out without an account give --sandbox (no real money moves)"
+    )]
+    NoConfig,
 }
 
 impl AppError {
@@ -60,7 +68,8 @@ impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
             AppError::Invalid(_) => exit::INVALID,
-            AppError::Batch(batch::BatchError::Input(_)) => exit::INVALID,
+            // A missing or unreadable file is an I/O error, not bad input.
+            AppError::Batch(batch::BatchError::Input(e)) if !e.is_io() => exit::INVALID,
             _ => exit::ERROR,
         }
     }
@@ -93,11 +102,12 @@ pub fn sandbox_defaults() -> Config {
     }
 }
 
+/// The file (`--config` / HONGBAO_CONFIG), then the HONGBAO_* variables
+/// over it; `None` when there is neither.
 fn load_config(cli: &Cli) -> Result<Option<Config>, AppError> {
-    match &cli.config {
-        Some(path) => Ok(Some(Config::load(path)?)),
-        None => Ok(None),
-    }
+    Ok(Config::resolve(cli.config.as_deref(), &|name| {
+        std::env::var(name).ok()
+    })?)
 }
 
 fn rate_limits(per_minute: u32) -> RateLimits {
@@ -147,7 +157,10 @@ fn read_file(path: &std::path::Path) -> Result<Vec<u8>, AppError> {
 /// `--sandbox` is given or there is no config at all.
 pub async fn connect(cli: &Cli, rate_override: Option<u32>) -> Result<Session, AppError> {
     let config = load_config(cli)?;
-    if cli.sandbox || config.is_none() {
+    if !cli.sandbox && config.is_none() {
+        return Err(AppError::NoConfig);
+    }
+    if cli.sandbox {
         let mut config = config.unwrap_or_else(sandbox_defaults);
         let defaults = sandbox_defaults();
         if config.rate_per_minute.is_none() {
@@ -167,7 +180,7 @@ pub async fn connect(cli: &Cli, rate_override: Option<u32>) -> Result<Session, A
         let workwx = hongbao_sign::WorkwxSecret::new(hongbao_sandbox::DEFAULT_WORKWX_SECRET)
             .map_err(|e| AppError::Sandbox(e.to_string()))?;
         eprintln!(
-            "using the embedded sandbox at {} (no account needed, no real money moves)",
+            "{SANDBOX_BANNER}: paying through a sandbox started for this run at {}",
             handle.url()
         );
         let client = Client::builder()
@@ -284,6 +297,8 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Batch(BatchCommand::Status(args)) => batch_status(args),
         Command::Batch(BatchCommand::Reconcile(args)) => batch_reconcile(&cli, args).await,
         Command::Batch(BatchCommand::Report(args)) => batch_report(args),
+        Command::Completions(args) => crate::completions::print(args.shell),
+        Command::Man(args) => crate::completions::man_pages(&args.out_dir),
     };
     match result {
         Ok(code) => code,
@@ -317,19 +332,30 @@ fn sign(cli: &Cli, args: &SignArgs) -> Result<u8, AppError> {
         None if args.hmac => SignMode::Main(Algorithm::HmacSha256),
         None => SignMode::Main(Algorithm::Md5),
     };
-    let report = sign_debug::debug(&fields, mode, api_key.as_ref(), workwx.as_ref()).map_err(
-        |e| match e {
-            sign_debug::SignDebugError::MissingSecret(_) if matches!(mode, SignMode::Main(_)) => {
-                AppError::Config(ConfigError::MissingApiKey)
-            }
-            // The WeCom app secret is missing: say so, not "no API key".
-            sign_debug::SignDebugError::MissingSecret(message) => {
-                AppError::Config(ConfigError::Invalid(message.to_owned()))
-            }
-            other => AppError::Invalid(other.to_string()),
-        },
-    )?;
-    let mut out = std::io::stdout().lock();
+    let result = sign_debug::debug(&fields, mode, api_key.as_ref(), workwx.as_ref());
+    if let Err(sign_debug::SignDebugError::MissingSecret(_)) = &result {
+        // Still show the string to sign (secret masked): often enough to
+        // spot the mistake. The exit code says the check did not run.
+        let report =
+            sign_debug::keyless(&fields, mode).map_err(|e| AppError::Invalid(e.to_string()))?;
+        let mut out = output::stdout();
+        if args.json {
+            writeln!(out, "{}", report.to_json())?;
+        } else {
+            write!(out, "{}", report.to_text())?;
+        }
+    }
+    let report = result.map_err(|e| match e {
+        sign_debug::SignDebugError::MissingSecret(_) if matches!(mode, SignMode::Main(_)) => {
+            AppError::Config(ConfigError::MissingApiKey)
+        }
+        // The WeCom app secret is missing: say so, not "no API key".
+        sign_debug::SignDebugError::MissingSecret(message) => {
+            AppError::Config(ConfigError::Invalid(message.to_owned()))
+        }
+        other => AppError::Invalid(other.to_string()),
+    })?;
+    let mut out = output::stdout();
     if args.json {
         writeln!(out, "{}", report.to_json())?;
     } else {
@@ -365,10 +391,22 @@ fn outcome_json(outcome: &Outcome) -> serde_json::Value {
 
 /// Prints an outcome with what to do next, worded from the client's typed
 /// decision ([`NextStep`]) and nothing else.
-fn print_outcome(cli: &Cli, kind: Kind, outcome: &Outcome, json: bool) -> Result<u8, AppError> {
-    let mut out = std::io::stdout().lock();
+fn print_outcome(
+    cli: &Cli,
+    kind: Kind,
+    outcome: &Outcome,
+    json: bool,
+    sandbox: bool,
+) -> Result<u8, AppError> {
+    let mut out = output::stdout();
     if json {
-        writeln!(out, "{}", outcome_json(outcome))?;
+        let mut value = outcome_json(outcome);
+        if let Some(object) = value.as_object_mut() {
+            object.insert("sandbox".into(), sandbox.into());
+        }
+        writeln!(out, "{value}")?;
+    } else if sandbox {
+        writeln!(out, "{SANDBOX_BANNER}")?;
     }
     let code = match outcome {
         Outcome::Paid(_) => exit::OK,
@@ -437,7 +475,8 @@ async fn send(cli: &Cli, args: &SendArgs) -> Result<u8, AppError> {
         Some(bill) => bill.clone(),
         None => new_bill(&session, args.kind)?,
     };
-    let texts = texts_of(&args.texts);
+    let mut texts = texts_of(&args.texts);
+    texts.total_num = args.total_num.map(|n| n.to_string());
     let defaults = session.config.texts();
     // A number the tool chose that turns out to be another payment's is
     // replaced by the tool, at most a few times (a second meeting is
@@ -493,7 +532,13 @@ async fn send(cli: &Cli, args: &SendArgs) -> Result<u8, AppError> {
             _ => break outcome,
         }
     };
-    let code = print_outcome(cli, args.kind, &outcome, args.json)?;
+    let code = print_outcome(
+        cli,
+        args.kind,
+        &outcome,
+        args.json,
+        session.sandbox.is_some(),
+    )?;
     if let Some(sandbox) = session.sandbox {
         sandbox.shutdown().await;
     }
@@ -510,7 +555,24 @@ fn new_bill(session: &Session, kind: Kind) -> Result<String, AppError> {
     )?)
 }
 
+/// Checks a bill number's format for `kind` (letters and digits, at most
+/// 28 for red packets, 32 for transfers) before anything is sent.
+fn check_bill(kind: Kind, bill: &str) -> Result<(), AppError> {
+    let checked = if kind.uses_trade_no() {
+        hongbao_proto::TradeNo::new(bill).map(|_| ())
+    } else {
+        hongbao_proto::BillNo::new(bill).map(|_| ())
+    };
+    checked.map_err(|v| {
+        AppError::Invalid(format!(
+            "not a bill number for {}: {v} (nothing was sent)",
+            kind.as_str()
+        ))
+    })
+}
+
 async fn query(cli: &Cli, args: &QueryArgs) -> Result<u8, AppError> {
+    check_bill(args.kind, &args.bill)?;
     let session = connect(cli, None).await?;
     let outcome = session
         .client
@@ -521,7 +583,17 @@ async fn query(cli: &Cli, args: &QueryArgs) -> Result<u8, AppError> {
         )
         .await
         .map_err(|e| AppError::Invalid(e.to_string()))?;
-    print_outcome(cli, args.kind, &outcome, args.json)
+    let code = print_outcome(
+        cli,
+        args.kind,
+        &outcome,
+        args.json,
+        session.sandbox.is_some(),
+    )?;
+    if let Some(sandbox) = session.sandbox {
+        sandbox.shutdown().await;
+    }
+    Ok(code)
 }
 
 /// Progress on a terminal (indicatif) or as plain log lines.
@@ -637,6 +709,9 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         &server_of(&session),
         args.bind_server,
     )?;
+    for note in crate::input::notes(&args.file).map_err(batch::BatchError::Input)? {
+        eprintln!("note: {note}");
+    }
     let settings = PlanSettings {
         kind: args.kind,
         mch_id: session.config.mch_id.clone(),
@@ -646,25 +721,29 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         skip_invalid: args.skip_invalid,
         bill_prefix: session.config.bill_prefix().to_owned(),
     };
+    // Rows left out by --skip-invalid (counted as rows, not problems);
+    // known when the file is planned by this run.
+    let mut skipped_rows = 0;
     match batch::plan(&mut journal, &args.file, &settings)? {
         PlanResult::Invalid(issues) => {
             print_issues(&issues);
             eprintln!(
                 "{} invalid row(s): nothing was sent (fix the file, or pass --skip-invalid to pay only the valid rows)",
-                issues.len()
+                crate::input::rows_with_issues(&issues)
             );
             return Ok(exit::INVALID);
         }
         PlanResult::Planned { rows, skipped } => {
             journal = journal.publish()?;
             print_issues(&skipped);
+            skipped_rows = crate::input::rows_with_issues(&skipped) as u64;
             eprintln!(
                 "planned {rows} row(s) into {}{}",
                 args.journal.display(),
                 if skipped.is_empty() {
                     String::new()
                 } else {
-                    format!(", {} invalid row(s) skipped", skipped.len())
+                    format!(", {skipped_rows} invalid row(s) skipped (not paid)")
                 }
             );
         }
@@ -672,9 +751,24 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     }
     if args.dry_run {
         let summary = journal.summary()?;
-        println!("dry run: nothing sent");
-        print_summary(&journal, &summary, args.json)?;
-        return Ok(exit::OK);
+        if !args.json {
+            writeln!(output::stdout(), "dry run: nothing sent")?;
+        }
+        print_summary(
+            &journal,
+            &summary,
+            args.json,
+            &RunFacts {
+                dry_run: true,
+                interrupted: false,
+                skipped_rows,
+            },
+        )?;
+        return Ok(if skipped_rows > 0 {
+            exit::NOT_PAID
+        } else {
+            exit::OK
+        });
     }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -705,8 +799,20 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         eprintln!("stopped early: {why}");
     }
     final_checkpoint(&journal);
-    print_summary(&journal, &report.summary, args.json)?;
-    let code = exit_code_of(&report.summary, report.interrupted);
+    print_summary(
+        &journal,
+        &report.summary,
+        args.json,
+        &RunFacts {
+            dry_run: false,
+            interrupted: report.interrupted,
+            skipped_rows,
+        },
+    )?;
+    let mut code = exit_code_of(&report.summary, report.interrupted);
+    if code == exit::OK && skipped_rows > 0 {
+        code = exit::NOT_PAID;
+    }
     if code == exit::UNKNOWN {
         eprintln!(
             "some outcomes are unknown: rerun the same command to resolve them (never pay them again by hand)"
@@ -744,20 +850,53 @@ fn server_line(server: Option<&ServerId>) -> String {
     }
 }
 
-fn print_summary(journal: &dyn Journal, summary: &Summary, json: bool) -> Result<(), AppError> {
+/// What a summary says beside the journal's counts.
+#[derive(Debug, Default)]
+struct RunFacts {
+    /// Nothing was sent (`--dry-run`).
+    dry_run: bool,
+    /// The run was stopped by Ctrl-C.
+    interrupted: bool,
+    /// Rows left out by `--skip-invalid` (not in the journal).
+    skipped_rows: u64,
+}
+
+fn print_summary(
+    journal: &dyn Journal,
+    summary: &Summary,
+    json: bool,
+    facts: &RunFacts,
+) -> Result<(), AppError> {
     let server = journal.server()?;
-    let mut out = std::io::stdout().lock();
+    let sandbox = server.as_ref().is_some_and(|s| s.sandbox);
+    let mut out = output::stdout();
     if json {
         let mut value = report::summary_json(summary);
         let (id, sandbox) = server_json(server.as_ref());
         if let Some(object) = value.as_object_mut() {
             object.insert("server".into(), id);
             object.insert("sandbox".into(), sandbox);
+            object.insert("dry_run".into(), facts.dry_run.into());
+            object.insert("interrupted".into(), facts.interrupted.into());
+            object.insert("skipped_invalid_rows".into(), facts.skipped_rows.into());
         }
         writeln!(out, "{value}")?;
     } else {
+        if sandbox {
+            writeln!(out, "{SANDBOX_BANNER}")?;
+        }
         writeln!(out, "{}", server_line(server.as_ref()))?;
         write!(out, "{}", report::summary_table(summary))?;
+        if facts.skipped_rows > 0 {
+            writeln!(
+                out,
+                "{:<22} {:>8}   (invalid, left out by --skip-invalid: not paid)",
+                "skipped", facts.skipped_rows
+            )?;
+        }
+        if facts.interrupted {
+            writeln!(out, "interrupted: rerun the same command to resume")?;
+        }
     }
     Ok(())
 }
@@ -766,10 +905,14 @@ fn print_summary(journal: &dyn Journal, summary: &Summary, json: bool) -> Result
 /// it has no batch yet) and another process holds its lock, that process is
 /// creating it: say so instead.
 fn open_existing(args: &JournalArgs) -> Result<SqliteJournal, AppError> {
-    match SqliteJournal::open_existing(&args.journal) {
+    open_journal(&args.journal)
+}
+
+fn open_journal(path: &std::path::Path) -> Result<SqliteJournal, AppError> {
+    match SqliteJournal::open_existing(path) {
         Ok(journal) => Ok(journal),
         Err(e @ (JournalError::Empty | JournalError::NoBatch { .. })) => {
-            Err(JournalLock::holder(&args.journal).unwrap_or(e).into())
+            Err(JournalLock::holder(path).unwrap_or(e).into())
         }
         Err(e) => Err(e.into()),
     }
@@ -778,11 +921,12 @@ fn open_existing(args: &JournalArgs) -> Result<SqliteJournal, AppError> {
 fn batch_status(args: &JournalArgs) -> Result<u8, AppError> {
     let journal = open_existing(args)?;
     let summary = journal.summary()?;
-    print_summary(&journal, &summary, args.json)?;
+    print_summary(&journal, &summary, args.json, &RunFacts::default())?;
     Ok(exit_code_of(&summary, false))
 }
 
-async fn batch_reconcile(cli: &Cli, args: &JournalArgs) -> Result<u8, AppError> {
+async fn batch_reconcile(cli: &Cli, reconcile: &ReconcileArgs) -> Result<u8, AppError> {
+    let args = &reconcile.journal;
     // Reconcile writes the journal: it takes the lock like a run. A missing
     // journal is reported before any lock file is made for it.
     if std::fs::symlink_metadata(&args.journal).is_err() {
@@ -797,7 +941,7 @@ async fn batch_reconcile(cli: &Cli, args: &JournalArgs) -> Result<u8, AppError> 
         &mut journal,
         &args.journal.display().to_string(),
         &server_of(&session),
-        args.bind_server,
+        reconcile.bind_server,
     )?;
     if let Some(header) = journal.header()?
         && header.mch_id != session.config.mch_id
@@ -816,25 +960,42 @@ async fn batch_reconcile(cli: &Cli, args: &JournalArgs) -> Result<u8, AppError> 
         eprintln!("disagreement: {line}");
     }
     eprintln!("queried {} row(s)", found.queried);
-    print_summary(&journal, &found.summary, args.json)?;
-    Ok(exit_code_of(&found.summary, false))
+    print_summary(&journal, &found.summary, args.json, &RunFacts::default())?;
+    let mut code = exit_code_of(&found.summary, false);
+    if code == exit::OK && !found.disagreements.is_empty() {
+        eprintln!(
+            "{} disagreement(s) between WeChat and the journal: check them before paying anyone again",
+            found.disagreements.len()
+        );
+        code = exit::NOT_PAID;
+    }
+    if let Some(sandbox) = session.sandbox {
+        sandbox.shutdown().await;
+    }
+    Ok(code)
 }
 
-fn batch_report(args: &JournalArgs) -> Result<u8, AppError> {
+fn batch_report(report_args: &ReportArgs) -> Result<u8, AppError> {
+    let args = &report_args.journal;
     let journal = open_existing(args)?;
     // The CSV keeps its columns; the server goes to stderr (and into --json).
-    eprintln!("{}", server_line(journal.server()?.as_ref()));
-    if let Some(path) = &args.csv {
-        let file = std::fs::File::create(path)?;
-        report::write_csv(&journal, std::io::BufWriter::new(file))?;
+    let server = journal.server()?;
+    if server.as_ref().is_some_and(|s| s.sandbox) {
+        eprintln!("{SANDBOX_BANNER}");
+    }
+    eprintln!("{}", server_line(server.as_ref()));
+    if let Some(path) = &report_args.csv {
+        output::write_excel_csv(&journal, path)?;
         eprintln!("wrote {}", path.display());
     }
-    if args.json || args.csv.is_none() {
-        if args.json {
-            report::write_json(&journal, std::io::stdout().lock())?;
-        } else {
-            report::write_csv(&journal, std::io::stdout().lock())?;
-        }
+    if let Some(path) = &report_args.xlsx {
+        output::write_xlsx(&journal, path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    if args.json {
+        report::write_json(&journal, output::stdout())?;
+    } else if report_args.csv.is_none() && report_args.xlsx.is_none() {
+        report::write_csv(&journal, output::stdout())?;
     }
     Ok(exit::OK)
 }

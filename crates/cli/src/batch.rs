@@ -20,7 +20,7 @@
 //! tool chose, otherwise only with `reissue_not_paid`.
 
 use crate::config::Texts;
-use crate::input::{CsvPayouts, InputError, RowIssue};
+use crate::input::{InputError, RowIssue};
 use crate::journal::{
     AttemptAction, AttemptRecord, BatchHeader, Journal, JournalError, JournalRow, PlanAdd,
     PlannedRow, RowState, Summary, now_ms,
@@ -186,11 +186,8 @@ pub fn plan(
     }
     let date = beijing_today()?;
     let new_bill = || generate_bill(settings.kind, &settings.mch_id, date, &settings.bill_prefix);
-    let file = std::fs::File::open(path).map_err(|source| InputError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let mut rows = CsvPayouts::new(std::io::BufReader::new(file), &header.file_name)?;
+    // CSV in any encoding Excel writes, or an .xlsx workbook.
+    let (mut rows, _) = crate::input::open(path)?;
     let mut writer = journal.begin_plan(&header)?;
     let mut issues: Vec<RowIssue> = Vec::new();
     let mut planned: u64 = 0;

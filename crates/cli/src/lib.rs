@@ -13,10 +13,14 @@
 //!   backend — row states `planned → sending → paid | not_paid | unknown |
 //!   conflict`, the signed body stored before the first send, every attempt
 //!   recorded with the client's typed decision;
-//! * [`input`]: the streaming CSV reader; [`payout`]: building and validating
+//! * [`input`]: the batch file reader (CSV in UTF-8 or GB18030, `.xlsx`,
+//!   Chinese header aliases); [`payout`]: building and validating
 //!   a request per row; [`batch`]: planning and the exactly-once run;
 //! * [`config`]: `hongbao.toml` and secrets (environment or files, never
 //!   flags); [`sign_debug`]: the debugger; [`report`]: summaries and reports;
+//! * [`output`]: stdout that ends quietly on a closed pipe, the sandbox
+//!   banner, reports for Excel; [`completions`]: shell completions and
+//!   man pages;
 //! * [`exit`]: the exit codes.
 //!
 //! ```
@@ -56,10 +60,12 @@ struct ReadmeDoctests;
 pub mod app;
 pub mod batch;
 pub mod cli;
+pub mod completions;
 pub mod config;
 pub mod exit;
 pub mod input;
 pub mod journal;
+pub mod output;
 pub mod payout;
 pub mod report;
 pub mod sign_debug;

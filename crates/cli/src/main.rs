@@ -16,6 +16,8 @@ fn main() -> std::process::ExitCode {
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
         let _ = tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
+            // No ANSI codes into a file or a pipe (nor with NO_COLOR set).
+            .with_ansi(hongbao_cli::output::colour_on_stderr())
             .with_env_filter(filter)
             .try_init();
     }

@@ -7,4 +7,5 @@ mod batch;
 mod cli;
 mod common;
 mod crash_soak;
+mod frontend;
 mod journal;
