@@ -8,6 +8,7 @@ use crate::cli::{
 };
 use crate::config::{Config, ConfigError, Texts};
 use crate::exit;
+use crate::i18n;
 use crate::journal::{
     AttemptRecord, Journal, JournalError, JournalLock, RowState, ServerId, SqliteJournal, Summary,
     bind_server,
@@ -57,9 +58,8 @@ pub enum AppError {
     Report(#[from] report::ReportError),
     /// A command that talks to WeChat Pay was given no configuration and
     /// no `--sandbox` (exit code 4): never pay through a sandbox unasked.
-    #[error(
-        "no configuration: nothing was sent. To pay for real give --config FILE (or set HONGBAO_CONFIG, or HONGBAO_MCH_ID and HONGBAO_APPID); to try it out without an account give --sandbox (no real money moves)"
-    )]
+    /// (The text is the `no-config` message of the current language.)
+    #[error("{}", i18n::text("no-config"))]
     NoConfig,
 }
 
@@ -303,7 +303,7 @@ pub async fn run(cli: Cli) -> u8 {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("{}: {err}", i18n::text("error"));
             err.exit_code()
         }
     }
@@ -406,7 +406,7 @@ fn print_outcome(
         }
         writeln!(out, "{value}")?;
     } else if sandbox {
-        writeln!(out, "{SANDBOX_BANNER}")?;
+        writeln!(out, "{}", i18n::text("sandbox-banner"))?;
     }
     let code = match outcome {
         Outcome::Paid(_) => exit::OK,
@@ -728,8 +728,11 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         PlanResult::Invalid(issues) => {
             print_issues(&issues);
             eprintln!(
-                "{} invalid row(s): nothing was sent (fix the file, or pass --skip-invalid to pay only the valid rows)",
-                crate::input::rows_with_issues(&issues)
+                "{}",
+                i18n::text_with(
+                    "invalid-rows",
+                    &[("rows", crate::input::rows_with_issues(&issues) as u64)]
+                )
             );
             return Ok(exit::INVALID);
         }
@@ -752,7 +755,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     if args.dry_run {
         let summary = journal.summary()?;
         if !args.json {
-            writeln!(output::stdout(), "dry run: nothing sent")?;
+            writeln!(output::stdout(), "{}", i18n::text("dry-run"))?;
         }
         print_summary(
             &journal,
@@ -883,19 +886,24 @@ fn print_summary(
         writeln!(out, "{value}")?;
     } else {
         if sandbox {
-            writeln!(out, "{SANDBOX_BANNER}")?;
+            writeln!(out, "{}", i18n::text("sandbox-banner"))?;
         }
         writeln!(out, "{}", server_line(server.as_ref()))?;
-        write!(out, "{}", report::summary_table(summary))?;
+        match i18n::current() {
+            i18n::Lang::En => write!(out, "{}", report::summary_table(summary))?,
+            _ => write!(out, "{}", i18n::summary_table(summary))?,
+        }
         if facts.skipped_rows > 0 {
             writeln!(
                 out,
-                "{:<22} {:>8}   (invalid, left out by --skip-invalid: not paid)",
-                "skipped", facts.skipped_rows
+                "{:<22} {:>8}   {}",
+                i18n::text("skipped"),
+                facts.skipped_rows,
+                i18n::text("skipped-why")
             )?;
         }
         if facts.interrupted {
-            writeln!(out, "interrupted: rerun the same command to resume")?;
+            writeln!(out, "{}", i18n::text("interrupted"))?;
         }
     }
     Ok(())
@@ -981,7 +989,7 @@ fn batch_report(report_args: &ReportArgs) -> Result<u8, AppError> {
     // The CSV keeps its columns; the server goes to stderr (and into --json).
     let server = journal.server()?;
     if server.as_ref().is_some_and(|s| s.sandbox) {
-        eprintln!("{SANDBOX_BANNER}");
+        eprintln!("{}", i18n::text("sandbox-banner"));
     }
     eprintln!("{}", server_line(server.as_ref()));
     if let Some(path) = &report_args.csv {

@@ -37,6 +37,10 @@ pub struct Cli {
     /// sandbox).
     #[arg(long, global = true)]
     pub sandbox: bool,
+    /// Language of the summary and messages: en or zh (Simplified Chinese).
+    /// Default: from LC_ALL / LC_MESSAGES / LANG (zh_* is Chinese), else en.
+    #[arg(long, global = true, value_enum, value_name = "LANG")]
+    pub lang: Option<crate::i18n::Lang>,
     /// More log output (-v: debug, -vv: trace). Logs go to stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

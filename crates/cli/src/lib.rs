@@ -63,6 +63,7 @@ pub mod cli;
 pub mod completions;
 pub mod config;
 pub mod exit;
+pub mod i18n;
 pub mod input;
 pub mod journal;
 pub mod output;

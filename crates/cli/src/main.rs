@@ -6,6 +6,9 @@ use hongbao_cli::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    hongbao_cli::i18n::init(hongbao_cli::i18n::detect(cli.lang, &|name| {
+        std::env::var(name).ok()
+    }));
     if !matches!(cli.command, Command::Sandbox(_)) {
         let level = match cli.verbose {
             0 => "warn",

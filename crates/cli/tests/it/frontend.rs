@@ -641,3 +641,37 @@ fn sandbox_quickstart_from_the_readme_still_runs() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("SANDBOX — no real money moved"), "{stdout}");
 }
+
+#[test]
+fn a_chinese_locale_prints_the_summary_and_errors_in_chinese() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "p.csv", &csv_rows(2));
+    let mut cmd = run_cmd(&csv, &dir.path().join("p.db"), &["--dry-run"]);
+    cmd.env("LANG", "zh_CN.UTF-8");
+    let (stdout, stderr, code) = run(cmd);
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!(stdout);
+    // --lang wins over the locale; the top-level error too.
+    let mut cmd = hongbao();
+    cmd.env("LANG", "en_US.UTF-8").args([
+        "--lang",
+        "zh",
+        "query",
+        "red-packet",
+        "10000098202401010000000001",
+    ]);
+    let (_, stderr, code) = run(cmd);
+    assert_eq!(code, 4);
+    assert!(
+        stderr.starts_with("错误：") || stderr.starts_with("错误: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("没有配置") && stderr.contains("--sandbox"),
+        "{stderr}"
+    );
+    // English stays the default.
+    let mut cmd = hongbao();
+    cmd.args(["query", "red-packet", "10000098202401010000000001"]);
+    assert!(run(cmd).1.starts_with("error: no configuration"));
+}
