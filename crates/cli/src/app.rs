@@ -723,7 +723,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     };
     // Rows left out by --skip-invalid (counted as rows, not problems);
     // known when the file is planned by this run.
-    let mut skipped_rows = 0;
+    let skipped_rows;
     match batch::plan(&mut journal, &args.file, &settings)? {
         PlanResult::Invalid(issues) => {
             print_issues(&issues);
@@ -750,7 +750,14 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
                 }
             );
         }
-        PlanResult::Resumed => eprintln!("resuming the batch in {}", args.journal.display()),
+        PlanResult::Resumed => {
+            eprintln!("resuming the batch in {}", args.journal.display());
+            // The same file (checked by its digest): rows not in the journal
+            // were left out as invalid when it was planned.
+            let file_rows =
+                crate::input::count_rows(&args.file).map_err(batch::BatchError::Input)?;
+            skipped_rows = file_rows.saturating_sub(journal.summary()?.rows());
+        }
     }
     if args.dry_run {
         let summary = journal.summary()?;

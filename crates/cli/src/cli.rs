@@ -60,7 +60,11 @@ pub enum Command {
     Query(QueryArgs),
     /// SIGN_ERROR debugger: read a request (XML or JSON object) on stdin, print
     /// the string to sign (key masked) and the signature, and diagnose a
-    /// mismatch with the request's own sign.
+    /// mismatch with the request's own sign: wrong algorithm, empty values or
+    /// sign_type signed, trimmed values, unsorted fields (XML keeps the body
+    /// order), the key appended without `&key=`, URL-encoded values
+    /// (quote, quote_plus), text hashed as GBK. Without a key it still prints
+    /// the string to sign (and exits 4).
     Sign(SignArgs),
     /// Batch payouts from a CSV or .xlsx file, exactly once, with a journal.
     #[command(subcommand)]

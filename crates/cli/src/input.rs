@@ -868,6 +868,21 @@ impl Iterator for Payouts {
     }
 }
 
+/// How many data rows (valid or not) a batch file holds: blank rows are
+/// not counted. Planning puts every one of them either into the journal or
+/// into the invalid list, so on a resumed batch the rows left out by
+/// `--skip-invalid` are this count minus the journal's rows.
+pub fn count_rows(path: &Path) -> Result<u64, InputError> {
+    let (rows, _) = open(path)?;
+    let mut count = 0;
+    for row in rows {
+        // A valid row or an invalid one: both are rows; only a read error stops.
+        let _row_or_issues = row?;
+        count += 1;
+    }
+    Ok(count)
+}
+
 /// Notes to show before a batch file is planned: its encoding when it is
 /// not UTF-8, and the columns that will be ignored. Reads only the header
 /// (and, for the encoding, the file).

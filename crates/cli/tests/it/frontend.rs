@@ -294,6 +294,16 @@ fn skipped_invalid_rows_are_counted_as_rows_in_summary_and_exit_code() {
     let (stdout, _, code) = run(run_cmd(&csv, &dir.path().join("t.db"), &["--skip-invalid"]));
     assert_eq!(code, 1);
     assert!(stdout.contains("skipped"), "{stdout}");
+    // A rerun (resumed from the journal) still counts them.
+    let (stdout, stderr, code) = run(run_cmd(
+        &csv,
+        &dir.path().join("s.db"),
+        &["--skip-invalid", "--json"],
+    ));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("resuming"), "{stderr}");
+    let value: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(value["skipped_invalid_rows"], 1);
 }
 
 #[test]
