@@ -13,7 +13,7 @@ use std::path::PathBuf;
 /// `--sandbox` pays through the built-in sandbox instead (no real money
 /// moves; every output says so). Without either they refuse to run.
 ///
-/// Settings come from flags, then HONGBAO_<SETTING> environment variables
+/// Settings come from flags, then `HONGBAO_<SETTING>` environment variables
 /// (HONGBAO_MCH_ID, HONGBAO_APPID, HONGBAO_BASE_URL, HONGBAO_CLIENT_CERT,
 /// HONGBAO_RATE_PER_MINUTE, … one per config setting), then the config file.
 ///

@@ -111,7 +111,7 @@ fn excel_text(value: &str) -> String {
 
 /// Writes the per-row report as a CSV file for Excel: UTF-8 with a BOM (so
 /// that Excel on Chinese Windows does not read it as GBK), ids as text
-/// ([`excel_text`]), and a last column `sandbox` (`true` for a journal
+/// (`="…"` for ids that start with a digit), and a last column `sandbox` (`true` for a journal
 /// paid through a sandbox).
 pub fn write_excel_csv(journal: &dyn Journal, path: &Path) -> Result<(), ReportError> {
     let sandbox = journal.server()?.is_some_and(|s| s.sandbox);
