@@ -20,6 +20,9 @@
 //! * `cargo xtask pg -- <command…>`: runs the command with a throwaway
 //!   PostgreSQL cluster and `HONGBAO_TEST_PG_URL` pointing at it (see
 //!   [`pg`]); `cargo xtask ci` runs its test step this way.
+//! * `cargo xtask man [DIR]`: the man pages of `hongbao` (clap_mangen),
+//!   `hongbao.1` and one per subcommand, into `DIR` (default `target/man`),
+//!   by `cargo run -p hongbao-cli -- man DIR` (xtask itself stays small).
 //! * `cargo xtask load [CLIENTS] [SECONDS]`: the sandbox load test
 //!   (`cargo run --release -p hongbao-sandbox --example load -- CLIENTS SECONDS`,
 //!   default 32 clients for 10 seconds), which prints sends/s and the p50 and
@@ -54,6 +57,8 @@ commands:
   fuzz [target] [--time SECS] run a cargo-fuzz target of crates/proto/fuzz
                               (default: the only target; needs `cargo install cargo-fuzz`;
                               AddressSanitizer on nightly, no sanitizer on stable)
+  man [DIR]                   write the man pages of `hongbao` into DIR (default target/man)
+                              (cargo run -p hongbao-cli -- man DIR)
   load [CLIENTS] [SECONDS]    load test: CLIENTS concurrent mutual-TLS clients send red packets
                               to an in-process sandbox for SECONDS (default 32 clients, 10 s);
                               prints sends/s, p50 and p99 latency
@@ -75,6 +80,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(&rest),
         Some("load") => load(&rest),
         Some("pg") => pg_command(&rest),
+        Some("man") => man(&rest),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -449,6 +455,36 @@ fn pg_command(args: &[OsString]) -> Result<(), Failure> {
             status: status.to_string(),
         })
     }
+}
+
+fn man(args: &[OsString]) -> Result<(), Failure> {
+    if args.len() > 1 {
+        return Err(Failure::Usage(
+            "`man` takes at most one argument: DIR".into(),
+        ));
+    }
+    // A DIR given is relative to where xtask was run; cargo runs in the root.
+    let dir = match args.first() {
+        Some(dir) => std::env::current_dir()
+            .map(|cwd| cwd.join(dir))
+            .unwrap_or_else(|_| PathBuf::from(dir)),
+        None => workspace_root().join("target").join("man"),
+    };
+    let mut step = Step::cargo(
+        "man",
+        &[
+            "run",
+            "--quiet",
+            "-p",
+            "hongbao-cli",
+            "--bin",
+            "hongbao",
+            "--",
+            "man",
+        ],
+    );
+    step.args.push(dir.into_os_string());
+    step.run().map(|_| ())
 }
 
 fn bench(args: &[OsString]) -> Result<(), Failure> {

@@ -3,10 +3,13 @@
 
 use crate::batch::{self, PlanResult, PlanSettings, Progress, RunOptions};
 use crate::cli::{
-    BatchCommand, Cli, Command, JournalArgs, QueryArgs, RunArgs, SendArgs, SignArgs, WorkwxArg,
+    BatchCommand, Cli, Command, JournalArgs, QueryArgs, ReportArgs, RunArgs, SendArgs, SignArgs,
+    WorkwxArg,
 };
 use crate::config::{Config, ConfigError, Texts};
 use crate::exit;
+use crate::i18n;
+use crate::output::{self, SANDBOX_BANNER};
 use crate::payout::{Kind, PayoutInput};
 use crate::report;
 use crate::sign_debug::{self, SignMode};
@@ -54,6 +57,11 @@ pub enum AppError {
     /// A report.
     #[error(transparent)]
     Report(#[from] report::ReportError),
+    /// A command that talks to WeChat Pay was given no configuration and
+    /// no `--sandbox` (exit code 4): never pay through a sandbox unasked.
+    /// (The text is the `no-config` message of the current language.)
+    #[error("{}", i18n::text("no-config"))]
+    NoConfig,
 }
 
 impl AppError {
@@ -61,7 +69,8 @@ impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
             AppError::Invalid(_) => exit::INVALID,
-            AppError::Batch(batch::BatchError::Input(_)) => exit::INVALID,
+            // A missing or unreadable file is an I/O error, not bad input.
+            AppError::Batch(batch::BatchError::Input(e)) if !e.is_io() => exit::INVALID,
             _ => exit::ERROR,
         }
     }
@@ -94,11 +103,12 @@ pub fn sandbox_defaults() -> Config {
     }
 }
 
+/// The file (`--config` / HONGBAO_CONFIG), then the HONGBAO_* variables
+/// over it; `None` when there is neither.
 fn load_config(cli: &Cli) -> Result<Option<Config>, AppError> {
-    match &cli.config {
-        Some(path) => Ok(Some(Config::load(path)?)),
-        None => Ok(None),
-    }
+    Ok(Config::resolve(cli.config.as_deref(), &|name| {
+        std::env::var(name).ok()
+    })?)
 }
 
 fn rate_limits(per_minute: u32) -> RateLimits {
@@ -146,7 +156,10 @@ fn read_file(path: &std::path::Path) -> Result<Vec<u8>, AppError> {
 /// `--sandbox` is given or there is no config at all.
 pub async fn connect(cli: &Cli, rate_override: Option<u32>) -> Result<Session, AppError> {
     let config = load_config(cli)?;
-    if cli.sandbox || config.is_none() {
+    if !cli.sandbox && config.is_none() {
+        return Err(AppError::NoConfig);
+    }
+    if cli.sandbox {
         let mut config = config.unwrap_or_else(sandbox_defaults);
         let defaults = sandbox_defaults();
         if config.rate_per_minute.is_none() {
@@ -166,7 +179,7 @@ pub async fn connect(cli: &Cli, rate_override: Option<u32>) -> Result<Session, A
         let workwx = hongbao_sign::WorkwxSecret::new(hongbao_sandbox::DEFAULT_WORKWX_SECRET)
             .map_err(|e| AppError::Sandbox(e.to_string()))?;
         eprintln!(
-            "using the embedded sandbox at {} (no account needed, no real money moves)",
+            "{SANDBOX_BANNER}: paying through a sandbox started for this run at {}",
             handle.url()
         );
         let client = Client::builder()
@@ -281,15 +294,21 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Query(args) => query(&cli, args).await,
         Command::Batch(BatchCommand::Run(args)) => batch_run(&cli, args).await,
         Command::Batch(BatchCommand::Status(args)) => batch_status(args).await,
-        Command::Batch(BatchCommand::Reconcile(args)) => batch_reconcile(&cli, args, false).await,
-        Command::Batch(BatchCommand::Refresh(args)) => batch_reconcile(&cli, args, true).await,
+        Command::Batch(BatchCommand::Reconcile(args)) => {
+            batch_reconcile(&cli, &args.journal, args.bind_server, false).await
+        }
+        Command::Batch(BatchCommand::Refresh(args)) => {
+            batch_reconcile(&cli, args, false, true).await
+        }
         Command::Batch(BatchCommand::Report(args)) => batch_report(args).await,
         Command::Worker(args) => crate::worker::run(&cli, args).await,
+        Command::Completions(args) => crate::completions::print(args.shell),
+        Command::Man(args) => crate::completions::man_pages(&args.out_dir),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("{}: {err}", i18n::text("error"));
             err.exit_code()
         }
     }
@@ -318,19 +337,30 @@ fn sign(cli: &Cli, args: &SignArgs) -> Result<u8, AppError> {
         None if args.hmac => SignMode::Main(Algorithm::HmacSha256),
         None => SignMode::Main(Algorithm::Md5),
     };
-    let report = sign_debug::debug(&fields, mode, api_key.as_ref(), workwx.as_ref()).map_err(
-        |e| match e {
-            sign_debug::SignDebugError::MissingSecret(_) if matches!(mode, SignMode::Main(_)) => {
-                AppError::Config(ConfigError::MissingApiKey)
-            }
-            // The WeCom app secret is missing: say so, not "no API key".
-            sign_debug::SignDebugError::MissingSecret(message) => {
-                AppError::Config(ConfigError::Invalid(message.to_owned()))
-            }
-            other => AppError::Invalid(other.to_string()),
-        },
-    )?;
-    let mut out = std::io::stdout().lock();
+    let result = sign_debug::debug(&fields, mode, api_key.as_ref(), workwx.as_ref());
+    if let Err(sign_debug::SignDebugError::MissingSecret(_)) = &result {
+        // Still show the string to sign (secret masked): often enough to
+        // spot the mistake. The exit code says the check did not run.
+        let report =
+            sign_debug::keyless(&fields, mode).map_err(|e| AppError::Invalid(e.to_string()))?;
+        let mut out = output::stdout();
+        if args.json {
+            writeln!(out, "{}", report.to_json())?;
+        } else {
+            write!(out, "{}", report.to_text())?;
+        }
+    }
+    let report = result.map_err(|e| match e {
+        sign_debug::SignDebugError::MissingSecret(_) if matches!(mode, SignMode::Main(_)) => {
+            AppError::Config(ConfigError::MissingApiKey)
+        }
+        // The WeCom app secret is missing: say so, not "no API key".
+        sign_debug::SignDebugError::MissingSecret(message) => {
+            AppError::Config(ConfigError::Invalid(message.to_owned()))
+        }
+        other => AppError::Invalid(other.to_string()),
+    })?;
+    let mut out = output::stdout();
     if args.json {
         writeln!(out, "{}", report.to_json())?;
     } else {
@@ -366,10 +396,22 @@ fn outcome_json(outcome: &Outcome) -> serde_json::Value {
 
 /// Prints an outcome with what to do next, worded from the client's typed
 /// decision ([`NextStep`]) and nothing else.
-fn print_outcome(cli: &Cli, kind: Kind, outcome: &Outcome, json: bool) -> Result<u8, AppError> {
-    let mut out = std::io::stdout().lock();
+fn print_outcome(
+    cli: &Cli,
+    kind: Kind,
+    outcome: &Outcome,
+    json: bool,
+    sandbox: bool,
+) -> Result<u8, AppError> {
+    let mut out = output::stdout();
     if json {
-        writeln!(out, "{}", outcome_json(outcome))?;
+        let mut value = outcome_json(outcome);
+        if let Some(object) = value.as_object_mut() {
+            object.insert("sandbox".into(), sandbox.into());
+        }
+        writeln!(out, "{value}")?;
+    } else if sandbox {
+        writeln!(out, "{}", i18n::text("sandbox-banner"))?;
     }
     let code = match outcome {
         Outcome::Paid(_) => exit::OK,
@@ -438,7 +480,8 @@ async fn send(cli: &Cli, args: &SendArgs) -> Result<u8, AppError> {
         Some(bill) => bill.clone(),
         None => new_bill(&session, args.kind)?,
     };
-    let texts = texts_of(&args.texts);
+    let mut texts = texts_of(&args.texts);
+    texts.total_num = args.total_num.map(|n| n.to_string());
     let defaults = session.config.texts();
     // A number the tool chose that turns out to be another payment's is
     // replaced by the tool, at most a few times (a second meeting is
@@ -494,7 +537,13 @@ async fn send(cli: &Cli, args: &SendArgs) -> Result<u8, AppError> {
             _ => break outcome,
         }
     };
-    let code = print_outcome(cli, args.kind, &outcome, args.json)?;
+    let code = print_outcome(
+        cli,
+        args.kind,
+        &outcome,
+        args.json,
+        session.sandbox.is_some(),
+    )?;
     if let Some(sandbox) = session.sandbox {
         sandbox.shutdown().await;
     }
@@ -511,7 +560,24 @@ fn new_bill(session: &Session, kind: Kind) -> Result<String, AppError> {
     )?)
 }
 
+/// Checks a bill number's format for `kind` (letters and digits, at most
+/// 28 for red packets, 32 for transfers) before anything is sent.
+fn check_bill(kind: Kind, bill: &str) -> Result<(), AppError> {
+    let checked = if kind.uses_trade_no() {
+        hongbao_proto::TradeNo::new(bill).map(|_| ())
+    } else {
+        hongbao_proto::BillNo::new(bill).map(|_| ())
+    };
+    checked.map_err(|v| {
+        AppError::Invalid(format!(
+            "not a bill number for {}: {v} (nothing was sent)",
+            kind.as_str()
+        ))
+    })
+}
+
 async fn query(cli: &Cli, args: &QueryArgs) -> Result<u8, AppError> {
+    check_bill(args.kind, &args.bill)?;
     let session = connect(cli, None).await?;
     let outcome = session
         .client
@@ -522,7 +588,17 @@ async fn query(cli: &Cli, args: &QueryArgs) -> Result<u8, AppError> {
         )
         .await
         .map_err(|e| AppError::Invalid(e.to_string()))?;
-    print_outcome(cli, args.kind, &outcome, args.json)
+    let code = print_outcome(
+        cli,
+        args.kind,
+        &outcome,
+        args.json,
+        session.sandbox.is_some(),
+    )?;
+    if let Some(sandbox) = session.sandbox {
+        sandbox.shutdown().await;
+    }
+    Ok(code)
 }
 
 /// Progress on a terminal (indicatif) or as plain log lines.
@@ -661,6 +737,9 @@ fn print_plan(plan: &ImportPlan) {
 
 async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     let session = connect(cli, args.rate_per_minute).await?;
+    for note in crate::input::notes(&args.file).map_err(batch::BatchError::Input)? {
+        eprintln!("note: {note}");
+    }
     let binding = Binding {
         mch_id: session.config.mch_id.clone(),
         appid: session.config.appid.clone(),
@@ -706,13 +785,18 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
             return Err(e.into());
         }
     };
+    // Rows left out by --skip-invalid (counted as rows, not problems).
+    let skipped_rows;
     match planned {
         PlanResult::Invalid(issues) => {
             discard(ledger);
             print_issues(&issues);
             eprintln!(
-                "{} invalid row(s): nothing was sent (fix the file, or pass --skip-invalid to pay only the valid rows)",
-                issues.len()
+                "{}",
+                i18n::text_with(
+                    "invalid-rows",
+                    &[("rows", crate::input::rows_with_issues(&issues) as u64)]
+                )
             );
             return Ok(exit::INVALID);
         }
@@ -727,6 +811,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         }
         PlanResult::Planned { plan, skipped } => {
             print_issues(&skipped);
+            skipped_rows = crate::input::rows_with_issues(&skipped) as u64;
             print_plan(&plan);
             eprintln!(
                 "{}batch {batch} in {}: {} new, {} unchanged, {} replaced row(s){}",
@@ -742,16 +827,32 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
                 if skipped.is_empty() {
                     String::new()
                 } else {
-                    format!(", {} invalid row(s) skipped", skipped.len())
+                    format!(", {skipped_rows} invalid row(s) skipped (not paid)")
                 }
             );
         }
     }
     if args.dry_run {
         let summary = ledger.summary(Some(&batch)).await?;
-        println!("dry run: nothing sent");
-        print_summary(ledger.store().as_ref(), &summary, args.json).await?;
-        return Ok(exit::OK);
+        if !args.json {
+            writeln!(output::stdout(), "{}", i18n::text("dry-run"))?;
+        }
+        print_summary(
+            ledger.store().as_ref(),
+            &summary,
+            args.json,
+            &RunFacts {
+                dry_run: true,
+                interrupted: false,
+                skipped_rows,
+            },
+        )
+        .await?;
+        return Ok(if skipped_rows > 0 {
+            exit::NOT_PAID
+        } else {
+            exit::OK
+        });
     }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -781,8 +882,21 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         eprintln!("stopped early: {why}");
     }
     final_checkpoint(ledger.store().as_ref()).await;
-    print_summary(ledger.store().as_ref(), &report.summary, args.json).await?;
-    let code = exit_code_of(&report.summary, report.interrupted);
+    print_summary(
+        ledger.store().as_ref(),
+        &report.summary,
+        args.json,
+        &RunFacts {
+            dry_run: false,
+            interrupted: report.interrupted,
+            skipped_rows,
+        },
+    )
+    .await?;
+    let mut code = exit_code_of(&report.summary, report.interrupted);
+    if code == exit::OK && skipped_rows > 0 {
+        code = exit::NOT_PAID;
+    }
     if code == exit::UNKNOWN {
         eprintln!(
             "some outcomes are unknown: rerun the same command to resolve them (never pay them again by hand)"
@@ -829,20 +943,55 @@ async fn recorded_server(store: &dyn Store) -> Result<Option<ServerId>, AppError
         .filter(|s| !s.id.is_empty()))
 }
 
-async fn print_summary(store: &dyn Store, summary: &Summary, json: bool) -> Result<(), AppError> {
+/// What a summary says beside the ledger's counts.
+#[derive(Debug, Default)]
+struct RunFacts {
+    /// Nothing was sent (`--dry-run`).
+    dry_run: bool,
+    /// The run was stopped by Ctrl-C.
+    interrupted: bool,
+    /// Rows left out by `--skip-invalid` (not in the ledger).
+    skipped_rows: u64,
+}
+
+async fn print_summary(
+    store: &dyn Store,
+    summary: &Summary,
+    json: bool,
+    facts: &RunFacts,
+) -> Result<(), AppError> {
     let server = recorded_server(store).await?;
-    let mut out = std::io::stdout().lock();
+    let sandbox = server.as_ref().is_some_and(|s| s.sandbox);
+    let mut out = output::stdout();
     if json {
         let mut value = report::summary_json(summary);
         let (id, sandbox) = server_json(server.as_ref());
         if let Some(object) = value.as_object_mut() {
             object.insert("server".into(), id);
             object.insert("sandbox".into(), sandbox);
+            object.insert("dry_run".into(), facts.dry_run.into());
+            object.insert("interrupted".into(), facts.interrupted.into());
+            object.insert("skipped_invalid_rows".into(), facts.skipped_rows.into());
         }
         writeln!(out, "{value}")?;
     } else {
+        if sandbox {
+            writeln!(out, "{}", i18n::text("sandbox-banner"))?;
+        }
         writeln!(out, "{}", server_line(server.as_ref()))?;
-        write!(out, "{}", report::summary_table(summary))?;
+        write!(out, "{}", i18n::summary_table(summary))?;
+        if facts.skipped_rows > 0 {
+            writeln!(
+                out,
+                "{:<22} {:>8}   {}",
+                i18n::text("skipped"),
+                facts.skipped_rows,
+                i18n::text("skipped-why")
+            )?;
+        }
+        if facts.interrupted {
+            writeln!(out, "{}", i18n::text("interrupted"))?;
+        }
     }
     Ok(())
 }
@@ -920,13 +1069,14 @@ async fn batch_status(args: &JournalArgs) -> Result<u8, AppError> {
     let store: &dyn Store = opened.as_ref();
     let batch = chosen_batch(store, args).await?;
     let summary = store.summary(batch.as_deref()).await?;
-    print_summary(store, &summary, args.json).await?;
+    print_summary(store, &summary, args.json, &RunFacts::default()).await?;
     Ok(exit_code_of(&summary, false))
 }
 
 async fn batch_reconcile(
     cli: &Cli,
     args: &JournalArgs,
+    bind_server: bool,
     refresh_only: bool,
 ) -> Result<u8, AppError> {
     // Reconcile writes the ledger: it takes the lock like a run. A missing
@@ -956,7 +1106,7 @@ async fn batch_reconcile(
         binding,
         LedgerOptions::default()
             .bill_prefix(session.config.bill_prefix())
-            .adopt_unrecorded_server(args.bind_server),
+            .adopt_unrecorded_server(bind_server),
     )
     .await?;
     let batch = chosen_batch(ledger.store().as_ref(), args).await?;
@@ -975,27 +1125,50 @@ async fn batch_reconcile(
         eprintln!("disagreement: {line}");
     }
     eprintln!("queried {} row(s)", found.queried);
-    print_summary(ledger.store().as_ref(), &found.summary, args.json).await?;
-    Ok(exit_code_of(&found.summary, false))
+    print_summary(
+        ledger.store().as_ref(),
+        &found.summary,
+        args.json,
+        &RunFacts::default(),
+    )
+    .await?;
+    let mut code = exit_code_of(&found.summary, false);
+    if code == exit::OK && !found.disagreements.is_empty() {
+        eprintln!(
+            "{} disagreement(s) between WeChat and the ledger: check them before paying anyone again",
+            found.disagreements.len()
+        );
+        code = exit::NOT_PAID;
+    }
+    if let Some(sandbox) = session.sandbox {
+        sandbox.shutdown().await;
+    }
+    Ok(code)
 }
 
-async fn batch_report(args: &JournalArgs) -> Result<u8, AppError> {
+async fn batch_report(report_args: &ReportArgs) -> Result<u8, AppError> {
+    let args = &report_args.journal;
     let opened = open_for_reading(args).await?;
     let store: &dyn Store = opened.as_ref();
     let batch = chosen_batch(store, args).await?;
     // The CSV keeps its columns; the server goes to stderr (and into --json).
-    eprintln!("{}", server_line(recorded_server(store).await?.as_ref()));
-    if let Some(path) = &args.csv {
-        let file = std::fs::File::create(path)?;
-        report::write_csv(store, batch.as_deref(), std::io::BufWriter::new(file)).await?;
+    let server = recorded_server(store).await?;
+    if server.as_ref().is_some_and(|s| s.sandbox) {
+        eprintln!("{}", i18n::text("sandbox-banner"));
+    }
+    eprintln!("{}", server_line(server.as_ref()));
+    if let Some(path) = &report_args.csv {
+        output::write_excel_csv(store, batch.as_deref(), path).await?;
         eprintln!("wrote {}", path.display());
     }
-    if args.json || args.csv.is_none() {
-        if args.json {
-            report::write_json(store, batch.as_deref(), std::io::stdout().lock()).await?;
-        } else {
-            report::write_csv(store, batch.as_deref(), std::io::stdout().lock()).await?;
-        }
+    if let Some(path) = &report_args.xlsx {
+        output::write_xlsx(store, batch.as_deref(), path).await?;
+        eprintln!("wrote {}", path.display());
+    }
+    if args.json {
+        report::write_json(store, batch.as_deref(), output::stdout()).await?;
+    } else if report_args.csv.is_none() && report_args.xlsx.is_none() {
+        report::write_csv(store, batch.as_deref(), output::stdout()).await?;
     }
     Ok(exit::OK)
 }

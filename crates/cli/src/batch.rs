@@ -13,7 +13,7 @@
 //! outcome; this module reads files and shows progress.
 
 use crate::config::Texts;
-use crate::input::{CsvPayouts, InputError, RowIssue};
+use crate::input::{InputError, Payouts, RowIssue};
 use crate::payout::{Kind, PayoutInput, build};
 use hongbao::{Client, ClientError, Prepared};
 use hongbao_ledger::{
@@ -111,24 +111,13 @@ fn placeholder_bill(kind: Kind, mch_id: &str) -> Result<String, BatchError> {
     generate_bill(kind, mch_id, beijing_today()?, "")
 }
 
-fn open_csv(path: &Path) -> Result<CsvPayouts<std::io::BufReader<std::fs::File>>, BatchError> {
-    let file = std::fs::File::open(path).map_err(|source| InputError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    Ok(CsvPayouts::new(
-        std::io::BufReader::new(file),
-        &path.display().to_string(),
-    )?)
-}
-
 /// A row ready for the ledger: line, key, request, whether the ledger
 /// chooses the bill number.
 type ReadyRow = (u64, Option<String>, AnyRequest, bool);
 
 /// Reads a batch file row by row: each row's request, or its issues.
 struct RowReader<'s> {
-    rows: CsvPayouts<std::io::BufReader<std::fs::File>>,
+    rows: Payouts,
     placeholder: String,
     settings: &'s PlanSettings,
 }
@@ -136,7 +125,8 @@ struct RowReader<'s> {
 impl<'s> RowReader<'s> {
     fn open(path: &Path, settings: &'s PlanSettings, mch_id: &str) -> Result<Self, BatchError> {
         Ok(RowReader {
-            rows: open_csv(path)?,
+            // CSV in any encoding Excel writes, or an .xlsx workbook.
+            rows: crate::input::open(path)?.0,
             placeholder: placeholder_bill(settings.kind, mch_id)?,
             settings,
         })

@@ -7,6 +7,16 @@ use std::path::PathBuf;
 /// Pay WeChat red packets, WeCom payouts and transfers — one at a time or a
 /// whole CSV file exactly once — and debug SIGN_ERROR.
 ///
+/// Commands that talk to WeChat Pay (send, query, batch run, batch
+/// reconcile) need a configuration: `--config FILE` (or HONGBAO_CONFIG), or
+/// HONGBAO_MCH_ID and HONGBAO_APPID with the other HONGBAO_* variables.
+/// `--sandbox` pays through the built-in sandbox instead (no real money
+/// moves; every output says so). Without either they refuse to run.
+///
+/// Settings come from flags, then `HONGBAO_<SETTING>` environment variables
+/// (HONGBAO_MCH_ID, HONGBAO_APPID, HONGBAO_BASE_URL, HONGBAO_CLIENT_CERT,
+/// HONGBAO_RATE_PER_MINUTE, … one per config setting), then the config file.
+///
 /// Secrets never come from flags: the API key is read from the environment
 /// variable HONGBAO_API_KEY or from `api_key_file` in the config; the WeCom
 /// app secret from HONGBAO_WORKWX_SECRET or `workwx_secret_file`.
@@ -17,14 +27,20 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "hongbao", version, about, long_about)]
 pub struct Cli {
-    /// Config file (TOML). Without one (and without HONGBAO_CONFIG), an
-    /// embedded sandbox is started and used.
+    /// Config file (TOML). Commands that pay or query refuse to run without
+    /// a configuration (this, HONGBAO_CONFIG, or HONGBAO_MCH_ID and
+    /// HONGBAO_APPID) unless `--sandbox` is given.
     #[arg(long, global = true, env = "HONGBAO_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Start the embedded sandbox in-process and pay through it (no account
-    /// needed; no real money moves).
+    /// Pay through a sandbox started in-process (no account needed; no real
+    /// money moves; every summary, report and JSON output is marked as
+    /// sandbox).
     #[arg(long, global = true)]
     pub sandbox: bool,
+    /// Language of the summary and messages: en or zh (Simplified Chinese).
+    /// Default: from LC_ALL / LC_MESSAGES / LANG (zh_* is Chinese), else en.
+    #[arg(long, global = true, value_enum, value_name = "LANG")]
+    pub lang: Option<crate::i18n::Lang>,
     /// More log output (-v: debug, -vv: trace). Logs go to stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -44,9 +60,13 @@ pub enum Command {
     Query(QueryArgs),
     /// SIGN_ERROR debugger: read a request (XML or JSON object) on stdin, print
     /// the string to sign (key masked) and the signature, and diagnose a
-    /// mismatch with the request's own sign.
+    /// mismatch with the request's own sign: wrong algorithm, empty values or
+    /// sign_type signed, trimmed values, unsorted fields (XML keeps the body
+    /// order), the key appended without `&key=`, URL-encoded values
+    /// (quote, quote_plus), text hashed as GBK. Without a key it still prints
+    /// the string to sign (and exits 4).
     Sign(SignArgs),
-    /// Batch payouts from a CSV file, exactly once, with a journal.
+    /// Batch payouts from a CSV or .xlsx file, exactly once, with a journal.
     #[command(subcommand)]
     Batch(BatchCommand),
     /// Pay whatever is due in a PostgreSQL ledger, from any process, until
@@ -54,6 +74,13 @@ pub enum Command {
     /// first). Run any number of them, on any number of machines: claims
     /// are fenced leases and the merchant's rate limit is shared.
     Worker(WorkerArgs),
+    /// Print a shell completion script, e.g.
+    /// `hongbao completions bash > /etc/bash_completion.d/hongbao`.
+    Completions(CompletionsArgs),
+    /// Write the man pages (hongbao.1 and one per subcommand) into a
+    /// directory (used by `cargo xtask man`).
+    #[command(hide = true)]
+    Man(ManArgs),
 }
 
 /// `hongbao worker`.
@@ -88,6 +115,22 @@ pub struct WorkerArgs {
     /// Stop after one pass when nothing is due (for scripts and tests).
     #[arg(long)]
     pub exit_when_idle: bool,
+}
+
+/// `hongbao completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `hongbao man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The directory to write the pages into (created if missing).
+    #[arg(value_name = "DIR")]
+    pub out_dir: PathBuf,
 }
 
 /// Text fields shared by `send` (flags) and batch rows (columns).
@@ -137,10 +180,17 @@ pub struct SendArgs {
     /// Real name: turns on FORCE_CHECK (transfers, pay to employee).
     #[arg(long)]
     pub name: Option<String>,
+    /// Group red packets: how many people can open a packet, sharer
+    /// included (3–20; default 3 or the config's `total_num`). WeChat splits
+    /// `--amount` (the TOTAL of the group) randomly over them, and the
+    /// average per person must be 1–200 yuan: e.g. 3 packets need at least
+    /// 3.00 yuan and at most 600.00.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(3..=20))]
+    pub total_num: Option<u8>,
     /// Text fields.
     #[command(flatten)]
     pub texts: TextArgs,
-    /// Print the outcome as JSON.
+    /// Print the outcome as JSON (only JSON on stdout).
     #[arg(long)]
     pub json: bool,
 }
@@ -151,9 +201,10 @@ pub struct QueryArgs {
     /// What kind of payout the bill number belongs to.
     #[arg(value_enum)]
     pub kind: Kind,
-    /// The bill number (mch_billno / partner_trade_no).
+    /// The bill number (mch_billno: up to 28, partner_trade_no: up to 32
+    /// ASCII letters and digits); checked before anything is sent.
     pub bill: String,
-    /// Print the outcome as JSON.
+    /// Print the outcome as JSON (only JSON on stdout).
     #[arg(long)]
     pub json: bool,
 }
@@ -184,15 +235,19 @@ pub struct SignArgs {
 /// `hongbao batch …`.
 #[derive(Debug, Subcommand)]
 pub enum BatchCommand {
-    /// Validate, plan and pay a CSV file; rerun the same command to resume.
+    /// Validate, plan and pay a CSV or .xlsx file; rerun the same command to resume.
     Run(RunArgs),
     /// Print the journal's summary table.
     Status(JournalArgs),
-    /// Query WeChat for every row that is not final (sending, unknown) and
-    /// record the answers; sends nothing.
-    Reconcile(JournalArgs),
-    /// Write the per-row report (`--json` to stdout, or `--csv FILE`).
-    Report(JournalArgs),
+    /// Query WeChat for every row that was sent (paid, not paid, sending,
+    /// unknown, conflict), record the answers and report where WeChat
+    /// disagrees with the journal; sends nothing. Exits 1 on a
+    /// disagreement (3 while outcomes stay unknown).
+    Reconcile(ReconcileArgs),
+    /// Write the per-row report: CSV to stdout, `--json` to stdout,
+    /// `--csv FILE` (for Excel: UTF-8 BOM, ids kept as text) and/or
+    /// `--xlsx FILE`.
+    Report(ReportArgs),
     /// Ask WeChat about sent red packets and record which were opened
     /// (received) or came back unopened (refunded), with their times.
     Refresh(JournalArgs),
@@ -201,8 +256,18 @@ pub enum BatchCommand {
 /// `hongbao batch run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The CSV file: header `openid,amount` plus optional `bill`, `name`, `send_name`,
-    /// `act_name`, `wishing`, `remark`, `sender_name`, `agentid`, `desc`, `scene_id`, `total_num`.
+    /// The payout file: CSV (UTF-8, UTF-8 with BOM, or GB18030/GBK as Excel
+    /// saves it on Chinese Windows) or an .xlsx workbook (first sheet).
+    ///
+    /// Header: `openid,amount` plus optional `bill`, `name`, `send_name`,
+    /// `act_name`, `wishing`, `remark`, `sender_name`, `agentid`, `desc`,
+    /// `scene_id`, `total_num`. Chinese headers are accepted: 收款人openid,
+    /// 用户openid (openid); 金额, 金额(元), 金额（元）, 红包金额, 付款金额
+    /// (amount); 单号, 商户订单号 (bill); 姓名, 真实姓名, 收款人姓名 (name);
+    /// 商户名称 (send_name); 活动名称 (act_name); 祝福语 (wishing); 备注
+    /// (remark); 发送者名称 (sender_name); 付款说明, 付款备注 (desc); 场景id
+    /// (scene_id); 红包个数 (total_num). Other columns are ignored (with one
+    /// note); empty rows and a trailing comma are fine.
     pub file: PathBuf,
     /// What to pay.
     #[arg(long, value_enum)]
@@ -219,7 +284,9 @@ pub struct RunArgs {
     /// Validate and plan (bill numbers are written to the journal); send nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Pay the valid rows even if some rows are invalid (the invalid ones are reported and left out).
+    /// Pay the valid rows even if some rows are invalid (the invalid ones
+    /// are reported, counted in the summary and left out; the exit code is
+    /// then 1 at best).
     #[arg(long)]
     pub skip_invalid: bool,
     /// Give rows that definitely failed (not_paid) a new bill number and pay them again.
@@ -237,7 +304,8 @@ pub struct RunArgs {
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
-    /// Print the final summary as JSON.
+    /// Print the final summary as JSON (only JSON on stdout; with fields
+    /// `dry_run`, `sandbox`, `interrupted`, `skipped_invalid_rows`).
     #[arg(long)]
     pub json: bool,
     /// For a journal written by an older hongbao, which did not record the
@@ -247,7 +315,7 @@ pub struct RunArgs {
     pub bind_server: bool,
 }
 
-/// `hongbao batch status|reconcile|report`.
+/// `hongbao batch status` (and the journal part of reconcile and report).
 #[derive(Debug, Args)]
 pub struct JournalArgs {
     /// The ledger (SQLite file).
@@ -256,16 +324,36 @@ pub struct JournalArgs {
     /// The batch (default: the ledger's only batch, else the whole ledger).
     #[arg(long, value_name = "NAME")]
     pub batch: Option<String>,
-    /// JSON output.
+    /// JSON output (only JSON on stdout).
     #[arg(long)]
     pub json: bool,
-    /// Write a CSV report to this file (report only).
-    #[arg(long, value_name = "FILE")]
-    pub csv: Option<PathBuf>,
-    /// Reconcile only. For a journal written by an older hongbao, which did
-    /// not record the server it paid through (such a journal is refused):
-    /// record this run's server in it and go on. Only when you are sure it
-    /// is that server.
+}
+
+/// `hongbao batch reconcile`.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// The journal and output.
+    #[command(flatten)]
+    pub journal: JournalArgs,
+    /// For a journal written by an older hongbao, which did not record the
+    /// server it paid through (such a journal is refused): record this run's
+    /// server in it and go on. Only when you are sure it is that server.
     #[arg(long)]
     pub bind_server: bool,
+}
+
+/// `hongbao batch report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The journal and output.
+    #[command(flatten)]
+    pub journal: JournalArgs,
+    /// Write the report as CSV for Excel to this file: UTF-8 with a BOM,
+    /// bill numbers and WeChat ids written as ="…" so that Excel keeps
+    /// every digit (stdout CSV stays plain, for scripts).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Write the report as an Excel workbook (.xlsx) to this file, ids as text.
+    #[arg(long, value_name = "FILE")]
+    pub xlsx: Option<PathBuf>,
 }

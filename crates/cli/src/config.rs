@@ -280,6 +280,96 @@ impl Config {
         Ok(config)
     }
 
+    /// The configuration of a command: the file (if any), then each
+    /// `HONGBAO_<SETTING>` environment variable ([`ENV_SETTINGS`]) over it.
+    /// Flags are applied by the caller, over both: flags > environment >
+    /// file. Without a file, the environment alone makes a configuration
+    /// when it names `HONGBAO_MCH_ID` and `HONGBAO_APPID`; `Ok(None)` when
+    /// there is neither.
+    ///
+    /// `env` reads a variable (`std::env::var(name).ok()` in the binary).
+    pub fn resolve(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<Config>, ConfigError> {
+        let mut config = match file {
+            Some(path) => Config::load(path)?,
+            None if env(ENV_SETTINGS[0].0).is_some() || env(ENV_SETTINGS[1].0).is_some() => {
+                Config::default()
+            }
+            None => return Ok(None),
+        };
+        config.apply_env(env)?;
+        if config.mch_id.is_empty() || config.appid.is_empty() {
+            return Err(ConfigError::Invalid(
+                "mch_id and appid are required (HONGBAO_MCH_ID and HONGBAO_APPID without a config file)"
+                    .into(),
+            ));
+        }
+        Ok(Some(config))
+    }
+
+    /// Sets every setting whose `HONGBAO_<SETTING>` variable is set (and not
+    /// empty) from it.
+    pub fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        for (var, setting) in ENV_SETTINGS {
+            let Some(value) = env(var).filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            let number = |value: &str| {
+                value.trim().parse::<u64>().map_err(|_| {
+                    ConfigError::Invalid(format!(
+                        "{var}: not a whole number (the value is not shown)"
+                    ))
+                })
+            };
+            let small = |value: &str| {
+                number(value).and_then(|n| {
+                    u32::try_from(n)
+                        .map_err(|_| ConfigError::Invalid(format!("{var}: out of range")))
+                })
+            };
+            let path = || Some(PathBuf::from(&value));
+            let text = || Some(value.clone());
+            match *setting {
+                "mch_id" => self.mch_id = value.clone(),
+                "appid" => self.appid = value.clone(),
+                "base_url" => self.base_url = text(),
+                "ca_cert" => self.ca_cert = path(),
+                "client_cert" => self.client_cert = path(),
+                "client_key" => self.client_key = path(),
+                "client_p12" => self.client_p12 = path(),
+                "client_p12_password_file" => self.client_p12_password_file = path(),
+                "api_key_file" => self.api_key_file = path(),
+                "workwx_secret_file" => self.workwx_secret_file = path(),
+                "client_ip" => self.client_ip = text(),
+                "rate_per_minute" => self.rate_per_minute = Some(small(&value)?),
+                "timeout_ms" => self.timeout_ms = Some(number(&value)?),
+                "max_resends" => self.max_resends = Some(small(&value)?),
+                "queries" => self.queries = Some(small(&value)?),
+                "bill_prefix" => self.bill_prefix = text(),
+                "send_name" => self.send_name = text(),
+                "act_name" => self.act_name = text(),
+                "wishing" => self.wishing = text(),
+                "remark" => self.remark = text(),
+                "sender_name" => self.sender_name = text(),
+                "agentid" => self.agentid = text(),
+                "desc" => self.desc = text(),
+                "scene_id" => self.scene_id = text(),
+                "total_num" => self.total_num = text(),
+                _ => {}
+            }
+        }
+        if let Some(prefix) = &self.bill_prefix
+            && (prefix.len() > 4 || !prefix.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err(ConfigError::Invalid(
+                "bill_prefix: 0 to 4 ASCII letters and digits".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The namespace of generated bill numbers (empty when none).
     pub fn bill_prefix(&self) -> &str {
         self.bill_prefix.as_deref().unwrap_or_default()
@@ -325,6 +415,41 @@ impl Config {
         self.client_ip.as_deref().unwrap_or("127.0.0.1")
     }
 }
+
+/// The environment variables that set a config value, and the setting
+/// each one sets (precedence: flags > environment > file). Secrets have
+/// their own variables ([`API_KEY_ENV`], [`WORKWX_SECRET_ENV`]).
+pub const ENV_SETTINGS: &[(&str, &str)] = &[
+    ("HONGBAO_MCH_ID", "mch_id"),
+    ("HONGBAO_APPID", "appid"),
+    ("HONGBAO_BASE_URL", "base_url"),
+    ("HONGBAO_CA_CERT", "ca_cert"),
+    ("HONGBAO_CLIENT_CERT", "client_cert"),
+    ("HONGBAO_CLIENT_KEY", "client_key"),
+    ("HONGBAO_CLIENT_P12", "client_p12"),
+    (
+        "HONGBAO_CLIENT_P12_PASSWORD_FILE",
+        "client_p12_password_file",
+    ),
+    ("HONGBAO_API_KEY_FILE", "api_key_file"),
+    ("HONGBAO_WORKWX_SECRET_FILE", "workwx_secret_file"),
+    ("HONGBAO_CLIENT_IP", "client_ip"),
+    ("HONGBAO_RATE_PER_MINUTE", "rate_per_minute"),
+    ("HONGBAO_LIMIT_RETRIES", "limit_retries"),
+    ("HONGBAO_TIMEOUT_MS", "timeout_ms"),
+    ("HONGBAO_MAX_RESENDS", "max_resends"),
+    ("HONGBAO_QUERIES", "queries"),
+    ("HONGBAO_BILL_PREFIX", "bill_prefix"),
+    ("HONGBAO_SEND_NAME", "send_name"),
+    ("HONGBAO_ACT_NAME", "act_name"),
+    ("HONGBAO_WISHING", "wishing"),
+    ("HONGBAO_REMARK", "remark"),
+    ("HONGBAO_SENDER_NAME", "sender_name"),
+    ("HONGBAO_AGENTID", "agentid"),
+    ("HONGBAO_DESC", "desc"),
+    ("HONGBAO_SCENE_ID", "scene_id"),
+    ("HONGBAO_TOTAL_NUM", "total_num"),
+];
 
 /// What a setting holds.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -764,5 +889,62 @@ rate_per_minute = 600
         assert!(
             Config::parse("mch_id = \"1\"\nappid = \"wx1\"\nclient_cert = \"a.pem\"\n").is_err()
         );
+    }
+
+    fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_alone_makes_a_config() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("hongbao.toml");
+        std::fs::write(
+            &file,
+            "mch_id = \"10000098\"\nappid = \"wxfile\"\nrate_per_minute = 5\nwishing = \"file\"\n",
+        )
+        .expect("write");
+        let env = env_of(&[
+            ("HONGBAO_APPID", "wxenv"),
+            ("HONGBAO_RATE_PER_MINUTE", "7"),
+            ("HONGBAO_BASE_URL", "https://example.test"),
+        ]);
+        let config = Config::resolve(Some(&file), &env)
+            .expect("ok")
+            .expect("some");
+        assert_eq!(
+            (config.mch_id.as_str(), config.appid.as_str()),
+            ("10000098", "wxenv")
+        );
+        assert_eq!(config.rate_per_minute, Some(7));
+        assert_eq!(config.wishing.as_deref(), Some("file"));
+        assert_eq!(config.base_url.as_deref(), Some("https://example.test"));
+        // No file, no variables: no configuration.
+        assert!(Config::resolve(None, &env_of(&[])).expect("ok").is_none());
+        // The environment alone.
+        let alone = env_of(&[("HONGBAO_MCH_ID", "1"), ("HONGBAO_APPID", "wx")]);
+        assert_eq!(
+            Config::resolve(None, &alone).expect("ok").map(|c| c.mch_id),
+            Some("1".to_owned())
+        );
+        // Half of it is refused; so is a number that is not one.
+        assert!(Config::resolve(None, &env_of(&[("HONGBAO_MCH_ID", "1")])).is_err());
+        let bad = env_of(&[("HONGBAO_RATE_PER_MINUTE", "lots")]);
+        assert!(Config::resolve(Some(&file), &bad).is_err());
+    }
+
+    #[test]
+    fn every_setting_has_its_environment_variable() {
+        for (name, _) in SETTINGS {
+            let var = format!("HONGBAO_{}", name.to_ascii_uppercase());
+            assert!(
+                ENV_SETTINGS.iter().any(|(v, s)| *v == var && s == name),
+                "{var}"
+            );
+        }
     }
 }

@@ -10,11 +10,15 @@
 //! merchant, batches, fenced workers); the library part of this crate holds
 //! the pieces the binary is made of, each usable and tested on its own:
 //!
-//! * [`input`]: the streaming CSV reader; [`payout`]: building and validating
-//!   a request per row; [`batch`]: importing a file into a batch of the
-//!   ledger and running a worker over it;
+//! * [`input`]: the batch file reader (CSV in UTF-8 or GB18030, `.xlsx`,
+//!   Chinese header aliases); [`payout`]: building and validating a request
+//!   per row; [`batch`]: importing a file into a batch of the ledger and
+//!   running a worker over it;
 //! * [`config`]: `hongbao.toml` and secrets (environment or files, never
 //!   flags); [`sign_debug`]: the debugger; [`report`]: summaries and reports;
+//! * [`output`]: stdout that ends quietly on a closed pipe, the sandbox
+//!   banner, reports for Excel; [`completions`]: shell completions and
+//!   man pages;
 //! * [`exit`]: the exit codes.
 #![forbid(unsafe_code)]
 // Not a published API (being reworked (batch/journal moving to a ledger crate); its public structs are internal surface): exhaustive structs are reviewed in #11's follow-up.
@@ -29,9 +33,12 @@ struct ReadmeDoctests;
 pub mod app;
 pub mod batch;
 pub mod cli;
+pub mod completions;
 pub mod config;
 pub mod exit;
+pub mod i18n;
 pub mod input;
+pub mod output;
 pub mod payout;
 pub mod report;
 pub mod sign_debug;

@@ -8,6 +8,9 @@ use hongbao_cli::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    hongbao_cli::i18n::init(hongbao_cli::i18n::detect(cli.lang, &|name| {
+        std::env::var(name).ok()
+    }));
     if !matches!(cli.command, Command::Sandbox(_)) {
         let level = match cli.verbose {
             0 => "warn",
@@ -18,6 +21,8 @@ fn main() -> std::process::ExitCode {
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
         let _ = tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
+            // No ANSI codes into a file or a pipe (nor with NO_COLOR set).
+            .with_ansi(hongbao_cli::output::colour_on_stderr())
             .with_env_filter(filter)
             .try_init();
     }

@@ -1,6 +1,6 @@
 //! Summaries and per-payout reports of a batch (or a whole ledger).
 
-use hongbao_ledger::{LedgerError, Payout, PayoutFilter, PayoutState, Store, Summary, rfc3339};
+use hongbao_ledger::{LedgerError, Payout, PayoutFilter, Store, Summary, rfc3339};
 use hongbao_proto::Amount;
 use std::io::Write;
 
@@ -8,55 +8,6 @@ use std::io::Write;
 /// [`Amount`] writes it (the one yuan formatter of the workspace).
 fn yuan(fen: u64) -> String {
     Amount::from_fen(fen).to_string()
-}
-
-/// The summary table printed at the end of a run and by `batch status`.
-pub fn summary_table(summary: &Summary) -> String {
-    let mut out = String::new();
-    out.push_str(&format!("{:<22} {:>8} {:>14}\n", "state", "rows", "yuan"));
-    for state in [
-        PayoutState::Paid,
-        PayoutState::Received,
-        PayoutState::Refunded,
-        PayoutState::NotPaid,
-        PayoutState::Conflict,
-        PayoutState::Unknown,
-        PayoutState::Sending,
-        PayoutState::Planned,
-    ] {
-        let (count, fen) = summary.get(state);
-        if count == 0
-            && matches!(
-                state,
-                PayoutState::Sending
-                    | PayoutState::Planned
-                    | PayoutState::Conflict
-                    | PayoutState::Received
-                    | PayoutState::Refunded
-            )
-        {
-            continue;
-        }
-        out.push_str(&format!(
-            "{:<22} {:>8} {:>14}\n",
-            state.as_str(),
-            count,
-            yuan(fen)
-        ));
-        if state == PayoutState::NotPaid {
-            for (code, count, fen) in &summary.not_paid_by_code {
-                out.push_str(&format!("  {:<20} {:>8} {:>14}\n", code, count, yuan(*fen)));
-            }
-        }
-    }
-    let total_fen: u64 = summary.by_state.iter().map(|(_, _, fen)| fen).sum();
-    out.push_str(&format!(
-        "{:<22} {:>8} {:>14}\n",
-        "total",
-        summary.payouts(),
-        yuan(total_fen)
-    ));
-    out
 }
 
 /// The summary as a JSON object.
@@ -140,6 +91,26 @@ fn time_of(ms: Option<i64>) -> String {
     ms.map(rfc3339).unwrap_or_default()
 }
 
+/// The report's cells of one payout, in [`CSV_HEADER`] order.
+pub(crate) fn cells(row: &Payout) -> [String; 14] {
+    [
+        row.line.to_string(),
+        row.openid.clone(),
+        yuan(row.amount_fen),
+        row.bill.clone(),
+        row.state.as_str().to_owned(),
+        row.wechat_id.clone().unwrap_or_default(),
+        row.err_code.clone().unwrap_or_default(),
+        row.message.clone().unwrap_or_default(),
+        row.attempts.to_string(),
+        row.updated_at.clone(),
+        row.next_step.map(|n| n.as_str()).unwrap_or("").to_owned(),
+        row.key.clone(),
+        time_of(row.received_ms),
+        time_of(row.refunded_ms),
+    ]
+}
+
 /// Writes one CSV line per payout with its state, ids and red packet times.
 pub async fn write_csv(
     store: &dyn Store,
@@ -149,22 +120,7 @@ pub async fn write_csv(
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(CSV_HEADER)?;
     for_each_payout(store, batch, |row| {
-        writer.write_record([
-            row.line.to_string().as_str(),
-            &row.openid,
-            &yuan(row.amount_fen),
-            &row.bill,
-            row.state.as_str(),
-            row.wechat_id.as_deref().unwrap_or(""),
-            row.err_code.as_deref().unwrap_or(""),
-            row.message.as_deref().unwrap_or(""),
-            row.attempts.to_string().as_str(),
-            &row.updated_at,
-            row.next_step.map(|n| n.as_str()).unwrap_or(""),
-            &row.key,
-            &time_of(row.received_ms),
-            &time_of(row.refunded_ms),
-        ])?;
+        writer.write_record(cells(row))?;
         Ok(())
     })
     .await?;

@@ -129,6 +129,39 @@ fn digest(algorithm: Algorithm, key: &str, text: &str) -> String {
     signature.as_str().to_owned()
 }
 
+/// `a=1&b=2` in the order given (no key).
+fn joined(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn sorted_pairs<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut sorted = pairs.to_vec();
+    sorted.sort_by(|a, b| bytewise(a.0, b.0));
+    sorted
+}
+
+/// Percent-encoding of a value as Python's `urllib.parse.quote` (`plus`:
+/// `quote_plus`, space as `+` and `/` encoded) writes it, UTF-8 bytes.
+fn url_encoded(value: &str, plus: bool) -> String {
+    let mut out = String::new();
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(byte));
+            }
+            b'/' if !plus => out.push('/'),
+            b' ' if plus => out.push('+'),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
 fn same(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
@@ -279,6 +312,44 @@ fn main_causes(
             whitespace_fields(pairs).join(", ")
         ));
     }
+    // Fields in the order of the body instead of sorted.
+    let body_order = |_: &str, _: &str| std::cmp::Ordering::Equal;
+    if sorted_pairs(pairs) != pairs && try_variant(pairs, false, body_order, algorithm) {
+        causes.push("likely cause: fields not sorted: the signer used the order of the body; sort the names by ASCII bytes before joining".to_owned());
+    }
+    // The key appended without `&key=`.
+    let sorted = joined(&sorted_pairs(pairs));
+    for (text, how) in [
+        (format!("{sorted}{key}"), "directly after the last value"),
+        (format!("{sorted}&{key}"), "after a bare `&`"),
+    ] {
+        if same(&digest(algorithm, key, &text), received) {
+            causes.push(format!(
+                "likely cause: key appended {how}: the string must end with `&key=` and the key"
+            ));
+        }
+    }
+    // Values URL-encoded before signing.
+    for (plus, how) in [(false, "quote"), (true, "quote_plus")] {
+        let encoded: Vec<(&str, String)> = pairs
+            .iter()
+            .map(|(k, v)| (*k, url_encoded(v, plus)))
+            .collect();
+        let encoded: Vec<(&str, &str)> = encoded.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        if encoded != pairs && try_variant(&encoded, false, bytewise, algorithm) {
+            causes.push(format!(
+                "likely cause: URL-encoded values: the signer signed the values percent-encoded (as Python's urllib.parse.{how} writes them); sign the raw values, exactly as sent in the XML"
+            ));
+        }
+    }
+    // Chinese text hashed as GBK bytes instead of UTF-8.
+    if algorithm == Algorithm::Md5 && pairs.iter().any(|(_, v)| !v.is_ascii()) {
+        let text = canonical(pairs.iter().copied(), false, bytewise, "key", key);
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+        if same(hongbao_sign::digest::md5_of_bytes(&gbk).as_str(), received) {
+            causes.push("likely cause: GBK bytes: the signer hashed the string as GBK (a Windows default); hash its UTF-8 bytes".to_owned());
+        }
+    }
     if try_variant(pairs, false, case_folded, algorithm) {
         causes.push("likely cause: wrong field order: the signer sorted names case-insensitively or naturally; sort by raw ASCII bytes (`re_openid` < `remark`)".to_owned());
     }
@@ -414,6 +485,47 @@ fn debug_workwx(
     })
 }
 
+/// The string to sign when no secret is configured: the same canonical
+/// string, secret shown as `***`, and no signature (`sign` is empty).
+pub fn keyless(fields: &[(String, String)], mode: SignMode) -> Result<SignReport, SignDebugError> {
+    let placeholder = "placeholder-not-a-key";
+    let (string_to_sign, field, received) = match mode {
+        SignMode::Main(_) => {
+            let key = ApiKey::new(placeholder).map_err(|e| SignDebugError::Input(e.to_string()))?;
+            let pairs = fields
+                .iter()
+                .filter(|(k, _)| k != "sign")
+                .map(|(k, v)| (k.as_str(), v.as_str()));
+            (
+                Signer::new(key).string_to_sign(pairs)?,
+                "sign",
+                fields.iter().find(|(k, _)| k == "sign"),
+            )
+        }
+        SignMode::Workwx(kind) => {
+            let secret =
+                WorkwxSecret::new(placeholder).map_err(|e| SignDebugError::Input(e.to_string()))?;
+            let pairs = fields
+                .iter()
+                .filter(|(k, _)| k != "sign" && k != "workwx_sign")
+                .map(|(k, v)| (k.as_str(), v.as_str()));
+            (
+                WorkwxSigner::new(secret).string_to_sign(kind, pairs)?,
+                "workwx_sign",
+                fields.iter().find(|(k, _)| k == "workwx_sign"),
+            )
+        }
+    };
+    Ok(SignReport {
+        string_to_sign,
+        sign: String::new(),
+        field,
+        received: received.map(|(_, v)| v.clone()),
+        matches: None,
+        diagnosis: vec!["the signature was not computed: no secret is configured".to_owned()],
+    })
+}
+
 impl SignReport {
     /// The report as JSON: `{"string_to_sign":…,"sign":…}` (`"workwx_sign"`
     /// with `--workwx`), plus `received`, `matches` and `diagnosis` when the
@@ -421,7 +533,12 @@ impl SignReport {
     pub fn to_json(&self) -> String {
         let mut map = serde_json::Map::new();
         map.insert("string_to_sign".into(), self.string_to_sign.clone().into());
-        map.insert(self.field.into(), self.sign.clone().into());
+        let sign = if self.sign.is_empty() {
+            serde_json::Value::Null
+        } else {
+            self.sign.clone().into()
+        };
+        map.insert(self.field.into(), sign);
         if let Some(received) = &self.received {
             map.insert("received".into(), received.clone().into());
         }
@@ -438,7 +555,13 @@ impl SignReport {
     pub fn to_text(&self) -> String {
         let mut out = format!(
             "string to sign: {}\n{}: {}\n",
-            self.string_to_sign, self.field, self.sign
+            self.string_to_sign,
+            self.field,
+            if self.sign.is_empty() {
+                "(not computed)"
+            } else {
+                &self.sign
+            }
         );
         if let Some(received) = &self.received {
             out.push_str(&format!("received {}: {received}\n", self.field));

@@ -31,6 +31,19 @@ pub fn md5_of(string_to_sign: &str) -> Signature {
     Signature::from_digest(&Md5::digest(string_to_sign.as_bytes()))
 }
 
+/// MD5 of a string to sign given as bytes in another encoding than UTF-8
+/// (e.g. GBK, as some old signers hash Chinese text), as uppercase hex.
+///
+/// ```
+/// assert_eq!(
+///     hongbao_sign::digest::md5_of_bytes(b"a=1&key=k").as_str(),
+///     hongbao_sign::digest::md5_of("a=1&key=k").as_str()
+/// );
+/// ```
+pub fn md5_of_bytes(string_to_sign: &[u8]) -> Signature {
+    Signature::from_digest(&Md5::digest(string_to_sign))
+}
+
 /// HMAC-SHA256 of a complete string to sign, keyed with `key`, as uppercase
 /// hex (the `sign_type=HMAC-SHA256` method of the general v2 API).
 pub fn hmac_sha256_of(key: &str, string_to_sign: &str) -> Signature {

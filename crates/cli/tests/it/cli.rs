@@ -8,6 +8,7 @@ use common::*;
 use hongbao_ledger::PayoutState as RowState;
 use hongbao_sandbox::FaultConfig;
 use hongbao_sign::{ApiKey, Signer};
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -667,7 +668,9 @@ async fn defect6_journal_refuses_another_server() {
     assert_eq!(status["states"]["paid"]["rows"], 3);
     let (stdout, _, _) = text(&output(batch_cmd(&[], "status", &journal, &[])).await);
     assert!(
-        stdout.starts_with("server: sandbox:embedded (sandbox journal"),
+        stdout.starts_with(
+            "SANDBOX — no real money moved\nserver: sandbox:embedded (sandbox journal"
+        ),
         "{stdout}"
     );
     let (stdout, stderr, code) =
@@ -678,9 +681,12 @@ async fn defect6_journal_refuses_another_server() {
         (&report["server"], &report["sandbox"]),
         (&"sandbox:embedded".into(), &true.into())
     );
-    let (stdout, _, code) =
+    // This process's sandbox is a fresh one, which never saw these
+    // payments: reconcile reports the disagreement and exits 1.
+    let (stdout, stderr, code) =
         text(&output(batch_cmd(&embedded, "reconcile", &journal, &["--json"])).await);
-    assert_eq!(code, 0);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("disagreement"), "{stderr}");
     let reconciled: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(reconciled["server"], "sandbox:embedded");
 
@@ -904,7 +910,7 @@ async fn defect7_a_journal_being_created_is_in_use_not_corrupt() {
         std::process::id()
     );
     for (stderr, code) in [
-        text(&output(batch_run(&[], &csv, &journal, &[])).await),
+        text(&output(batch_run(&[OsStr::new("--sandbox")], &csv, &journal, &[])).await),
         text(&output(batch_cmd(&[], "status", &journal, &[])).await),
         text(&output(batch_cmd(&[], "report", &journal, &[])).await),
         text(&output(batch_cmd(&[], "reconcile", &journal, &[])).await),
@@ -921,7 +927,8 @@ async fn defect7_a_journal_being_created_is_in_use_not_corrupt() {
     assert!(stderr.contains(&expected), "{stderr}");
     std::fs::remove_file(&journal).unwrap();
     drop(lock);
-    let (_, stderr, code) = text(&output(batch_run(&[], &csv, &journal, &[])).await);
+    let (_, stderr, code) =
+        text(&output(batch_run(&[OsStr::new("--sandbox")], &csv, &journal, &[])).await);
     assert_eq!(code, 0, "{stderr}");
 }
 
@@ -931,7 +938,8 @@ async fn defect8_cli_refuses_an_existing_journal_without_a_batch() {
     let csv = write(dir.path(), "p.csv", &csv_rows(2));
     let journal = dir.path().join("pay.db");
     std::fs::write(&journal, b"").unwrap();
-    let (_, stderr, code) = text(&output(batch_run(&[], &csv, &journal, &[])).await);
+    let (_, stderr, code) =
+        text(&output(batch_run(&[OsStr::new("--sandbox")], &csv, &journal, &[])).await);
     assert_eq!(code, 4, "{stderr}");
     assert!(
         stderr.contains(&format!(
@@ -960,11 +968,13 @@ async fn defect8_cli_refuses_an_existing_journal_without_a_batch() {
         "bad.csv",
         "openid,amount\noGood000000000000000000001,1.001\n",
     );
-    let (_, stderr, code) = text(&output(batch_run(&[], &bad, &fresh, &[])).await);
+    let (_, stderr, code) =
+        text(&output(batch_run(&[OsStr::new("--sandbox")], &bad, &fresh, &[])).await);
     assert_eq!(code, 2, "{stderr}");
     assert!(!fresh.exists());
     assert!(!dir.path().join("fresh.db.new").exists());
-    let (_, stderr, code) = text(&output(batch_run(&[], &csv, &fresh, &[])).await);
+    let (_, stderr, code) =
+        text(&output(batch_run(&[OsStr::new("--sandbox")], &csv, &fresh, &[])).await);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("2 new"), "{stderr}");
 }

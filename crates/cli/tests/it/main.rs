@@ -7,5 +7,6 @@ mod batch;
 mod cli;
 mod common;
 mod crash_soak;
+mod frontend;
 #[cfg(feature = "postgres")]
 mod pg;

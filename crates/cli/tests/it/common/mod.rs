@@ -341,17 +341,18 @@ pub(crate) fn assert_rows_match(handle: &SandboxHandle, rows: &[Payout]) {
     }
 }
 
-/// The `hongbao` binary with no secrets or config inherited from the environment.
+/// The `hongbao` binary with no secrets, config or locale inherited from the environment.
 pub(crate) fn hongbao() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hongbao"));
-    for var in [
-        "HONGBAO_CONFIG",
-        "HONGBAO_API_KEY",
-        "HONGBAO_WORKWX_SECRET",
-        "HONGBAO_LOG",
-    ] {
-        cmd.env_remove(var);
+    // HONGBAO_CONFIG, the secrets, HONGBAO_LOG and every HONGBAO_<SETTING>.
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("HONGBAO_") {
+            cmd.env_remove(var);
+        }
     }
+    cmd.env_remove("LANG")
+        .env_remove("LC_ALL")
+        .env_remove("NO_COLOR");
     cmd
 }
 
