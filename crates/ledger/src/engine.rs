@@ -17,6 +17,13 @@
 //! [`NextStep::NewBill`]: by itself after a conflict on a number the ledger
 //! chose, otherwise only when asked (`reissue_not_paid`), and for a
 //! refunded red packet only when asked (`resend_refunded`).
+//!
+//! A worker renews the leases of the claims it holds (queued, in flight or
+//! waiting to be recorded) every third of the lease, in one
+//! [`Store::renew`]. A queued claim whose renewal fails is dropped unsent;
+//! a payout is sent only while its claim is known to be held (checked, by
+//! a renewal if need be, after waiting for its quota slot), so no two
+//! workers have one bill in flight at once.
 
 use crate::store::Store;
 use crate::{
@@ -26,9 +33,9 @@ use crate::{
 };
 use hongbao::{Client, ClientError, NextStep, Outcome, Prepared};
 use hongbao_proto::{AnyRequest, PayoutStatus, RedPacketStatus, UnknownReason};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
@@ -910,11 +917,27 @@ impl Worker {
         let mut cursor = 0i64;
         let mut exhausted = false;
         let mut pass = Pass::default();
+        // Every claim held is renewed every third of the lease.
+        let lease_ms = self.ledger.options.lease_ms;
+        let renew_every = Duration::from_millis(u64::try_from(lease_ms / 3).unwrap_or(0).max(1));
+        let mut next_renewal = tokio::time::Instant::now() + renew_every;
+        let mut leases: HashMap<i64, Lease> = HashMap::new();
+        let mut flying: HashMap<i64, Claim> = HashMap::new();
         loop {
+            if tokio::time::Instant::now() >= next_renewal {
+                let held = Held {
+                    queue: &mut queue,
+                    flying: &flying,
+                    pending: &pending,
+                };
+                self.renew(held, &mut leases, &mut pass).await?;
+                next_renewal = tokio::time::Instant::now() + renew_every;
+            }
             let stopping = self.options.stop.is_stopped() || halt.reason.is_some();
             let free = concurrency - inflight.len();
             if !stopping && (free >= refill_at || inflight.is_empty()) {
                 if queue.is_empty() && !exhausted {
+                    let asked = now_ms();
                     let page = store
                         .claim(&self.claim_request(due, cursor, page_size))
                         .await?;
@@ -922,13 +945,19 @@ impl Worker {
                         None => exhausted = true,
                         Some(last) => cursor = last.payout.id,
                     }
+                    for claimed in &page {
+                        leases.insert(claimed.payout.id, Lease::until(asked + lease_ms));
+                    }
                     queue.extend(page);
                 }
                 if !queue.is_empty() {
                     self.flush(&mut pending, &mut pass).await?;
                     let n = free.min(queue.len());
                     let group: Vec<Claimed> = queue.drain(..n).collect();
-                    for work in self.launch(group).await? {
+                    for work in self.launch(group, &leases).await? {
+                        if let Work::Send(send) = &work {
+                            flying.insert(send.claimed.payout.id, send.claimed.claim);
+                        }
                         inflight.spawn(work.run());
                     }
                     continue;
@@ -937,7 +966,11 @@ impl Worker {
             if inflight.is_empty() {
                 self.flush(&mut pending, &mut pass).await?;
             }
-            let Some(first) = inflight.join_next().await else {
+            let joined = tokio::select! {
+                joined = inflight.join_next() => joined,
+                () = tokio::time::sleep_until(next_renewal), if !inflight.is_empty() => continue,
+            };
+            let Some(first) = joined else {
                 if !queue.is_empty() {
                     let claims: Vec<Claim> = queue.iter().map(|c| c.claim).collect();
                     store.release(&claims).await?;
@@ -950,7 +983,15 @@ impl Worker {
             let mut push = |joined: Result<Done, tokio::task::JoinError>| {
                 if let Ok(done) = joined {
                     finished += 1;
-                    halt.see(done.halt);
+                    if let Some(payout) = done.payout {
+                        flying.remove(&payout);
+                    }
+                    if done.lost {
+                        // Nothing was asked of WeChat: no news for the halt.
+                        pass.lost += 1;
+                    } else {
+                        halt.see(done.halt);
+                    }
                     if let Some(take) = done.take {
                         if take == Take::Fresh {
                             pass.sent += 1;
@@ -977,6 +1018,51 @@ impl Worker {
         }
     }
 
+    /// Renews every claim the window holds in one transaction and notes
+    /// until when each is held. A queued claim that was lost is dropped
+    /// (it is another worker's now); one in flight is sent only after a
+    /// check of its own (see [`Work::run`]) and its result is discarded by
+    /// the fence.
+    async fn renew(
+        &self,
+        held: Held<'_>,
+        leases: &mut HashMap<i64, Lease>,
+        pass: &mut Pass,
+    ) -> Result<(), LedgerError> {
+        let claims: Vec<Claim> = held
+            .queue
+            .iter()
+            .map(|c| c.claim)
+            .chain(held.flying.values().copied())
+            .chain(held.pending.iter().map(|r| r.claim))
+            .collect();
+        let ids: HashSet<i64> = claims.iter().map(|c| c.payout).collect();
+        leases.retain(|id, _| ids.contains(id));
+        if claims.is_empty() {
+            return Ok(());
+        }
+        let lease_ms = self.ledger.options.lease_ms;
+        let asked = now_ms();
+        let renewed = self.ledger.store.renew(&claims, lease_ms).await?;
+        let mut lost = HashSet::new();
+        for (claim, renewed) in claims.iter().zip(renewed) {
+            let until = if renewed {
+                asked + lease_ms
+            } else {
+                lost.insert(claim.payout);
+                Lease::LOST
+            };
+            leases
+                .entry(claim.payout)
+                .or_insert_with(|| Lease::until(Lease::LOST))
+                .set(until);
+        }
+        let before = held.queue.len();
+        held.queue.retain(|c| !lost.contains(&c.payout.id));
+        pass.lost += (before - held.queue.len()) as u64;
+        Ok(())
+    }
+
     /// Records the finished attempts waiting in memory, in one transaction.
     async fn flush(
         &self,
@@ -995,7 +1081,11 @@ impl Worker {
     /// Turns claimed payouts into work: decides from each one's typed state
     /// how it is taken up, stores the bodies to send (durably, `sending`)
     /// and returns the requests to make.
-    async fn launch(&self, group: Vec<Claimed>) -> Result<Vec<Work>, LedgerError> {
+    async fn launch(
+        &self,
+        group: Vec<Claimed>,
+        leases: &HashMap<i64, Lease>,
+    ) -> Result<Vec<Work>, LedgerError> {
         let store = &self.ledger.store;
         let client = &self.client;
         let mut ready: Vec<(Claimed, Prepared, Take, Vec<u8>)> = Vec::with_capacity(group.len());
@@ -1073,8 +1163,16 @@ impl Worker {
                 continue;
             }
             let slot = self.slot(&claimed.payout, &prepared).await?;
+            // Unknown here: checked by a renewal before sending.
+            let lease = leases
+                .get(&claimed.payout.id)
+                .cloned()
+                .unwrap_or_else(|| Lease::until(Lease::LOST));
             work.push(Work::Send(Box::new(SendWork {
                 client: client.clone(),
+                store: Arc::clone(store),
+                lease_ms: self.ledger.options.lease_ms,
+                lease,
                 claimed,
                 prepared,
                 take,
@@ -1111,6 +1209,36 @@ impl Worker {
     }
 }
 
+/// The claims a window holds: queued, in flight, finished but not yet
+/// recorded.
+struct Held<'a> {
+    queue: &'a mut VecDeque<Claimed>,
+    flying: &'a HashMap<i64, Claim>,
+    pending: &'a [AttemptRecord],
+}
+
+/// Until when (ms since the epoch, by this machine's clock, measured from
+/// before the claim or renewal was asked) a claim is surely held; shared
+/// between the window, which renews it, and the payout's work, which sends
+/// only while it holds.
+#[derive(Debug, Clone)]
+struct Lease(Arc<AtomicI64>);
+
+impl Lease {
+    /// Lost (or not known to be held).
+    const LOST: i64 = 0;
+
+    fn until(ms: i64) -> Self {
+        Lease(Arc::new(AtomicI64::new(ms)))
+    }
+    fn set(&self, ms: i64) {
+        self.0.store(ms, Ordering::SeqCst);
+    }
+    fn get(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 /// What one pass of the window did.
 #[derive(Debug, Default)]
 struct Pass {
@@ -1140,6 +1268,10 @@ struct Done {
     halt: Option<String>,
     /// How it was taken up (`None`: nothing was sent).
     take: Option<Take>,
+    /// The payout it was about (`None`: nothing to send).
+    payout: Option<i64>,
+    /// Not sent: its claim was lost before the request could leave.
+    lost: bool,
 }
 
 /// One payout's work.
@@ -1152,6 +1284,9 @@ enum Work {
 
 struct SendWork {
     client: Client,
+    store: Arc<dyn Store>,
+    lease_ms: i64,
+    lease: Lease,
     claimed: Claimed,
     prepared: Prepared,
     take: Take,
@@ -1166,22 +1301,50 @@ impl Work {
                     records: Vec::new(),
                     halt,
                     take: None,
+                    payout: None,
+                    lost: false,
                 };
             }
             Work::Send(send) => *send,
         };
         let SendWork {
             client,
+            store,
+            lease_ms,
+            lease,
             claimed,
             prepared,
             take,
             send_at_ms,
         } = send;
+        let payout = Some(claimed.payout.id);
         if let Some(at) = send_at_ms {
             let wait = at - now_ms();
             if wait > 0 {
                 tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
             }
+        }
+        // Sent only while surely held: the window renews every third of
+        // the lease; with less than that left (a renewal late, or the
+        // claim lost), the claim is renewed here, and a lost one (or one
+        // the store cannot confirm) is not sent: it is another worker's.
+        if lease.get() - now_ms() < lease_ms / 3 {
+            let asked = now_ms();
+            let held = matches!(
+                store.renew(&[claimed.claim], lease_ms).await.as_deref(),
+                Ok([true])
+            );
+            if !held {
+                lease.set(Lease::LOST);
+                return Done {
+                    records: Vec::new(),
+                    halt: None,
+                    take: None,
+                    payout,
+                    lost: true,
+                };
+            }
+            lease.set(asked + lease_ms);
         }
         let started = now_ms();
         let (action, result) = match take {
@@ -1213,6 +1376,8 @@ impl Work {
             records: vec![record],
             halt,
             take: Some(take),
+            payout,
+            lost: false,
         }
     }
 }

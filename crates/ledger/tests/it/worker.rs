@@ -10,7 +10,7 @@ use hongbao_ledger::{
     ServerId, stored_request,
 };
 use hongbao_proto::{Amount, AnyRequest, BillNo, OpenId, RedPacket};
-use hongbao_sandbox::{Progression, Sandbox, SandboxHandle};
+use hongbao_sandbox::{FaultConfig, FaultKind, Progression, Sandbox, SandboxHandle};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -263,5 +263,65 @@ async fn the_quota_spaces_sends() {
         started.elapsed() >= Duration::from_millis(490),
         "{:?}",
         started.elapsed()
+    );
+}
+
+/// A worker renews the leases of the payouts it holds, queued or in
+/// flight: with replies slower than the lease, nobody else can claim them
+/// meanwhile, and each is paid once, by one request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_renewed_while_its_request_is_in_flight() {
+    let mut faults = FaultConfig::always(FaultKind::DelayAfterCommit);
+    faults.delay_ms = 700;
+    let handle = Sandbox::builder()
+        .seed(7)
+        .progression(Progression::default())
+        .faults(faults)
+        .start()
+        .await
+        .unwrap();
+    let client = client(&handle);
+    let ledger = ledger(&handle, LedgerOptions::default().lease_ms(300)).await;
+    // One in flight at a time: the others wait in the queue, longer than
+    // the lease too.
+    import(&ledger, 3).await;
+    let worker = ledger.worker(client).concurrency(1);
+    let paying = tokio::spawn(async move { worker.run_pass().await });
+    let store = ledger.store();
+    let mut tries = 0;
+    while !paying.is_finished() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let taken = store
+            .claim(&ClaimRequest {
+                owner: "another".into(),
+                due: Due::Pay,
+                batch: None,
+                after_id: 0,
+                limit: 10,
+                lease_ms: 300,
+            })
+            .await
+            .unwrap();
+        if paying.is_finished() {
+            // Claimable once the worker is done (a pass ends by releasing).
+            store
+                .release(&taken.iter().map(|c| c.claim).collect::<Vec<_>>())
+                .await
+                .unwrap();
+            break;
+        }
+        assert!(taken.is_empty(), "taken from the worker: {taken:?}");
+        tries += 1;
+    }
+    // The pass lasted about three replies (2.1 s), seven leases.
+    assert!(tries >= 20, "{tries}");
+    let report = paying.await.unwrap().unwrap();
+    assert_eq!((report.sent, report.lost_claims), (3, 0), "{report:?}");
+    assert_eq!(report.summary.get(PayoutState::Paid).0, 3);
+    let payments = handle.ledger().payments;
+    assert_eq!(payments.len(), 3);
+    assert!(
+        payments.iter().all(|p| p.times_requested == 1),
+        "{payments:?}"
     );
 }
