@@ -1002,26 +1002,36 @@ async fn print_summary(
 /// The ledger a status or report reads: a PostgreSQL URL, or an existing
 /// SQLite file.
 async fn open_for_reading(args: &JournalArgs) -> Result<Box<dyn Store>, AppError> {
-    let location = args.journal.display().to_string();
-    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-        #[cfg(feature = "postgres")]
-        {
-            let store = hongbao_ledger::postgres::PgStore::open(&location).await?;
-            if store.binding().await?.is_none() {
-                return Err(LedgerError::Empty {
-                    path: store.location().to_owned(),
-                }
-                .into());
-            }
-            return Ok(Box::new(store));
-        }
-        #[cfg(not(feature = "postgres"))]
-        return Err(LedgerError::Unsupported(
-            "this hongbao was built without the `postgres` feature".into(),
-        )
-        .into());
+    if let Some(store) = open_existing_pg(args).await? {
+        return Ok(store);
     }
     Ok(Box::new(open_existing(args)?))
+}
+
+/// An existing PostgreSQL ledger when `--journal` is a `postgres://` URL
+/// (no lock: its transactions and fenced claims are safe to share);
+/// `None` for a SQLite file.
+async fn open_existing_pg(args: &JournalArgs) -> Result<Option<Box<dyn Store>>, AppError> {
+    let location = args.journal.display().to_string();
+    if !(location.starts_with("postgres://") || location.starts_with("postgresql://")) {
+        return Ok(None);
+    }
+    #[cfg(feature = "postgres")]
+    {
+        let store = hongbao_ledger::postgres::PgStore::open(&location).await?;
+        if store.binding().await?.is_none() {
+            return Err(LedgerError::Empty {
+                path: store.location().to_owned(),
+            }
+            .into());
+        }
+        Ok(Some(Box::new(store)))
+    }
+    #[cfg(not(feature = "postgres"))]
+    Err(
+        LedgerError::Unsupported("this hongbao was built without the `postgres` feature".into())
+            .into(),
+    )
 }
 
 fn open_existing(args: &JournalArgs) -> Result<SqliteStore, AppError> {
@@ -1079,22 +1089,28 @@ async fn batch_reconcile(
     bind_server: bool,
     refresh_only: bool,
 ) -> Result<u8, AppError> {
-    // Reconcile writes the ledger: it takes the lock like a run. A missing
-    // ledger is reported before any lock file is made for it.
-    if std::fs::symlink_metadata(&args.journal).is_err() {
-        return Err(LedgerLock::holder(&args.journal)
-            .unwrap_or(LedgerError::Empty {
-                path: args.journal.display().to_string(),
-            })
-            .into());
-    }
-    let store = SqliteStore::open(
-        &args.journal,
-        SqliteOptions {
-            create: None,
-            lock: true,
-        },
-    )?;
+    // Reconcile writes the ledger. A PostgreSQL ledger is shared safely
+    // (fenced claims); a SQLite file is locked like a run, and a missing
+    // one is reported before any lock file is made for it.
+    let store: Arc<dyn Store> = match open_existing_pg(args).await? {
+        Some(store) => Arc::from(store),
+        None => {
+            if std::fs::symlink_metadata(&args.journal).is_err() {
+                return Err(LedgerLock::holder(&args.journal)
+                    .unwrap_or(LedgerError::Empty {
+                        path: args.journal.display().to_string(),
+                    })
+                    .into());
+            }
+            Arc::new(SqliteStore::open(
+                &args.journal,
+                SqliteOptions {
+                    create: None,
+                    lock: true,
+                },
+            )?)
+        }
+    };
     let session = connect(cli, None).await?;
     let binding = Binding {
         mch_id: session.config.mch_id.clone(),
@@ -1102,7 +1118,7 @@ async fn batch_reconcile(
         server: server_of(&session),
     };
     let ledger = Ledger::from_store(
-        Arc::new(store),
+        store,
         binding,
         LedgerOptions::default()
             .bill_prefix(session.config.bill_prefix())

@@ -7,7 +7,7 @@ use hongbao::{Client, ClientIdentity, RateLimits, RetryPolicy};
 use hongbao_ledger::sqlite::SqliteStore;
 use hongbao_ledger::{
     BatchSpec, Binding, ClaimRequest, Due, Ledger, LedgerOptions, PayoutFilter, PayoutState, Quota,
-    ServerId, stored_request,
+    ServerId, Store, stored_request,
 };
 use hongbao_proto::{Amount, AnyRequest, BillNo, OpenId, RedPacket};
 use hongbao_sandbox::{FaultConfig, FaultKind, Progression, Sandbox, SandboxHandle};
@@ -266,22 +266,49 @@ async fn the_quota_spaces_sends() {
     );
 }
 
-/// A worker renews the leases of the payouts it holds, queued or in
-/// flight: with replies slower than the lease, nobody else can claim them
-/// meanwhile, and each is paid once, by one request.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lease_is_renewed_while_its_request_is_in_flight() {
+/// A sandbox whose every reply comes 700 ms after the payment (the lease
+/// of the lease tests is 300 ms).
+pub(crate) async fn slow_sandbox() -> SandboxHandle {
     let mut faults = FaultConfig::always(FaultKind::DelayAfterCommit);
     faults.delay_ms = 700;
-    let handle = Sandbox::builder()
+    Sandbox::builder()
         .seed(7)
         .progression(Progression::default())
         .faults(faults)
         .start()
         .await
-        .unwrap();
-    let client = client(&handle);
-    let ledger = ledger(&handle, LedgerOptions::default().lease_ms(300)).await;
+        .unwrap()
+}
+
+/// The sandbox's binding.
+pub(crate) fn binding_of(handle: &SandboxHandle) -> Binding {
+    Binding {
+        mch_id: handle.mch_id().into(),
+        appid: handle.appid().into(),
+        server: ServerId::configured(handle.url()),
+    }
+}
+
+/// A worker renews the leases of the payouts it holds, queued or in
+/// flight: with replies slower than the lease, nobody else can claim them
+/// meanwhile, and each is paid once, by one request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_renewed_while_its_request_is_in_flight() {
+    let handle = slow_sandbox().await;
+    let store = Arc::new(SqliteStore::in_memory(&binding_of(&handle)).unwrap());
+    leases_are_renewed_while_paying(&handle, store).await;
+}
+
+/// The lease test on any store (SQLite here, PostgreSQL in `postgres`).
+pub(crate) async fn leases_are_renewed_while_paying(handle: &SandboxHandle, store: Arc<dyn Store>) {
+    let client = client(handle);
+    let ledger = Ledger::from_store(
+        store,
+        binding_of(handle),
+        LedgerOptions::default().lease_ms(300),
+    )
+    .await
+    .unwrap();
     // One in flight at a time: the others wait in the queue, longer than
     // the lease too.
     import(&ledger, 3).await;

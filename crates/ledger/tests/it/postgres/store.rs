@@ -683,3 +683,14 @@ async fn shared_rate_slots_are_spaced_across_processes() {
     assert_eq!(first, now);
     assert_eq!(second, now + 15_000);
 }
+
+/// A worker renews its leases on PostgreSQL too (see the SQLite test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_renewed_while_its_request_is_in_flight_pg() {
+    let Some(url) = fresh_schema("lease_renewal").await else {
+        return;
+    };
+    let handle = crate::worker::slow_sandbox().await;
+    let store = Arc::new(open(&url).await);
+    crate::worker::leases_are_renewed_while_paying(&handle, store).await;
+}
