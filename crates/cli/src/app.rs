@@ -816,7 +816,10 @@ fn print_refusals(run: &batch::RunPlan) {
     if !run.duplicates.is_empty() && !run.allow_duplicates {
         eprintln!(
             "{}",
-            i18n::text_with("duplicates-refused", &[("payees", run.duplicates.len() as u64)])
+            i18n::text_with(
+                "duplicates-refused",
+                &[("payees", run.duplicates.len() as u64)]
+            )
         );
     }
     if !run.over_amount.is_empty() || run.over_total.is_some() {
@@ -834,7 +837,10 @@ fn ask_to_pay(run: &batch::RunPlan) -> Confirm {
         "{} ",
         i18n::text_str(
             "confirm-pay",
-            &[("rows", run.rows.to_string()), ("total", yuan(run.total_fen))]
+            &[
+                ("rows", run.rows.to_string()),
+                ("total", yuan(run.total_fen))
+            ]
         )
     );
     let _ = std::io::stderr().flush();
@@ -853,6 +859,23 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     for note in crate::input::notes(&args.file).map_err(batch::BatchError::Input)? {
         eprintln!("note: {note}");
     }
+    // The caps are checked before the ledger is opened (a bad cap leaves
+    // nothing behind).
+    let rails = batch::Rails {
+        max_amount_fen: cap(
+            args.max_amount.as_deref(),
+            session.config.max_amount.as_ref(),
+            "max_amount",
+        )?,
+        max_total_fen: cap(
+            args.max_total.as_deref(),
+            session.config.max_total.as_ref(),
+            "max_total",
+        )?,
+        allow_duplicates: args.allow_duplicates,
+        reissue_not_paid: args.reissue_not_paid,
+        resend_refunded: args.resend_refunded,
+    };
     let binding = Binding {
         mch_id: session.config.mch_id.clone(),
         appid: session.config.appid.clone(),
@@ -890,13 +913,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         client_ip: session.config.client_ip().to_owned(),
         skip_invalid: args.skip_invalid,
         dry_run: args.dry_run,
-        rails: batch::Rails {
-            max_amount_fen: cap(args.max_amount.as_deref(), session.config.max_amount.as_ref(), "max_amount")?,
-            max_total_fen: cap(args.max_total.as_deref(), session.config.max_total.as_ref(), "max_total")?,
-            allow_duplicates: args.allow_duplicates,
-            reissue_not_paid: args.reissue_not_paid,
-            resend_refunded: args.resend_refunded,
-        },
+        rails,
     };
     // No question when no money can move (dry run, sandbox) or when the
     // script said yes.

@@ -364,8 +364,7 @@ pub async fn plan_with(
     }
     // Pass 2: write (a dry run too: it shows the plan and sends nothing).
     let mut importer = ledger.importer(spec(digest.clone()), false);
-    let (_, again) =
-        import_file(path, settings, &mch_id, &duplicates, &mut importer, None).await?;
+    let (_, again) = import_file(path, settings, &mch_id, &duplicates, &mut importer, None).await?;
     if again != digest {
         return Err(BatchError::FileChanged(path.display().to_string()));
     }
@@ -423,7 +422,7 @@ async fn run_plan(
             let key = match &row.explicit_key {
                 Some(key) => key.clone(),
                 None => {
-                    let n = occurrences.entry(&row.openid).or_insert(0);
+                    let n = occurrences.entry(row.openid.as_str()).or_insert(0);
                     *n += 1;
                     format!("{}/{}/{}", settings.batch, row.openid, n)
                 }
@@ -441,7 +440,7 @@ async fn run_plan(
     };
     let mut by_payee: HashMap<&str, Vec<&FileRow>> = HashMap::new();
     for row in rows.iter().filter(|r| !left_out.contains(&r.line)) {
-        by_payee.entry(&row.openid).or_default().push(row);
+        by_payee.entry(row.openid.as_str()).or_default().push(row);
         if !to_pay.contains(&row.line) {
             continue;
         }
@@ -475,7 +474,8 @@ async fn run_plan(
         lines.sort_unstable();
         plan.duplicates.push((openid.to_owned(), lines));
     }
-    plan.duplicates.sort_by_key(|(_, lines)| lines.first().copied());
+    plan.duplicates
+        .sort_by_key(|(_, lines)| lines.first().copied());
     Ok(plan)
 }
 

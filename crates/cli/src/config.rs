@@ -930,7 +930,10 @@ rate_per_minute = 600
         }
         let config = Config::parse(&text).expect("every setting parses");
         assert_eq!(config.queries, Some(5));
-        assert_eq!(config.max_amount.map(|y| y.fen("max_amount").ok()), Some(Some(150)));
+        assert_eq!(
+            config.max_amount.map(|y| y.fen("max_amount").ok()),
+            Some(Some(150))
+        );
         assert_eq!(config.total_num.as_deref(), Some("1"));
     }
 

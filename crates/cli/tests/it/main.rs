@@ -8,6 +8,6 @@ mod cli;
 mod common;
 mod crash_soak;
 mod frontend;
-mod rails;
 #[cfg(feature = "postgres")]
 mod pg;
+mod rails;

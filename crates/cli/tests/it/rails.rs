@@ -57,10 +57,12 @@ async fn rails_a_run_without_terminal_needs_yes_and_yes_pays() {
     let journal = dir.path().join("p.db");
 
     // No terminal, no --yes: refused, naming --yes; nothing sent or kept.
-    let (stdout, stderr, code) =
-        text(&output(run_with(Some(&config), &csv, &journal, &[])).await);
+    let (stdout, stderr, code) = text(&output(run_with(Some(&config), &csv, &journal, &[])).await);
     assert_eq!(code, 4, "{stdout}{stderr}");
-    assert!(stderr.contains("plan: 3 row(s) to pay, 6.03 yuan"), "{stderr}");
+    assert!(
+        stderr.contains("plan: 3 row(s) to pay, 6.03 yuan"),
+        "{stderr}"
+    );
     assert!(stderr.contains("--yes"), "{stderr}");
     assert!(stderr.contains("nothing was imported or sent"), "{stderr}");
     assert_eq!(handle.ledger().payments.len(), 0);
@@ -79,8 +81,7 @@ async fn rails_a_run_without_terminal_needs_yes_and_yes_pays() {
     assert_eq!(handle.ledger().payments.len(), 3);
 
     // Nothing new to pay: no --yes needed.
-    let (stdout, stderr, code) =
-        text(&output(run_with(Some(&config), &csv, &journal, &[])).await);
+    let (stdout, stderr, code) = text(&output(run_with(Some(&config), &csv, &journal, &[])).await);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stderr.contains("plan: nothing new to pay"), "{stderr}");
     assert_eq!(handle.ledger().payments.len(), 3);
@@ -113,7 +114,10 @@ async fn rails_caps_refuse_a_file_before_anything_is_sent() {
         stderr.contains("refused: line 3 pays 2.01 yuan, over max_amount 2.00 yuan"),
         "{stderr}"
     );
-    assert!(stderr.contains("refused: line 4 pays 3.02 yuan"), "{stderr}");
+    assert!(
+        stderr.contains("refused: line 4 pays 3.02 yuan"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("line 2 pays"), "{stderr}");
 
     // HONGBAO_MAX_TOTAL over the file; a bad cap is a config error.
