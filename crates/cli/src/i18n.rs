@@ -214,7 +214,14 @@ mod tests {
         assert_eq!(en, ids(ZH));
         for lang in [Lang::En, Lang::Zh] {
             for id in &en {
-                let vars = FluentArgs::from_iter([("rows", FluentValue::from(3))]);
+                // Every variable any message uses.
+                let vars = FluentArgs::from_iter(
+                    [
+                        "rows", "total", "largest", "line", "kind", "openid", "lines", "amount",
+                        "cap", "payees",
+                    ]
+                    .map(|name| (name, FluentValue::from(3))),
+                );
                 assert!(format(lang, id, Some(&vars)).is_some(), "{lang:?} {id}");
             }
         }
