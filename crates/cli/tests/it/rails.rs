@@ -187,3 +187,67 @@ async fn rails_duplicate_payees_are_refused_unless_allowed_or_keyed() {
     assert!(stderr.contains("duplicate payee"), "{stderr}");
     assert_eq!(handle.ledger().payments.len(), 5);
 }
+
+/// On a terminal (a pseudo-terminal from util-linux `script`) the run asks
+/// "pay N row(s), X yuan? [y/N]": no pays nothing, y pays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rails_a_terminal_is_asked_and_only_yes_pays() {
+    let script = Path::new("/usr/bin/script");
+    if !script.exists() {
+        eprintln!("skipped: no /usr/bin/script to make a pseudo-terminal");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let handle = sandbox(FaultConfig::none(), 34, Some(&dir.path().join("certs"))).await;
+    let config = write_config(dir.path(), &handle, "");
+    let csv = write(dir.path(), "p.csv", &csv_rows(3));
+    let journal = dir.path().join("p.db");
+    let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
+    let line = format!(
+        "{} --config {} batch run {} --kind red-packet --no-progress --journal {}",
+        quote(Path::new(env!("CARGO_BIN_EXE_hongbao"))),
+        quote(&config),
+        quote(&csv),
+        quote(&journal)
+    );
+    let on_terminal = |answer: &'static str| {
+        // Without the HONGBAO_* environment and the locale, as `hongbao()`.
+        let mut cmd = Command::new(script);
+        for (var, _) in std::env::vars_os() {
+            if var.to_string_lossy().starts_with("HONGBAO_") {
+                cmd.env_remove(var);
+            }
+        }
+        cmd.env_remove("LANG")
+            .env_remove("LC_ALL")
+            .args(["-qec", &line, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut child = cmd.spawn().unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(answer.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        })
+    };
+
+    let (stdout, stderr, code) = text(&on_terminal("n\n").await.unwrap());
+    assert!(
+        stdout.contains("pay 3 row(s), 6.03 yuan? [y/N]"),
+        "{stdout}{stderr}"
+    );
+    assert!(stdout.contains("not confirmed"), "{stdout}{stderr}");
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert_eq!(handle.ledger().payments.len(), 0);
+
+    let (stdout, stderr, code) = text(&on_terminal("y\n").await.unwrap());
+    assert!(stdout.contains("[y/N]"), "{stdout}{stderr}");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(handle.ledger().payments.len(), 3);
+}
