@@ -74,6 +74,16 @@ async fn rails_a_run_without_terminal_needs_yes_and_yes_pays() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(handle.ledger().payments.len(), 0);
 
+    // The dry run stored the rows (planned, not final): unchanged, they are
+    // still to pay, so the plan counts them and the question stands.
+    let (stdout, stderr, code) = text(&output(run_with(Some(&config), &csv, &journal, &[])).await);
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("plan: 3 row(s) to pay, 6.03 yuan"),
+        "{stderr}"
+    );
+    assert_eq!(handle.ledger().payments.len(), 0);
+
     // --yes confirms: paid.
     let (stdout, stderr, code) =
         text(&output(run_with(Some(&config), &csv, &journal, &["--yes"])).await);
