@@ -54,7 +54,7 @@ for W in 1 2 4; do
         pids+=($!)
     done
     start=$(date +%s.%N)
-    "$BIN/hongbao" --config "$DIR/hongbao.toml" batch run "$DIR/pay.csv" --kind red-packet \
+    "$BIN/hongbao" --config "$DIR/hongbao.toml" batch run "$DIR/pay.csv" --kind red-packet --yes \
         --journal "$URL" --batch "bench$W" --concurrency 16 --no-progress \
         --rate-per-minute 0 > /dev/null 2>> "$DIR/batch.log" || true
     while [ "$("$PSQL" -qtA "$URL" -c "SELECT count(*) FROM payouts WHERE state = 'paid'")" != "$N" ]; do

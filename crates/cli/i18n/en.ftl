@@ -22,3 +22,14 @@ state-conflict = conflict
 state-unknown = unknown
 state-sending = sending
 state-planned = planned
+
+plan-rows = plan: { $rows } row(s) to pay, { $total } yuan in all; largest { $largest } yuan (line { $line }); kind { $kind }
+plan-nothing = plan: nothing new to pay
+plan-duplicate = duplicate payee: { $openid } appears on lines { $lines }
+confirm-pay = pay { $rows } row(s), { $total } yuan? [y/N]
+not-confirmed = not confirmed: nothing was imported or sent
+no-terminal = not confirmed: no terminal to ask on. Check the plan above and pass --yes to confirm it in a script; nothing was imported or sent
+over-amount = refused: line { $line } pays { $amount } yuan, over max_amount { $cap } yuan
+over-total = refused: { $rows } row(s) pay { $total } yuan in all, over max_total { $cap } yuan
+caps-refused = nothing was imported or sent (fix the file, or raise --max-amount / --max-total or max_amount / max_total in the config)
+duplicates-refused = refused: { $payees } payee(s) appear more than once in the file; nothing was imported or sent. Pass --allow-duplicates to pay every row, or tell the rows apart with distinct keys (a `key` column)

@@ -22,3 +22,14 @@ state-conflict = 单号冲突
 state-unknown = 结果未知
 state-sending = 发送中
 state-planned = 待发送
+
+plan-rows = 计划：本次支付 { $rows } 行，共 { $total } 元；最大一笔 { $largest } 元（第 { $line } 行）；类型 { $kind }
+plan-nothing = 计划：没有新的款项需要支付
+plan-duplicate = 重复收款人：{ $openid } 出现在第 { $lines } 行
+confirm-pay = 支付 { $rows } 行，共 { $total } 元？[y/N]
+not-confirmed = 未确认：没有导入或发送任何款项
+no-terminal = 未确认：没有可以询问的终端。请核对上面的计划，在脚本中加 --yes 确认；没有导入或发送任何款项
+over-amount = 已拒绝：第 { $line } 行金额 { $amount } 元，超过 max_amount { $cap } 元
+over-total = 已拒绝：{ $rows } 行共 { $total } 元，超过 max_total { $cap } 元
+caps-refused = 没有导入或发送任何款项（请修改文件，或调高 --max-amount / --max-total 或配置中的 max_amount / max_total）
+duplicates-refused = 已拒绝：文件中有 { $payees } 个收款人出现多次；没有导入或发送任何款项。加 --allow-duplicates 支付每一行，或用不同的 key（key 列）区分这些行

@@ -1,7 +1,7 @@
 //! Running the commands: configuration, the client (real or embedded
 //! sandbox), output and exit codes.
 
-use crate::batch::{self, PlanResult, PlanSettings, Progress, RunOptions};
+use crate::batch::{self, Confirm, PlanResult, PlanSettings, Progress, RunOptions};
 use crate::cli::{
     BatchCommand, Cli, Command, JournalArgs, QueryArgs, ReportArgs, RunArgs, SendArgs, SignArgs,
     WorkwxArg,
@@ -735,11 +735,147 @@ fn print_plan(plan: &ImportPlan) {
     }
 }
 
+/// A cap in fen: the flag's, else the configuration's (environment over
+/// file).
+fn cap(
+    flag: Option<&str>,
+    setting: Option<&crate::config::Yuan>,
+    name: &str,
+) -> Result<Option<u64>, AppError> {
+    let fen = match flag {
+        Some(text) => Some(crate::config::Yuan::Text(text.to_owned()).fen(name)?),
+        None => setting.map(|y| y.fen(name)).transpose()?,
+    };
+    Ok(fen)
+}
+
+fn yuan(fen: u64) -> String {
+    hongbao_proto::Amount::from_fen(fen).to_string()
+}
+
+/// The plan of a run, on stderr, before anything is sent.
+fn print_run_plan(run: &batch::RunPlan) {
+    if run.rows == 0 {
+        eprintln!("{}", i18n::text("plan-nothing"));
+    } else {
+        let (line, largest) = run.largest.unwrap_or_default();
+        eprintln!(
+            "{}",
+            i18n::text_str(
+                "plan-rows",
+                &[
+                    ("rows", run.rows.to_string()),
+                    ("total", yuan(run.total_fen)),
+                    ("largest", yuan(largest)),
+                    ("line", line.to_string()),
+                    ("kind", run.kind.clone()),
+                ]
+            )
+        );
+    }
+    for (openid, lines) in &run.duplicates {
+        let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
+        eprintln!(
+            "{}",
+            i18n::text_str(
+                "plan-duplicate",
+                &[("openid", openid.clone()), ("lines", lines.join(", "))]
+            )
+        );
+    }
+}
+
+/// Why the rails refused a run.
+fn print_refusals(run: &batch::RunPlan) {
+    for (line, fen) in &run.over_amount {
+        eprintln!(
+            "{}",
+            i18n::text_str(
+                "over-amount",
+                &[
+                    ("line", line.to_string()),
+                    ("amount", yuan(*fen)),
+                    ("cap", yuan(run.max_amount_fen.unwrap_or_default())),
+                ]
+            )
+        );
+    }
+    if let Some(cap) = run.over_total {
+        eprintln!(
+            "{}",
+            i18n::text_str(
+                "over-total",
+                &[
+                    ("rows", run.rows.to_string()),
+                    ("total", yuan(run.total_fen)),
+                    ("cap", yuan(cap)),
+                ]
+            )
+        );
+    }
+    if !run.duplicates.is_empty() && !run.allow_duplicates {
+        eprintln!(
+            "{}",
+            i18n::text_with(
+                "duplicates-refused",
+                &[("payees", run.duplicates.len() as u64)]
+            )
+        );
+    }
+    if !run.over_amount.is_empty() || run.over_total.is_some() {
+        eprintln!("{}", i18n::text("caps-refused"));
+    }
+}
+
+/// Asks "pay N rows, X yuan? [y/N]" when stdin and stderr are terminals.
+fn ask_to_pay(run: &batch::RunPlan) -> Confirm {
+    use std::io::IsTerminal;
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Confirm::NoTerminal;
+    }
+    eprint!(
+        "{} ",
+        i18n::text_str(
+            "confirm-pay",
+            &[
+                ("rows", run.rows.to_string()),
+                ("total", yuan(run.total_fen))
+            ]
+        )
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() {
+        return Confirm::No;
+    }
+    match answer.trim().to_lowercase().as_str() {
+        "y" | "yes" | "是" => Confirm::Yes,
+        _ => Confirm::No,
+    }
+}
+
 async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     let session = connect(cli, args.rate_per_minute).await?;
     for note in crate::input::notes(&args.file).map_err(batch::BatchError::Input)? {
         eprintln!("note: {note}");
     }
+    // The caps are checked before the ledger is opened (a bad cap leaves
+    // nothing behind).
+    let rails = batch::Rails {
+        max_amount_fen: cap(
+            args.max_amount.as_deref(),
+            session.config.max_amount.as_ref(),
+            "max_amount",
+        )?,
+        max_total_fen: cap(
+            args.max_total.as_deref(),
+            session.config.max_total.as_ref(),
+            "max_total",
+        )?,
+        allow_duplicates: args.allow_duplicates,
+        reissue_not_paid: args.reissue_not_paid,
+        resend_refunded: args.resend_refunded,
+    };
     let binding = Binding {
         mch_id: session.config.mch_id.clone(),
         appid: session.config.appid.clone(),
@@ -777,8 +913,19 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         client_ip: session.config.client_ip().to_owned(),
         skip_invalid: args.skip_invalid,
         dry_run: args.dry_run,
+        rails,
     };
-    let planned = match batch::plan(&ledger, &args.file, &settings).await {
+    // No question when no money can move (dry run, sandbox) or when the
+    // script said yes.
+    let confirmed = args.yes || args.dry_run || session.sandbox.is_some();
+    let mut confirm = |run: &batch::RunPlan| {
+        print_run_plan(run);
+        if confirmed || run.rows == 0 {
+            return Confirm::Yes;
+        }
+        ask_to_pay(run)
+    };
+    let planned = match batch::plan_with(&ledger, &args.file, &settings, &mut confirm).await {
         Ok(planned) => planned,
         Err(e) => {
             discard(ledger);
@@ -809,7 +956,23 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
             );
             return Ok(exit::INVALID);
         }
-        PlanResult::Planned { plan, skipped } => {
+        PlanResult::Stopped(run) => {
+            discard(ledger);
+            print_run_plan(&run);
+            print_refusals(&run);
+            return Ok(exit::INVALID);
+        }
+        PlanResult::NotConfirmed { answer, .. } => {
+            discard(ledger);
+            let id = if answer == Confirm::NoTerminal {
+                "no-terminal"
+            } else {
+                "not-confirmed"
+            };
+            eprintln!("{}", i18n::text(id));
+            return Ok(exit::ERROR);
+        }
+        PlanResult::Planned { plan, skipped, .. } => {
             print_issues(&skipped);
             skipped_rows = crate::input::rows_with_issues(&skipped) as u64;
             print_plan(&plan);

@@ -40,6 +40,70 @@ pub struct PlanSettings {
     pub skip_invalid: bool,
     /// Import only (the caller sends nothing).
     pub dry_run: bool,
+    /// Caps, duplicates and what the run will resend.
+    pub rails: Rails,
+}
+
+/// Safety rails checked before anything of a run is imported or sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rails {
+    /// Largest amount of one payout, in fen.
+    pub max_amount_fen: Option<u64>,
+    /// Largest total of the payouts one run pays, in fen.
+    pub max_total_fen: Option<u64>,
+    /// Pay a payee who appears more than once in the file (without
+    /// distinct `key`s telling the rows apart).
+    pub allow_duplicates: bool,
+    /// The run gives definitely failed payouts a new bill (they count as
+    /// rows to pay).
+    pub reissue_not_paid: bool,
+    /// The run pays refunded red packets again (they count as rows to pay).
+    pub resend_refunded: bool,
+}
+
+/// What a run is about to pay, shown before anything is sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunPlan {
+    /// Rows this run will pay (new, replaced, and stored rows not final yet).
+    pub rows: u64,
+    /// Their total, in fen.
+    pub total_fen: u64,
+    /// The largest of them: `(line, fen)`.
+    pub largest: Option<(u64, u64)>,
+    /// The kind of payout.
+    pub kind: String,
+    /// Payees appearing more than once in the file (rows not told apart by
+    /// distinct keys), with their lines, when one of those rows is paid
+    /// in this run.
+    pub duplicates: Vec<(String, Vec<u64>)>,
+    /// Rows over `max_amount`: `(line, fen)`.
+    pub over_amount: Vec<(u64, u64)>,
+    /// The cap on one payout, in fen.
+    pub max_amount_fen: Option<u64>,
+    /// The cap on the run's total, in fen, when the total is over it.
+    pub over_total: Option<u64>,
+    /// Whether duplicates are allowed (`--allow-duplicates`).
+    pub allow_duplicates: bool,
+}
+
+impl RunPlan {
+    /// Whether a cap or an unallowed duplicate refuses the run.
+    pub fn is_refused(&self) -> bool {
+        !self.over_amount.is_empty()
+            || self.over_total.is_some()
+            || (!self.duplicates.is_empty() && !self.allow_duplicates)
+    }
+}
+
+/// The answer to "pay N rows, X yuan?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    /// Go on.
+    Yes,
+    /// The person said no.
+    No,
+    /// No terminal to ask on and no `--yes`.
+    NoTerminal,
 }
 
 /// What planning did.
@@ -52,6 +116,18 @@ pub enum PlanResult {
         plan: ImportPlan,
         /// Invalid rows left out (with `skip_invalid`).
         skipped: Vec<RowIssue>,
+        /// What the run will pay.
+        run: RunPlan,
+    },
+    /// A cap or a duplicate payee refused the run: nothing was imported or
+    /// sent.
+    Stopped(RunPlan),
+    /// The run was not confirmed: nothing was imported or sent.
+    NotConfirmed {
+        /// What the run would have paid.
+        run: RunPlan,
+        /// The answer.
+        answer: Confirm,
     },
     /// Invalid rows and no `skip_invalid`: nothing was imported or sent.
     Invalid(Vec<RowIssue>),
@@ -162,6 +238,15 @@ impl<'s> RowReader<'s> {
     }
 }
 
+/// A valid row of the file, as the rails see it.
+#[derive(Debug)]
+struct FileRow {
+    line: u64,
+    explicit_key: Option<String>,
+    openid: String,
+    fen: u64,
+}
+
 /// Feeds every valid row of the file to an importer; returns the issues
 /// of the invalid ones (sorted by line) and the file's digest.
 async fn import_file(
@@ -170,11 +255,21 @@ async fn import_file(
     mch_id: &str,
     skip: &std::collections::HashSet<u64>,
     importer: &mut hongbao_ledger::Importer<'_>,
+    mut seen: Option<&mut Vec<FileRow>>,
 ) -> Result<(Vec<RowIssue>, String), BatchError> {
     let mut reader = RowReader::open(path, settings, mch_id)?;
     let mut issues = Vec::new();
     while let Some(row) = reader.next_row() {
-        match row? {
+        let row = row?;
+        if let (Some(seen), Ok((line, key, request, _))) = (seen.as_deref_mut(), &row) {
+            seen.push(FileRow {
+                line: *line,
+                explicit_key: key.clone(),
+                openid: request.payee().map(|p| p.into_owned()).unwrap_or_default(),
+                fen: request.amount().map_or(0, |a| a.fen()),
+            });
+        }
+        match row {
             Ok((line, key, request, _)) if skip.contains(&line) => {
                 // Left out, but counted: the keys of the payee's later rows
                 // stay the same as in the first pass.
@@ -202,6 +297,19 @@ pub async fn plan(
     path: &Path,
     settings: &PlanSettings,
 ) -> Result<PlanResult, BatchError> {
+    plan_with(ledger, path, settings, &mut |_| Confirm::Yes).await
+}
+
+/// [`plan`], with the rails: after the dry pass, the rows this run will
+/// pay ([`RunPlan`]) are checked against the caps and for duplicate payees
+/// (refused: [`PlanResult::Stopped`]), then `confirm` is asked (it also
+/// shows the plan); only a [`Confirm::Yes`] imports the file.
+pub async fn plan_with(
+    ledger: &Ledger,
+    path: &Path,
+    settings: &PlanSettings,
+    confirm: &mut (dyn FnMut(&RunPlan) -> Confirm + Send),
+) -> Result<PlanResult, BatchError> {
     let mch_id = ledger.binding().mch_id.clone();
     let spec = |digest: String| BatchSpec {
         name: settings.batch.clone(),
@@ -211,8 +319,16 @@ pub async fn plan(
     };
     // Pass 1: validate and see what the import would do.
     let mut importer = ledger.importer(spec(String::new()), true);
-    let (issues, digest) =
-        import_file(path, settings, &mch_id, &Default::default(), &mut importer).await?;
+    let mut rows = Vec::new();
+    let (issues, digest) = import_file(
+        path,
+        settings,
+        &mch_id,
+        &Default::default(),
+        &mut importer,
+        Some(&mut rows),
+    )
+    .await?;
     let mut dry = importer.finish().await?;
     // A bill number used twice is an invalid row (of the file, or against
     // the ledger).
@@ -238,9 +354,17 @@ pub async fn plan(
     if dry.is_refused() {
         return Ok(PlanResult::Refused(dry));
     }
+    let run = run_plan(ledger, settings, &rows, &dry, &duplicates).await?;
+    if run.is_refused() {
+        return Ok(PlanResult::Stopped(run));
+    }
+    match confirm(&run) {
+        Confirm::Yes => {}
+        answer => return Ok(PlanResult::NotConfirmed { run, answer }),
+    }
     // Pass 2: write (a dry run too: it shows the plan and sends nothing).
     let mut importer = ledger.importer(spec(digest.clone()), false);
-    let (_, again) = import_file(path, settings, &mch_id, &duplicates, &mut importer).await?;
+    let (_, again) = import_file(path, settings, &mch_id, &duplicates, &mut importer, None).await?;
     if again != digest {
         return Err(BatchError::FileChanged(path.display().to_string()));
     }
@@ -253,7 +377,106 @@ pub async fn plan(
     Ok(PlanResult::Planned {
         plan,
         skipped: issues,
+        run,
     })
+}
+
+/// The rows of the file this run will pay (new and replaced rows, and
+/// unchanged rows whose payout is not final yet), checked against the
+/// rails.
+async fn run_plan(
+    ledger: &Ledger,
+    settings: &PlanSettings,
+    rows: &[FileRow],
+    dry: &ImportPlan,
+    left_out: &std::collections::HashSet<u64>,
+) -> Result<RunPlan, BatchError> {
+    use std::collections::{HashMap, HashSet};
+    let rails = &settings.rails;
+    let mut to_pay: HashSet<u64> = dry.new.iter().copied().collect();
+    to_pay.extend(dry.replaced.iter().map(|r| r.line));
+    if !dry.unchanged.is_empty() {
+        // Stored payouts of the batch that the worker will still pay.
+        let stored = ledger
+            .store()
+            .payouts(&hongbao_ledger::PayoutFilter {
+                batch: Some(settings.batch.clone()),
+                ..Default::default()
+            })
+            .await?;
+        let due: HashSet<String> = stored
+            .into_iter()
+            .filter(|p| {
+                !p.state.is_final()
+                    || (rails.reissue_not_paid
+                        && p.state == hongbao_ledger::PayoutState::NotPaid
+                        && matches!(p.next_step, Some(hongbao::NextStep::NewBill)))
+                    || (rails.resend_refunded && p.state == hongbao_ledger::PayoutState::Refunded)
+            })
+            .map(|p| p.key)
+            .collect();
+        let unchanged: HashSet<u64> = dry.unchanged.iter().copied().collect();
+        // The importer's default key: `<batch>/<openid>/<n>`.
+        let mut occurrences: HashMap<&str, u32> = HashMap::new();
+        for row in rows {
+            let key = match &row.explicit_key {
+                Some(key) => key.clone(),
+                None => {
+                    let n = occurrences.entry(row.openid.as_str()).or_insert(0);
+                    *n += 1;
+                    format!("{}/{}/{}", settings.batch, row.openid, n)
+                }
+            };
+            if unchanged.contains(&row.line) && due.contains(&key) {
+                to_pay.insert(row.line);
+            }
+        }
+    }
+    let mut plan = RunPlan {
+        kind: settings.kind.as_str().to_owned(),
+        max_amount_fen: rails.max_amount_fen,
+        allow_duplicates: rails.allow_duplicates,
+        ..RunPlan::default()
+    };
+    let mut by_payee: HashMap<&str, Vec<&FileRow>> = HashMap::new();
+    for row in rows.iter().filter(|r| !left_out.contains(&r.line)) {
+        by_payee.entry(row.openid.as_str()).or_default().push(row);
+        if !to_pay.contains(&row.line) {
+            continue;
+        }
+        plan.rows += 1;
+        plan.total_fen = plan.total_fen.saturating_add(row.fen);
+        if plan.largest.is_none_or(|(_, fen)| row.fen > fen) {
+            plan.largest = Some((row.line, row.fen));
+        }
+        if rails.max_amount_fen.is_some_and(|cap| row.fen > cap) {
+            plan.over_amount.push((row.line, row.fen));
+        }
+    }
+    if let Some(cap) = rails.max_total_fen
+        && plan.total_fen > cap
+    {
+        plan.over_total = Some(cap);
+    }
+    for (openid, group) in by_payee {
+        if group.len() < 2 || !group.iter().any(|r| to_pay.contains(&r.line)) {
+            continue;
+        }
+        // Rows with distinct keys of their own are different payouts.
+        let keys: HashSet<&str> = group
+            .iter()
+            .filter_map(|r| r.explicit_key.as_deref())
+            .collect();
+        if keys.len() == group.len() {
+            continue;
+        }
+        let mut lines: Vec<u64> = group.iter().map(|r| r.line).collect();
+        lines.sort_unstable();
+        plan.duplicates.push((openid.to_owned(), lines));
+    }
+    plan.duplicates
+        .sort_by_key(|(_, lines)| lines.first().copied());
+    Ok(plan)
 }
 
 /// Progress events of a run.

@@ -21,9 +21,10 @@ use std::path::PathBuf;
 /// variable HONGBAO_API_KEY or from `api_key_file` in the config; the WeCom
 /// app secret from HONGBAO_WORKWX_SECRET or `workwx_secret_file`.
 ///
-/// Exit codes: 0 all paid / success; 1 some not paid; 2 invalid input,
-/// nothing sent; 3 some outcomes unknown (rerun to resolve); 4 configuration,
-/// journal or I/O error; 130 interrupted (rerun to resume).
+/// Exit codes: 0 all paid / success; 1 some not paid; 2 invalid input (or
+/// a batch over a cap, or with duplicate payees), nothing sent; 3 some
+/// outcomes unknown (rerun to resolve); 4 configuration, journal or I/O
+/// error, or a batch run not confirmed; 130 interrupted (rerun to resume).
 #[derive(Debug, Parser)]
 #[command(name = "hongbao", version, about, long_about)]
 pub struct Cli {
@@ -313,6 +314,26 @@ pub struct RunArgs {
     /// server in it and go on. Only when you are sure it is that server.
     #[arg(long)]
     pub bind_server: bool,
+    /// Confirm the plan without being asked (for scripts). Before sending,
+    /// the run shows its plan (rows, total, largest amount, kind, duplicate
+    /// payees) and, on a terminal, asks "pay N rows, X yuan? [y/N]";
+    /// without a terminal and without --yes it refuses (exit 4). Not needed
+    /// with --dry-run or --sandbox (no money moves).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Refuse the file (exit 2, nothing sent) if a row to pay is over this
+    /// amount in yuan (default: the config's `max_amount`, HONGBAO_MAX_AMOUNT).
+    #[arg(long, value_name = "YUAN")]
+    pub max_amount: Option<String>,
+    /// Refuse the run (exit 2, nothing sent) if the rows to pay total more
+    /// than this in yuan (default: the config's `max_total`, HONGBAO_MAX_TOTAL).
+    #[arg(long, value_name = "YUAN")]
+    pub max_total: Option<String>,
+    /// Pay a payee (openid) who appears more than once in the file. Without
+    /// it such a file is refused (exit 2, nothing sent), unless a `key`
+    /// column gives the rows distinct keys.
+    #[arg(long)]
+    pub allow_duplicates: bool,
 }
 
 /// `hongbao batch status` (and the journal part of reconcile and report).

@@ -88,6 +88,13 @@ pub struct Config {
     /// `SECOND_OVER_LIMITED`), within one request (default 3; 0 = record
     /// the refusal and leave the payout to the next pass).
     pub limit_retries: Option<u32>,
+    /// Largest amount of one payout of `batch run`, in yuan (`"200.00"` or
+    /// `200`): a file with a row over it is refused before anything is
+    /// sent. `--max-amount` overrides it.
+    pub max_amount: Option<Yuan>,
+    /// Largest total one `batch run` pays, in yuan: a run over it is
+    /// refused before anything is sent. `--max-total` overrides it.
+    pub max_total: Option<Yuan>,
     /// The namespace of generated bill numbers, 0–4 ASCII letters and
     /// digits placed after the date (default none). Give each system that
     /// pays from one merchant its own, so that their generated numbers can
@@ -111,6 +118,33 @@ pub struct Config {
     pub scene_id: Option<String>,
     /// Default number of packets of a group red packet.
     pub total_num: Option<String>,
+}
+
+/// An amount in yuan in the config: `"200.00"` or `200` (never a float).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Yuan {
+    /// Written as a string: `"200.50"`.
+    Text(String),
+    /// Written as a whole number: `200`.
+    Whole(u64),
+}
+
+impl Yuan {
+    /// The amount in fen; `setting` names it in the error.
+    pub fn fen(&self, setting: &str) -> Result<u64, ConfigError> {
+        match self {
+            Yuan::Whole(n) => n.checked_mul(100),
+            Yuan::Text(text) => hongbao_proto::Amount::parse_yuan(text.trim())
+                .ok()
+                .map(|a| a.fen()),
+        }
+        .ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "{setting}: not an amount in yuan such as 200 or 200.00"
+            ))
+        })
+    }
 }
 
 /// Why the configuration could not be loaded.
@@ -346,6 +380,9 @@ impl Config {
                 "rate_per_minute" => self.rate_per_minute = Some(small(&value)?),
                 "timeout_ms" => self.timeout_ms = Some(number(&value)?),
                 "max_resends" => self.max_resends = Some(small(&value)?),
+                "limit_retries" => self.limit_retries = Some(small(&value)?),
+                "max_amount" => self.max_amount = Some(Yuan::Text(value.clone())),
+                "max_total" => self.max_total = Some(Yuan::Text(value.clone())),
                 "queries" => self.queries = Some(small(&value)?),
                 "bill_prefix" => self.bill_prefix = text(),
                 "send_name" => self.send_name = text(),
@@ -439,6 +476,8 @@ pub const ENV_SETTINGS: &[(&str, &str)] = &[
     ("HONGBAO_TIMEOUT_MS", "timeout_ms"),
     ("HONGBAO_MAX_RESENDS", "max_resends"),
     ("HONGBAO_QUERIES", "queries"),
+    ("HONGBAO_MAX_AMOUNT", "max_amount"),
+    ("HONGBAO_MAX_TOTAL", "max_total"),
     ("HONGBAO_BILL_PREFIX", "bill_prefix"),
     ("HONGBAO_SEND_NAME", "send_name"),
     ("HONGBAO_ACT_NAME", "act_name"),
@@ -456,6 +495,8 @@ pub const ENV_SETTINGS: &[(&str, &str)] = &[
 enum SettingKind {
     Text,
     Number,
+    /// Yuan: a string or a whole number.
+    Yuan,
 }
 
 /// Every setting of [`Config`] and what it holds.
@@ -476,6 +517,8 @@ const SETTINGS: &[(&str, SettingKind)] = &[
     ("max_resends", SettingKind::Number),
     ("queries", SettingKind::Number),
     ("limit_retries", SettingKind::Number),
+    ("max_amount", SettingKind::Yuan),
+    ("max_total", SettingKind::Yuan),
     ("send_name", SettingKind::Text),
     ("act_name", SettingKind::Text),
     ("wishing", SettingKind::Text),
@@ -583,11 +626,16 @@ fn check_settings(table: &toml::de::DeTable<'_>, problems: &mut Vec<(usize, Stri
                     (kind, value.get_ref()),
                     (SettingKind::Text, toml::de::DeValue::String(_))
                         | (SettingKind::Number, toml::de::DeValue::Integer(_))
+                        | (
+                            SettingKind::Yuan,
+                            toml::de::DeValue::String(_) | toml::de::DeValue::Integer(_)
+                        )
                 );
                 if !ok {
                     let wanted = match kind {
                         SettingKind::Text => "a quoted string",
                         SettingKind::Number => "a whole number",
+                        SettingKind::Yuan => "an amount in yuan: 200 or \"200.00\"",
                     };
                     problems.push((
                         at,
@@ -877,10 +925,15 @@ rate_per_minute = 600
                 SettingKind::Text if name.starts_with("client_p12") => {}
                 SettingKind::Text => text.push_str(&format!("{name} = \"1\"\n")),
                 SettingKind::Number => text.push_str(&format!("{name} = 5\n")),
+                SettingKind::Yuan => text.push_str(&format!("{name} = \"1.50\"\n")),
             }
         }
         let config = Config::parse(&text).expect("every setting parses");
         assert_eq!(config.queries, Some(5));
+        assert_eq!(
+            config.max_amount.map(|y| y.fen("max_amount").ok()),
+            Some(Some(150))
+        );
         assert_eq!(config.total_num.as_deref(), Some("1"));
     }
 
@@ -935,6 +988,27 @@ rate_per_minute = 600
         assert!(Config::resolve(None, &env_of(&[("HONGBAO_MCH_ID", "1")])).is_err());
         let bad = env_of(&[("HONGBAO_RATE_PER_MINUTE", "lots")]);
         assert!(Config::resolve(Some(&file), &bad).is_err());
+    }
+
+    #[test]
+    fn caps_are_yuan_written_as_text_or_whole_numbers() {
+        let config = Config::parse(
+            "mch_id = \"1\"\nappid = \"wx1\"\nmax_amount = 200\nmax_total = \"1000.50\"\n",
+        )
+        .expect("valid");
+        let fen = |y: Option<Yuan>| y.map(|y| y.fen("cap").ok());
+        assert_eq!(fen(config.max_amount.clone()), Some(Some(20_000)));
+        assert_eq!(fen(config.max_total.clone()), Some(Some(100_050)));
+        assert!(Yuan::Text("1.234".into()).fen("cap").is_err());
+        assert!(Yuan::Text("-1".into()).fen("cap").is_err());
+        // A float is refused (no rounding of money), naming the setting.
+        let err = parse("mch_id = \"1\"\nappid = \"wx1\"\nmax_amount = 2.5\n");
+        assert!(err.to_string().contains("`max_amount`"), "{err}");
+        // The environment overrides the file.
+        let mut config = config;
+        let env = |name: &str| (name == "HONGBAO_MAX_TOTAL").then(|| "7".to_owned());
+        config.apply_env(&env).expect("ok");
+        assert_eq!(fen(config.max_total), Some(Some(700)));
     }
 
     #[test]

@@ -103,6 +103,18 @@ pub fn text_with(id: &str, vars: &[(&str, u64)]) -> String {
         .unwrap_or_else(|| id.to_owned())
 }
 
+/// The message `id` with text variables, e.g. `("total", "12.00")`.
+pub fn text_str(id: &str, vars: &[(&str, String)]) -> String {
+    let mut args = FluentArgs::new();
+    for (name, value) in vars {
+        args.set(*name, FluentValue::from(value.clone()));
+    }
+    let args = (!vars.is_empty()).then_some(&args);
+    format(current(), id, args)
+        .or_else(|| format(Lang::En, id, args))
+        .unwrap_or_else(|| id.to_owned())
+}
+
 /// Width of `text` on a terminal: CJK and full-width characters take two
 /// columns.
 fn width(text: &str) -> usize {
@@ -202,7 +214,14 @@ mod tests {
         assert_eq!(en, ids(ZH));
         for lang in [Lang::En, Lang::Zh] {
             for id in &en {
-                let vars = FluentArgs::from_iter([("rows", FluentValue::from(3))]);
+                // Every variable any message uses.
+                let vars = FluentArgs::from_iter(
+                    [
+                        "rows", "total", "largest", "line", "kind", "openid", "lines", "amount",
+                        "cap", "payees",
+                    ]
+                    .map(|name| (name, FluentValue::from(3))),
+                );
                 assert!(format(lang, id, Some(&vars)).is_some(), "{lang:?} {id}");
             }
         }

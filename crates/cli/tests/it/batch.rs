@@ -221,7 +221,7 @@ async fn skip_invalid_pays_only_the_valid_rows() {
         "openid,amount\noValid00000000000000000001,1.00\noValid00000000000000000002,0.001\noValid00000000000000000003,2.00\n",
     );
     let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
-    let PlanResult::Planned { plan, skipped } =
+    let PlanResult::Planned { plan, skipped, .. } =
         batch::plan(&journal, &csv, &settings(Kind::Transfer, &csv, true))
             .await
             .unwrap()
@@ -351,7 +351,7 @@ async fn an_edited_file_rerun_in_its_batch_pays_each_payee_once() {
     assert_eq!(report.summary.get(RowState::Paid), (2, 400));
     // Fixed, same command.
     write(dir.path(), "june.csv", &rows("2.00"));
-    let PlanResult::Planned { plan, skipped } =
+    let PlanResult::Planned { plan, skipped, .. } =
         batch::plan(&journal, &csv, &settings(Kind::RedPacket, &csv, true))
             .await
             .unwrap()

@@ -264,7 +264,7 @@ async fn dry_run_invalid_input_exit_codes_and_reports() {
         let mut cmd = hongbao();
         cmd.arg("--config")
             .arg(&config)
-            .args(["batch", "run"])
+            .args(["batch", "run", "--yes"])
             .arg(csv)
             .args(["--kind", "red-packet", "--journal"])
             .arg(dir.path().join(journal))
@@ -496,7 +496,7 @@ async fn reconcile_and_json_report_through_the_binary() {
     let mut run = hongbao();
     run.arg("--config")
         .arg(&config)
-        .args(["batch", "run"])
+        .args(["batch", "run", "--yes"])
         .arg(&csv);
     run.args(["--kind", "transfer", "--journal"]).arg(&journal);
     let (stdout, stderr, code) = text(&output(run).await);
@@ -590,7 +590,7 @@ async fn defect5_send_advice_follows_the_typed_decision() {
 fn batch_run(global: &[&std::ffi::OsStr], csv: &Path, journal: &Path, extra: &[&str]) -> Command {
     let mut cmd = hongbao();
     cmd.args(global)
-        .args(["batch", "run"])
+        .args(["batch", "run", "--yes"])
         .arg(csv)
         .args(["--kind", "red-packet", "--no-progress", "--journal"])
         .arg(journal)

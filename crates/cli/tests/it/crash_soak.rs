@@ -60,7 +60,7 @@ async fn sigkill_at_random_moments_never_pays_twice() {
         let mut cmd = hongbao();
         cmd.arg("--config")
             .arg(&config)
-            .args(["batch", "run"])
+            .args(["batch", "run", "--yes"])
             .arg(&csv)
             .args(["--kind", "transfer", "--concurrency", "24", "--no-progress"])
             .args(["--rate-per-minute", "3000", "--journal"])

@@ -653,6 +653,9 @@ fn sandbox_quickstart_from_the_readme_still_runs() {
     let (stdout, stderr, code) = run(cmd);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("SANDBOX — no real money moved"), "{stdout}");
+    // The plan is shown; a sandbox run asks nothing and needs no --yes.
+    assert!(stderr.contains("plan: 20 row(s) to pay"), "{stderr}");
+    assert!(!stderr.contains("[y/N]"), "{stderr}");
 }
 
 #[test]

@@ -10,3 +10,4 @@ mod crash_soak;
 mod frontend;
 #[cfg(feature = "postgres")]
 mod pg;
+mod rails;

@@ -171,6 +171,10 @@ pub(crate) fn settings(kind: Kind, csv: &Path, skip_invalid: bool) -> PlanSettin
         client_ip: "10.0.0.1".into(),
         skip_invalid,
         dry_run: false,
+        rails: batch::Rails {
+            allow_duplicates: true,
+            ..Default::default()
+        },
     }
 }
 
