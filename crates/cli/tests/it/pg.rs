@@ -324,3 +324,36 @@ async fn worker_processes_share_the_merchants_per_minute_limit() {
     common::assert_rows_match(&handle, &common::payouts(&ledger, &[]).await);
     handle.shutdown().await;
 }
+
+/// `batch reconcile` and `batch refresh` take a PostgreSQL ledger too
+/// (no lock file: the database is shared safely).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_reconcile_and_refresh_accept_a_postgres_ledger() {
+    let Some(url) = fresh_schema("reconcile").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let handle = sandbox(FaultConfig::none(), Limits::unlimited(), 5, dir.path()).await;
+    let config = common::write_config(dir.path(), &handle, "");
+    let ledger = import(&url, &handle, dir.path(), 3).await;
+    let report = ledger
+        .worker(common::client(&handle, Duration::from_secs(10)))
+        .run_pass()
+        .await
+        .unwrap();
+    assert_eq!(report.summary.get(PayoutState::Paid).0, 3, "{report:?}");
+    for what in ["reconcile", "refresh"] {
+        let mut cmd = hongbao();
+        cmd.arg("--config")
+            .arg(&config)
+            .args(["batch", what, "--journal", &url]);
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .unwrap()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{what}: {stderr}");
+        assert!(stderr.contains("queried 3 row(s)"), "{what}: {stderr}");
+    }
+    handle.shutdown().await;
+}
