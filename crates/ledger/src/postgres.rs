@@ -27,6 +27,7 @@ mod pool;
 mod schema;
 mod tls;
 
+use crate::store::{changed_row, is_same_payout, may_replace, same_or_conflict};
 use crate::{
     AttemptAction, AttemptRecord, BatchSpec, BillSource, Binding, ChangedRow, Claim, ClaimRequest,
     Claimed, Due, ImportPlan, LedgerError, NewPayout, Payout, PayoutFilter, PayoutState, ServerId,
@@ -732,28 +733,15 @@ impl Store for PgStore {
             }
             chunk_keys.insert(&row.key, row);
             match existing.get(&row.key) {
-                Some((old, _))
-                    if old.params == row.params && (row.generated || old.bill == row.bill) =>
-                {
+                Some((old, _)) if is_same_payout(old, row) => {
                     if old.line != row.line {
                         moved_lines.push((old.id, to_i64(row.line, "line")?));
                     }
                     plan.unchanged.push(row.line);
                 }
                 Some((old, held)) => {
-                    let changed = ChangedRow {
-                        line: row.line,
-                        key: row.key.clone(),
-                        old: format!("{} (bill {})", old.params, old.bill),
-                        new: row.params.clone(),
-                        state: old.state,
-                    };
-                    let definitely_not_paid = matches!(
-                        old.state,
-                        PayoutState::Planned | PayoutState::NotPaid | PayoutState::Conflict
-                    ) && (old.state != PayoutState::Planned
-                        || old.body.is_none());
-                    if !definitely_not_paid || *held {
+                    let changed = changed_row(old, row);
+                    if !may_replace(old, *held) {
                         plan.refused.push(changed);
                         continue;
                     }
@@ -1258,26 +1246,6 @@ impl Store for PgStore {
 
 fn split_claims(claims: &[Claim]) -> (Vec<i64>, Vec<i64>) {
     claims.iter().map(|c| (c.payout, c.fence)).unzip()
-}
-
-/// The stored payout if `given` is the same payout (same parameters; the
-/// same bill number unless the ledger chose it), else the conflict.
-fn same_or_conflict(existing: Payout, given: &NewPayout) -> Result<Submitted, LedgerError> {
-    if existing.params == given.params && (given.generated || existing.bill == given.bill) {
-        return Ok(Submitted {
-            payout: existing,
-            created: false,
-        });
-    }
-    Err(LedgerError::KeyConflict {
-        key: given.key.clone(),
-        existing: format!("{} (bill {})", existing.params, existing.bill),
-        given: if given.generated {
-            given.params.clone()
-        } else {
-            format!("{} (bill {})", given.params, given.bill)
-        },
-    })
 }
 
 /// A free bill number for `row` in an import chunk: its own when free

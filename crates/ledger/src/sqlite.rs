@@ -14,11 +14,11 @@
 //! file computes), states, bill numbers, bodies and attempts are kept.
 
 use crate::lock::LedgerLock;
-use crate::store::{BillSource, Store};
+use crate::store::{BillSource, Store, changed_row, is_same_payout, may_replace, same_or_conflict};
 use crate::{
-    AttemptAction, AttemptRecord, BatchSpec, Binding, ChangedRow, Claim, ClaimRequest, Claimed,
-    Due, ImportPlan, LedgerError, NewPayout, Payout, PayoutFilter, PayoutState, ServerId,
-    SimilarPayout, Submitted, Summary, now_ms, rfc3339,
+    AttemptAction, AttemptRecord, BatchSpec, Binding, Claim, ClaimRequest, Claimed, Due,
+    ImportPlan, LedgerError, NewPayout, Payout, PayoutFilter, PayoutState, ServerId, SimilarPayout,
+    Submitted, Summary, now_ms, rfc3339,
 };
 use async_trait::async_trait;
 use hongbao_proto::NextStep;
@@ -755,23 +755,7 @@ impl Store for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         if let Some(existing) = get_payout(&tx, "key = ?1", &payout.key)? {
-            if existing.params == payout.params
-                && (payout.generated || existing.bill == payout.bill)
-            {
-                return Ok(Submitted {
-                    payout: existing,
-                    created: false,
-                });
-            }
-            return Err(LedgerError::KeyConflict {
-                key: payout.key.clone(),
-                existing: format!("{} (bill {})", existing.params, existing.bill),
-                given: if payout.generated {
-                    payout.params.clone()
-                } else {
-                    format!("{} (bill {})", payout.params, payout.bill)
-                },
-            });
+            return same_or_conflict(existing, payout);
         }
         let (bill, request_json) = match free_bill(&tx, payout, bills)? {
             Ok(found) => found,
@@ -834,9 +818,7 @@ impl Store for SqliteStore {
             std::collections::HashMap::new();
         for row in rows {
             match get_payout(&tx, "key = ?1", &row.key)? {
-                Some(old)
-                    if old.params == row.params && (row.generated || old.bill == row.bill) =>
-                {
+                Some(old) if is_same_payout(&old, row) => {
                     if old.line != row.line && !dry_run {
                         tx.prepare_cached("UPDATE payouts SET line = ?2 WHERE id = ?1")?
                             .execute(params![old.id, row.line])?;
@@ -844,24 +826,13 @@ impl Store for SqliteStore {
                     plan.unchanged.push(row.line);
                 }
                 Some(old) => {
-                    let changed = ChangedRow {
-                        line: row.line,
-                        key: row.key.clone(),
-                        old: format!("{} (bill {})", old.params, old.bill),
-                        new: row.params.clone(),
-                        state: old.state,
-                    };
-                    let definitely_not_paid = matches!(
-                        old.state,
-                        PayoutState::Planned | PayoutState::NotPaid | PayoutState::Conflict
-                    ) && (old.state != PayoutState::Planned
-                        || old.body.is_none());
+                    let changed = changed_row(&old, row);
                     let held: bool = tx.query_row(
                         "SELECT owner IS NOT NULL AND lease_until_ms > ?2 FROM payouts WHERE id = ?1",
                         params![old.id, now],
                         |r| r.get(0),
                     )?;
-                    if !definitely_not_paid || held {
+                    if !may_replace(&old, held) {
                         plan.refused.push(changed);
                         continue;
                     }

@@ -12,8 +12,8 @@
 //! runtime from the location (`postgres://…` or a file path).
 
 use crate::{
-    AttemptRecord, BatchSpec, Binding, Claim, ClaimRequest, Claimed, ImportPlan, LedgerError,
-    NewPayout, Payout, PayoutFilter, Submitted, Summary,
+    AttemptRecord, BatchSpec, Binding, ChangedRow, Claim, ClaimRequest, Claimed, ImportPlan,
+    LedgerError, NewPayout, Payout, PayoutFilter, PayoutState, Submitted, Summary,
 };
 use async_trait::async_trait;
 
@@ -146,4 +146,60 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Makes everything committed durable in the main store (SQLite: folds
     /// the WAL into the file). Called after an import and at exit.
     async fn checkpoint(&self) -> Result<(), LedgerError>;
+}
+
+// The rules every backend applies when a key is met again, written once:
+// a backend only reads and writes rows.
+
+/// Whether `given` is the payout `stored` already is: the same business
+/// parameters, and the same bill number unless the ledger chose it.
+pub(crate) fn is_same_payout(stored: &Payout, given: &NewPayout) -> bool {
+    stored.params == given.params && (given.generated || stored.bill == given.bill)
+}
+
+/// `submit` with a key that exists: the stored payout when `given` is the
+/// same payout, else the conflict showing both.
+pub(crate) fn same_or_conflict(
+    stored: Payout,
+    given: &NewPayout,
+) -> Result<Submitted, LedgerError> {
+    if is_same_payout(&stored, given) {
+        return Ok(Submitted {
+            payout: stored,
+            created: false,
+        });
+    }
+    Err(LedgerError::KeyConflict {
+        key: given.key.clone(),
+        existing: format!("{} (bill {})", stored.params, stored.bill),
+        given: if given.generated {
+            given.params.clone()
+        } else {
+            format!("{} (bill {})", given.params, given.bill)
+        },
+    })
+}
+
+/// A re-imported row whose key holds a payout with other parameters.
+pub(crate) fn changed_row(stored: &Payout, row: &NewPayout) -> ChangedRow {
+    ChangedRow {
+        line: row.line,
+        key: row.key.clone(),
+        old: format!("{} (bill {})", stored.params, stored.bill),
+        new: row.params.clone(),
+        state: stored.state,
+    }
+}
+
+/// Whether an edited row may replace `stored` (new parameters, new bill
+/// number): only when no bill number of it can hold a payment — definitely
+/// not paid, in conflict, or planned and never signed for sending — and no
+/// worker holds its claim (`held`).
+pub(crate) fn may_replace(stored: &Payout, held: bool) -> bool {
+    let definitely_unpaid = match stored.state {
+        PayoutState::NotPaid | PayoutState::Conflict => true,
+        PayoutState::Planned => stored.body.is_none(),
+        _ => false,
+    };
+    definitely_unpaid && !held
 }
