@@ -51,6 +51,10 @@ pub enum AppError {
     /// Invalid input (exit code 2).
     #[error("{0}")]
     Invalid(String),
+    /// A call of the client that sent nothing: the request is invalid (exit
+    /// code 2) or the client could not make it (exit code 4).
+    #[error(transparent)]
+    Request(#[from] hongbao::ClientError),
     /// Output could not be written.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
@@ -69,6 +73,9 @@ impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
             AppError::Invalid(_) => exit::INVALID,
+            AppError::Request(
+                hongbao::ClientError::Invalid(_) | hongbao::ClientError::Build(_),
+            ) => exit::INVALID,
             // A missing or unreadable file is an I/O error, not bad input.
             AppError::Batch(batch::BatchError::Input(e)) if !e.is_io() => exit::INVALID,
             _ => exit::ERROR,
@@ -507,8 +514,7 @@ async fn send(cli: &Cli, args: &SendArgs) -> Result<u8, AppError> {
                     .join("\n"),
             )
         })?;
-        let prepared = batch::prepare(&session.client, &request)
-            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        let prepared = batch::prepare(&session.client, &request)?;
         let outcome = match session.client.execute(&prepared).await {
             Ok(outcome) => outcome,
             // `Err` means this call sent nothing. With a bill number given by
@@ -586,8 +592,7 @@ async fn query(cli: &Cli, args: &QueryArgs) -> Result<u8, AppError> {
             &args.bill,
             tokio::time::Instant::now(),
         )
-        .await
-        .map_err(|e| AppError::Invalid(e.to_string()))?;
+        .await?;
     let code = print_outcome(
         cli,
         args.kind,
