@@ -33,3 +33,6 @@ over-amount = refused: line { $line } pays { $amount } yuan, over max_amount { $
 over-total = refused: { $rows } row(s) pay { $total } yuan in all, over max_total { $cap } yuan
 caps-refused = nothing was imported or sent (fix the file, or raise --max-amount / --max-total or max_amount / max_total in the config)
 duplicates-refused = refused: { $payees } payee(s) appear more than once in the file; nothing was imported or sent. Pass --allow-duplicates to pay every row, or tell the rows apart with distinct keys (a `key` column)
+server-sandbox = server: { $id } (sandbox journal: no real money moved)
+server-real = server: { $id }
+server-unknown = server: unknown (not recorded: journal written by an older hongbao)

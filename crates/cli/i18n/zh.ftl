@@ -33,3 +33,6 @@ over-amount = 已拒绝：第 { $line } 行金额 { $amount } 元，超过 max_a
 over-total = 已拒绝：{ $rows } 行共 { $total } 元，超过 max_total { $cap } 元
 caps-refused = 没有导入或发送任何款项（请修改文件，或调高 --max-amount / --max-total 或配置中的 max_amount / max_total）
 duplicates-refused = 已拒绝：文件中有 { $payees } 个收款人出现多次；没有导入或发送任何款项。加 --allow-duplicates 支付每一行，或用不同的 key（key 列）区分这些行
+server-sandbox = 服务器：{ $id }（沙箱账本：没有真实资金流动）
+server-real = 服务器：{ $id }
+server-unknown = 服务器：未知（未记录：由旧版 hongbao 写入的账本）

@@ -1096,9 +1096,9 @@ fn server_json(server: Option<&ServerId>) -> (serde_json::Value, serde_json::Val
 /// The `server:` line of status, reconcile and run output.
 fn server_line(server: Option<&ServerId>) -> String {
     match server {
-        Some(s) if s.sandbox => format!("server: {} (sandbox journal: no real money moved)", s.id),
-        Some(s) => format!("server: {}", s.id),
-        None => "server: unknown (not recorded: journal written by an older hongbao)".into(),
+        Some(s) if s.sandbox => i18n::text_str("server-sandbox", &[("id", s.id.clone())]),
+        Some(s) => i18n::text_str("server-real", &[("id", s.id.clone())]),
+        None => i18n::text("server-unknown"),
     }
 }
 
