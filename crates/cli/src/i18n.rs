@@ -218,7 +218,7 @@ mod tests {
                 let vars = FluentArgs::from_iter(
                     [
                         "rows", "total", "largest", "line", "kind", "openid", "lines", "amount",
-                        "cap", "payees",
+                        "cap", "payees", "id",
                     ]
                     .map(|name| (name, FluentValue::from(3))),
                 );
