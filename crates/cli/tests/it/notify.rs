@@ -311,3 +311,35 @@ async fn unknown_payouts_are_one_warning_by_cause_and_rows_with_verbose() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_worker_posts_its_summary_when_it_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "august.csv", &csv_rows(2));
+    let journal = dir.path().join("j.db");
+    // Planned only; the worker pays it.
+    let (stdout, stderr, code) = text(
+        &sandbox_run(&csv, &journal, &["--dry-run"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (base, rx) = webhook(r#"{"errcode":0,"errmsg":"ok"}"#);
+    let (stdout, stderr, code) = text(
+        &hongbao()
+            .args(["--sandbox", "worker", "--exit-when-idle", "--journal"])
+            .arg(&journal)
+            .args(["--batch", "august", "--notify"])
+            .arg(format!("{base}/hook?key={KEY}"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let content = content(&rx.recv_timeout(Duration::from_secs(10)).unwrap());
+    assert!(
+        content.starts_with("**[SANDBOX — no real money moved]** hongbao batch august"),
+        "{content}"
+    );
+    assert!(content.contains("> paid: 2 (3.01 yuan)"), "{content}");
+    assert!(!stderr.contains(KEY), "{stderr}");
+}
