@@ -27,8 +27,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// A log line on stderr through [`crate::log::emit`] (text, or JSON with
-/// `--log-format json`): `say!(Warn, "format", args…)`.
+/// `--log-format json`): `say!(Warn, @"event", "format", args…)` (the
+/// event defaults to `message`).
 macro_rules! say {
+    ($level:ident, @$event:literal, $($arg:tt)+) => {
+        crate::log::emit(crate::log::Level::$level, $event, &format!($($arg)+), &[])
+    };
     ($level:ident, $($arg:tt)+) => {
         crate::log::emit(crate::log::Level::$level, "message", &format!($($arg)+), &[])
     };
@@ -194,7 +198,7 @@ pub async fn connect(cli: &Cli, rate_override: Option<u32>) -> Result<Session, A
         let workwx = hongbao_sign::WorkwxSecret::new(hongbao_sandbox::DEFAULT_WORKWX_SECRET)
             .map_err(|e| AppError::Sandbox(e.to_string()))?;
         say!(
-            Info,
+            Info, @"sandbox.start",
             "{SANDBOX_BANNER}: paying through a sandbox started for this run at {}",
             handle.url()
         );
@@ -536,13 +540,13 @@ async fn send(cli: &Cli, args: &SendArgs) -> Result<u8, AppError> {
             // that one is still unknown, so do not claim nothing was paid.
             Err(e) if args.bill.is_some() => {
                 say!(
-                    Error,
+                    Error, @"send.error",
                     "error: {e} (nothing was sent by this call; if an earlier send of bill {bill} ended unknown, it is still unknown: resolve it with `hongbao query`)"
                 );
                 return Ok(exit::ERROR);
             }
             Err(e) => {
-                say!(Error, "error: {e} (nothing was paid)");
+                say!(Error, @"send.error", "error: {e} (nothing was paid)");
                 return Ok(exit::ERROR);
             }
         };
@@ -551,7 +555,7 @@ async fn send(cli: &Cli, args: &SendArgs) -> Result<u8, AppError> {
                 renumbered += 1;
                 let fresh = new_bill(&session, args.kind)?;
                 say!(
-                    Info,
+                    Info, @"send.renumbered",
                     "note: {conflict}. The tool chose that number, so it takes a new one: {fresh}"
                 );
                 bill = fresh;
@@ -771,7 +775,7 @@ fn exit_code_of(summary: &Summary, interrupted: bool) -> u8 {
 
 fn print_issues(issues: &[crate::input::RowIssue]) {
     for issue in issues {
-        say!(Warn, "invalid: {issue}");
+        say!(Warn, @"batch.invalid_row", "invalid: {issue}");
     }
 }
 
@@ -785,7 +789,7 @@ fn batch_name(args: &RunArgs) -> String {
 fn print_plan(plan: &ImportPlan) {
     for row in &plan.refused {
         say!(
-            Warn,
+            Warn, @"batch.refused_row",
             "refused: line {}: key {} exists with other parameters and may be paid ({}): stored {}; file {}",
             row.line,
             row.key,
@@ -796,13 +800,13 @@ fn print_plan(plan: &ImportPlan) {
     }
     for (line, bill, holder) in &plan.duplicate_bills {
         say!(
-            Warn,
+            Warn, @"batch.refused_row",
             "refused: line {line}: bill number {bill} is already used by {holder}"
         );
     }
     for row in &plan.replaced {
         say!(
-            Info,
+            Info, @"batch.replaced_row",
             "note: line {}: key {} was definitely not paid ({}); it takes the file's parameters and a new bill number",
             row.line,
             row.key,
@@ -811,7 +815,7 @@ fn print_plan(plan: &ImportPlan) {
     }
     for similar in &plan.similar {
         say!(
-            Warn,
+            Warn, @"batch.similar_payee",
             "warning: line {}: {} gets {} yuan, the same amount as payout {} in {} within the last 30 days",
             similar.line,
             similar.openid,
@@ -847,11 +851,11 @@ fn yuan(fen: u64) -> String {
 /// The plan of a run, on stderr, before anything is sent.
 fn print_run_plan(run: &batch::RunPlan) {
     if run.rows == 0 {
-        say!(Info, "{}", i18n::text("plan-nothing"));
+        say!(Info, @"batch.plan", "{}", i18n::text("plan-nothing"));
     } else {
         let (line, largest) = run.largest.unwrap_or_default();
         say!(
-            Info,
+            Info, @"batch.plan",
             "{}",
             i18n::text_str(
                 "plan-rows",
@@ -868,7 +872,7 @@ fn print_run_plan(run: &batch::RunPlan) {
     for (openid, lines) in &run.duplicates {
         let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
         say!(
-            Info,
+            Info, @"batch.duplicate_payee",
             "{}",
             i18n::text_str(
                 "plan-duplicate",
@@ -882,7 +886,7 @@ fn print_run_plan(run: &batch::RunPlan) {
 fn print_refusals(run: &batch::RunPlan) {
     for (line, fen) in &run.over_amount {
         say!(
-            Warn,
+            Warn, @"batch.over_amount",
             "{}",
             i18n::text_str(
                 "over-amount",
@@ -896,7 +900,7 @@ fn print_refusals(run: &batch::RunPlan) {
     }
     if let Some(cap) = run.over_total {
         say!(
-            Warn,
+            Warn, @"batch.over_total",
             "{}",
             i18n::text_str(
                 "over-total",
@@ -910,7 +914,7 @@ fn print_refusals(run: &batch::RunPlan) {
     }
     if !run.duplicates.is_empty() && !run.allow_duplicates {
         say!(
-            Warn,
+            Warn, @"batch.duplicates_refused",
             "{}",
             i18n::text_with(
                 "duplicates-refused",
@@ -919,7 +923,7 @@ fn print_refusals(run: &batch::RunPlan) {
         );
     }
     if !run.over_amount.is_empty() || run.over_total.is_some() {
-        say!(Warn, "{}", i18n::text("caps-refused"));
+        say!(Warn, @"batch.caps_refused", "{}", i18n::text("caps-refused"));
     }
 }
 
@@ -954,7 +958,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     let session = connect(cli, args.rate_per_minute).await?;
     let notify_url = notify_url(args.notify.as_deref(), &session.config);
     for note in crate::input::notes(&args.file).map_err(batch::BatchError::Input)? {
-        say!(Info, "note: {note}");
+        say!(Info, @"input.note", "note: {note}");
     }
     // The caps are checked before the ledger is opened (a bad cap leaves
     // nothing behind).
@@ -1036,7 +1040,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
             discard(ledger);
             print_issues(&issues);
             say!(
-                Warn,
+                Warn, @"batch.invalid",
                 "{}",
                 i18n::text_with(
                     "invalid-rows",
@@ -1049,7 +1053,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
             discard(ledger);
             print_plan(&plan);
             say!(
-                Warn,
+                Warn, @"batch.refused",
                 "{} row(s) refused: nothing was imported or sent. A payout that may be paid keeps its parameters; to pay someone else or another amount, give the row a new key (a `key` column) or use another --batch",
                 plan.refused.len() + plan.duplicate_bills.len()
             );
@@ -1068,7 +1072,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
             } else {
                 "not-confirmed"
             };
-            say!(Warn, "{}", i18n::text(id));
+            say!(Warn, @"batch.not_confirmed", "{}", i18n::text(id));
             return Ok(exit::ERROR);
         }
         PlanResult::Planned { plan, skipped, .. } => {
@@ -1076,7 +1080,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
             skipped_rows = crate::input::rows_with_issues(&skipped) as u64;
             print_plan(&plan);
             say!(
-                Info,
+                Info, @"batch.imported",
                 "{}batch {batch} in {}: {} new, {} unchanged, {} replaced row(s){}",
                 if plan.unchanged.is_empty() {
                     ""
@@ -1121,7 +1125,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     let ctrl_c = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             say!(
-                Info,
+                Info, @"batch.interrupting",
                 "interrupted: finishing the requests in flight, then stopping (rerun to resume)"
             );
             flag.store(true, Ordering::SeqCst);
@@ -1336,7 +1340,7 @@ async fn warn_by_cause(store: &dyn Store, batch: &str, verbose: u8) -> Result<()
 /// is only a warning.
 async fn final_checkpoint(store: &dyn Store) {
     if let Err(e) = store.checkpoint().await {
-        say!(Warn, "warning: {e}");
+        say!(Warn, @"journal.checkpoint", "warning: {e}");
     }
 }
 
@@ -1561,9 +1565,9 @@ async fn batch_reconcile(
     .await?;
     final_checkpoint(ledger.store().as_ref()).await;
     for line in &found.disagreements {
-        say!(Warn, "disagreement: {line}");
+        say!(Warn, @"reconcile.disagreement", "disagreement: {line}");
     }
-    say!(Info, "queried {} row(s)", found.queried);
+    say!(Info, @"reconcile.queried", "queried {} row(s)", found.queried);
     print_summary(
         ledger.store().as_ref(),
         &found.summary,
@@ -1574,7 +1578,7 @@ async fn batch_reconcile(
     let mut code = exit_code_of(&found.summary, false);
     if code == exit::OK && !found.disagreements.is_empty() {
         say!(
-            Warn,
+            Warn, @"reconcile.disagreements",
             "{} disagreement(s) between WeChat and the ledger: check them before paying anyone again",
             found.disagreements.len()
         );
@@ -1594,16 +1598,16 @@ async fn batch_report(report_args: &ReportArgs) -> Result<u8, AppError> {
     // The CSV keeps its columns; the server goes to stderr (and into --json).
     let server = recorded_server(store).await?;
     if server.as_ref().is_some_and(|s| s.sandbox) {
-        say!(Info, "{}", i18n::text("sandbox-banner"));
+        say!(Info, @"report.sandbox", "{}", i18n::text("sandbox-banner"));
     }
-    say!(Info, "{}", server_line(server.as_ref()));
+    say!(Info, @"report.server", "{}", server_line(server.as_ref()));
     if let Some(path) = &report_args.csv {
         output::write_excel_csv(store, batch.as_deref(), path).await?;
-        say!(Info, "wrote {}", path.display());
+        say!(Info, @"report.written", "wrote {}", path.display());
     }
     if let Some(path) = &report_args.xlsx {
         output::write_xlsx(store, batch.as_deref(), path).await?;
-        say!(Info, "wrote {}", path.display());
+        say!(Info, @"report.written", "wrote {}", path.display());
     }
     if args.json {
         report::write_json(store, batch.as_deref(), output::stdout()).await?;

@@ -241,6 +241,12 @@ fn log_lines_are_json_objects_with_time_level_and_event() {
         .unwrap();
     assert_eq!(progress["fields"]["done"], 3, "{progress}");
     assert_eq!(progress["fields"]["total"], 3, "{progress}");
+    for event in ["sandbox.start", "batch.plan", "batch.imported"] {
+        assert!(
+            lines.iter().any(|l| l["event"] == event),
+            "{event}: {stderr}"
+        );
+    }
     let rate = lines.iter().find(|l| l["event"] == "batch.rate").unwrap();
     assert_eq!(rate["fields"]["handled"], 3, "{rate}");
 
