@@ -26,6 +26,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// A log line on stderr through [`crate::log::emit`] (text, or JSON with
+/// `--log-format json`): `say!(Warn, @"event", "format", args…)` (the
+/// event defaults to `message`).
+macro_rules! say {
+    ($level:ident, @$event:literal, $($arg:tt)+) => {
+        crate::log::emit(crate::log::Level::$level, $event, &format!($($arg)+), &[])
+    };
+    ($level:ident, $($arg:tt)+) => {
+        crate::log::emit(crate::log::Level::$level, "message", &format!($($arg)+), &[])
+    };
+}
+
 /// Why a command could not run (exit code 4, or 2 for bad input).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -185,7 +197,8 @@ pub async fn connect(cli: &Cli, rate_override: Option<u32>) -> Result<Session, A
         .map_err(|e| AppError::Sandbox(e.to_string()))?;
         let workwx = hongbao_sign::WorkwxSecret::new(hongbao_sandbox::DEFAULT_WORKWX_SECRET)
             .map_err(|e| AppError::Sandbox(e.to_string()))?;
-        eprintln!(
+        say!(
+            Info, @"sandbox.start",
             "{SANDBOX_BANNER}: paying through a sandbox started for this run at {}",
             handle.url()
         );
@@ -315,7 +328,12 @@ pub async fn run(cli: Cli) -> u8 {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("{}: {err}", i18n::text("error"));
+            crate::log::emit(
+                crate::log::Level::Error,
+                "error",
+                &format!("{}: {err}", i18n::text("error")),
+                &[("exit_code", err.exit_code().into())],
+            );
             err.exit_code()
         }
     }
@@ -521,13 +539,14 @@ async fn send(cli: &Cli, args: &SendArgs) -> Result<u8, AppError> {
             // hand this may be a retry of an earlier send that ended unknown:
             // that one is still unknown, so do not claim nothing was paid.
             Err(e) if args.bill.is_some() => {
-                eprintln!(
+                say!(
+                    Error, @"send.error",
                     "error: {e} (nothing was sent by this call; if an earlier send of bill {bill} ended unknown, it is still unknown: resolve it with `hongbao query`)"
                 );
                 return Ok(exit::ERROR);
             }
             Err(e) => {
-                eprintln!("error: {e} (nothing was paid)");
+                say!(Error, @"send.error", "error: {e} (nothing was paid)");
                 return Ok(exit::ERROR);
             }
         };
@@ -535,7 +554,8 @@ async fn send(cli: &Cli, args: &SendArgs) -> Result<u8, AppError> {
             Outcome::Conflict(conflict) if args.bill.is_none() && renumbered < 3 => {
                 renumbered += 1;
                 let fresh = new_bill(&session, args.kind)?;
-                eprintln!(
+                say!(
+                    Info, @"send.renumbered",
                     "note: {conflict}. The tool chose that number, so it takes a new one: {fresh}"
                 );
                 bill = fresh;
@@ -606,13 +626,20 @@ async fn query(cli: &Cli, args: &QueryArgs) -> Result<u8, AppError> {
     Ok(code)
 }
 
-/// Progress on a terminal (indicatif) or as plain log lines.
+/// Progress on a terminal (indicatif) or as log lines (every 2 s; JSON
+/// objects with `--log-format json`), humanised: `paying: 1,234 / 9,018 ·
+/// 29.8/s · about 5 min left`.
 pub struct ConsoleProgress {
     bar: Option<indicatif::ProgressBar>,
     phase: String,
     total: u64,
     done: u64,
+    phase_started: std::time::Instant,
     last_line: std::time::Instant,
+    /// When the first phase started (for the run's overall rate).
+    first_started: Option<std::time::Instant>,
+    /// Payouts handled over every phase.
+    handled: u64,
 }
 
 impl std::fmt::Debug for ConsoleProgress {
@@ -624,15 +651,62 @@ impl std::fmt::Debug for ConsoleProgress {
 }
 
 impl ConsoleProgress {
-    /// A progress bar when stderr is a terminal (and `bar` allows), log lines otherwise.
+    /// A progress bar when stderr is a terminal (and `bar` allows, and log
+    /// lines are text), log lines otherwise.
     pub fn new(bar: bool) -> Self {
+        let now = std::time::Instant::now();
         ConsoleProgress {
-            bar: (bar && std::io::stderr().is_terminal()).then(indicatif::ProgressBar::hidden),
+            bar: (bar && std::io::stderr().is_terminal() && !crate::log::is_json())
+                .then(indicatif::ProgressBar::hidden),
             phase: String::new(),
             total: 0,
             done: 0,
-            last_line: std::time::Instant::now(),
+            phase_started: now,
+            last_line: now,
+            first_started: None,
+            handled: 0,
         }
+    }
+
+    /// Payouts handled over every phase, and the time since the first
+    /// phase started (`None` when nothing was handled).
+    pub fn overall(&self) -> Option<(u64, Duration)> {
+        let started = self.first_started?;
+        (self.handled > 0).then(|| (self.handled, started.elapsed()))
+    }
+
+    fn line(&self) -> String {
+        crate::human::progress_line(
+            &self.phase,
+            self.done,
+            self.total,
+            self.phase_started.elapsed(),
+        )
+    }
+
+    fn log_line(&self) {
+        let elapsed = self.phase_started.elapsed();
+        crate::log::emit(
+            crate::log::Level::Info,
+            "progress",
+            &self.line(),
+            &[
+                ("phase", self.phase.clone().into()),
+                ("done", self.done.into()),
+                ("total", self.total.into()),
+                (
+                    "per_second",
+                    serde_json::Value::from(
+                        (self.done as f64 / elapsed.as_secs_f64().max(0.001) * 10.0).round() / 10.0,
+                    ),
+                ),
+                (
+                    "eta_seconds",
+                    crate::human::eta(self.done, self.total, elapsed)
+                        .map_or(serde_json::Value::Null, |d| d.as_secs().into()),
+                ),
+            ],
+        );
     }
 }
 
@@ -641,31 +715,35 @@ impl Progress for ConsoleProgress {
         self.phase = phase.to_owned();
         self.total = total;
         self.done = 0;
+        self.phase_started = std::time::Instant::now();
         if total == 0 {
             return;
         }
+        self.first_started.get_or_insert(self.phase_started);
         match &self.bar {
             Some(_) => {
                 let bar = indicatif::ProgressBar::new(total);
-                if let Ok(style) = indicatif::ProgressStyle::with_template(
-                    "{msg:>10} [{bar:40}] {pos}/{len} rows  {per_sec}  eta {eta}",
-                ) {
+                if let Ok(style) = indicatif::ProgressStyle::with_template("[{bar:30}] {msg}") {
                     bar.set_style(style.progress_chars("=> "));
                 }
-                bar.set_message(phase.to_owned());
+                bar.set_message(self.line());
                 self.bar = Some(bar);
             }
-            None => eprintln!("{phase}: {total} rows"),
+            None => self.log_line(),
         }
     }
 
     fn advance(&mut self, done: u64, _last: &AttemptRecord) {
         self.done += done;
+        self.handled += done;
         match &self.bar {
-            Some(bar) => bar.inc(done),
+            Some(bar) => {
+                bar.inc(done);
+                bar.set_message(self.line());
+            }
             None => {
                 if self.done == self.total || self.last_line.elapsed() >= Duration::from_secs(2) {
-                    eprintln!("{}: {}/{} rows", self.phase, self.done, self.total);
+                    self.log_line();
                     self.last_line = std::time::Instant::now();
                 }
             }
@@ -697,7 +775,7 @@ fn exit_code_of(summary: &Summary, interrupted: bool) -> u8 {
 
 fn print_issues(issues: &[crate::input::RowIssue]) {
     for issue in issues {
-        eprintln!("invalid: {issue}");
+        say!(Warn, @"batch.invalid_row", "invalid: {issue}");
     }
 }
 
@@ -710,22 +788,34 @@ fn batch_name(args: &RunArgs) -> String {
 
 fn print_plan(plan: &ImportPlan) {
     for row in &plan.refused {
-        eprintln!(
+        say!(
+            Warn, @"batch.refused_row",
             "refused: line {}: key {} exists with other parameters and may be paid ({}): stored {}; file {}",
-            row.line, row.key, row.state, row.old, row.new
+            row.line,
+            row.key,
+            row.state,
+            row.old,
+            row.new
         );
     }
     for (line, bill, holder) in &plan.duplicate_bills {
-        eprintln!("refused: line {line}: bill number {bill} is already used by {holder}");
+        say!(
+            Warn, @"batch.refused_row",
+            "refused: line {line}: bill number {bill} is already used by {holder}"
+        );
     }
     for row in &plan.replaced {
-        eprintln!(
+        say!(
+            Info, @"batch.replaced_row",
             "note: line {}: key {} was definitely not paid ({}); it takes the file's parameters and a new bill number",
-            row.line, row.key, row.state
+            row.line,
+            row.key,
+            row.state
         );
     }
     for similar in &plan.similar {
-        eprintln!(
+        say!(
+            Warn, @"batch.similar_payee",
             "warning: line {}: {} gets {} yuan, the same amount as payout {} in {} within the last 30 days",
             similar.line,
             similar.openid,
@@ -761,10 +851,11 @@ fn yuan(fen: u64) -> String {
 /// The plan of a run, on stderr, before anything is sent.
 fn print_run_plan(run: &batch::RunPlan) {
     if run.rows == 0 {
-        eprintln!("{}", i18n::text("plan-nothing"));
+        say!(Info, @"batch.plan", "{}", i18n::text("plan-nothing"));
     } else {
         let (line, largest) = run.largest.unwrap_or_default();
-        eprintln!(
+        say!(
+            Info, @"batch.plan",
             "{}",
             i18n::text_str(
                 "plan-rows",
@@ -780,7 +871,8 @@ fn print_run_plan(run: &batch::RunPlan) {
     }
     for (openid, lines) in &run.duplicates {
         let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
-        eprintln!(
+        say!(
+            Info, @"batch.duplicate_payee",
             "{}",
             i18n::text_str(
                 "plan-duplicate",
@@ -793,7 +885,8 @@ fn print_run_plan(run: &batch::RunPlan) {
 /// Why the rails refused a run.
 fn print_refusals(run: &batch::RunPlan) {
     for (line, fen) in &run.over_amount {
-        eprintln!(
+        say!(
+            Warn, @"batch.over_amount",
             "{}",
             i18n::text_str(
                 "over-amount",
@@ -806,7 +899,8 @@ fn print_refusals(run: &batch::RunPlan) {
         );
     }
     if let Some(cap) = run.over_total {
-        eprintln!(
+        say!(
+            Warn, @"batch.over_total",
             "{}",
             i18n::text_str(
                 "over-total",
@@ -819,7 +913,8 @@ fn print_refusals(run: &batch::RunPlan) {
         );
     }
     if !run.duplicates.is_empty() && !run.allow_duplicates {
-        eprintln!(
+        say!(
+            Warn, @"batch.duplicates_refused",
             "{}",
             i18n::text_with(
                 "duplicates-refused",
@@ -828,7 +923,7 @@ fn print_refusals(run: &batch::RunPlan) {
         );
     }
     if !run.over_amount.is_empty() || run.over_total.is_some() {
-        eprintln!("{}", i18n::text("caps-refused"));
+        say!(Warn, @"batch.caps_refused", "{}", i18n::text("caps-refused"));
     }
 }
 
@@ -861,8 +956,9 @@ fn ask_to_pay(run: &batch::RunPlan) -> Confirm {
 
 async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     let session = connect(cli, args.rate_per_minute).await?;
+    let notify_url = notify_url(args.notify.as_deref(), &session.config);
     for note in crate::input::notes(&args.file).map_err(batch::BatchError::Input)? {
-        eprintln!("note: {note}");
+        say!(Info, @"input.note", "note: {note}");
     }
     // The caps are checked before the ledger is opened (a bad cap leaves
     // nothing behind).
@@ -943,7 +1039,8 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         PlanResult::Invalid(issues) => {
             discard(ledger);
             print_issues(&issues);
-            eprintln!(
+            say!(
+                Warn, @"batch.invalid",
                 "{}",
                 i18n::text_with(
                     "invalid-rows",
@@ -955,7 +1052,8 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         PlanResult::Refused(plan) => {
             discard(ledger);
             print_plan(&plan);
-            eprintln!(
+            say!(
+                Warn, @"batch.refused",
                 "{} row(s) refused: nothing was imported or sent. A payout that may be paid keeps its parameters; to pay someone else or another amount, give the row a new key (a `key` column) or use another --batch",
                 plan.refused.len() + plan.duplicate_bills.len()
             );
@@ -974,14 +1072,15 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
             } else {
                 "not-confirmed"
             };
-            eprintln!("{}", i18n::text(id));
+            say!(Warn, @"batch.not_confirmed", "{}", i18n::text(id));
             return Ok(exit::ERROR);
         }
         PlanResult::Planned { plan, skipped, .. } => {
             print_issues(&skipped);
             skipped_rows = crate::input::rows_with_issues(&skipped) as u64;
             print_plan(&plan);
-            eprintln!(
+            say!(
+                Info, @"batch.imported",
                 "{}batch {batch} in {}: {} new, {} unchanged, {} replaced row(s){}",
                 if plan.unchanged.is_empty() {
                     ""
@@ -1005,17 +1104,16 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         if !args.json {
             writeln!(output::stdout(), "{}", i18n::text("dry-run"))?;
         }
-        print_summary(
-            ledger.store().as_ref(),
-            &summary,
-            args.json,
-            &RunFacts {
-                dry_run: true,
-                interrupted: false,
-                skipped_rows,
-            },
-        )
-        .await?;
+        let facts = RunFacts {
+            dry_run: true,
+            interrupted: false,
+            skipped_rows,
+        };
+        print_summary(ledger.store().as_ref(), &summary, args.json, &facts).await?;
+        if let Some(url) = &notify_url {
+            let notice = run_notice(ledger.store().as_ref(), &batch, summary, &facts, None).await?;
+            crate::notify::send(url, &notice).await;
+        }
         return Ok(if skipped_rows > 0 {
             exit::NOT_PAID
         } else {
@@ -1026,7 +1124,8 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     let flag = stop.clone();
     let ctrl_c = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
+            say!(
+                Info, @"batch.interrupting",
                 "interrupted: finishing the requests in flight, then stopping (rerun to resume)"
             );
             flag.store(true, Ordering::SeqCst);
@@ -1042,33 +1141,55 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     let report = batch::run(&ledger, &session.client, &options, stop, &mut progress).await?;
     ctrl_c.abort();
     for (line, old, new) in &report.renumbered {
-        eprintln!(
-            "note: line {line}: bill {old} belongs to another payment (nothing was paid to this payee under it); the tool had chosen it, so it took a new one: {new}"
+        crate::log::warn(
+            "batch.renumbered",
+            &format!(
+                "note: line {line}: bill {old} belongs to another payment (nothing was paid to this payee under it); the tool had chosen it, so it took a new one: {new}"
+            ),
         );
     }
     if let Some(why) = &report.halted {
-        eprintln!("stopped early: {why}");
+        crate::log::emit(
+            crate::log::Level::Error,
+            "batch.halted",
+            &format!("stopped early: {why}"),
+            &[("why", why.clone().into())],
+        );
     }
     final_checkpoint(ledger.store().as_ref()).await;
-    print_summary(
-        ledger.store().as_ref(),
-        &report.summary,
-        args.json,
-        &RunFacts {
-            dry_run: false,
-            interrupted: report.interrupted,
-            skipped_rows,
-        },
-    )
-    .await?;
+    warn_by_cause(ledger.store().as_ref(), &batch, cli.verbose).await?;
+    if let Some((handled, elapsed)) = progress.overall() {
+        crate::log::emit(
+            crate::log::Level::Info,
+            "batch.rate",
+            &crate::human::run_rate_line(handled, elapsed),
+            &[
+                ("handled", handled.into()),
+                ("elapsed_ms", (elapsed.as_millis() as u64).into()),
+            ],
+        );
+    }
+    let facts = RunFacts {
+        dry_run: false,
+        interrupted: report.interrupted,
+        skipped_rows,
+    };
+    print_summary(ledger.store().as_ref(), &report.summary, args.json, &facts).await?;
     let mut code = exit_code_of(&report.summary, report.interrupted);
     if code == exit::OK && skipped_rows > 0 {
         code = exit::NOT_PAID;
     }
-    if code == exit::UNKNOWN {
-        eprintln!(
-            "some outcomes are unknown: rerun the same command to resolve them (never pay them again by hand)"
-        );
+    if let Some(url) = &notify_url {
+        let notice = run_notice(
+            ledger.store().as_ref(),
+            &batch,
+            report.summary.clone(),
+            &facts,
+            report.halted.clone(),
+        )
+        .await?;
+        // A failure is a warning: the exit code stays the batch's.
+        crate::notify::send(url, &notice).await;
     }
     if let Some(sandbox) = session.sandbox {
         sandbox.shutdown().await;
@@ -1076,12 +1197,150 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     Ok(code)
 }
 
+/// The webhook of a run: `--notify`, else HONGBAO_NOTIFY_URL, else the
+/// config's `notify_url` (empty values count as none).
+pub(crate) fn notify_url(flag: Option<&str>, config: &Config) -> Option<String> {
+    flag.map(str::to_owned)
+        .or_else(|| std::env::var(crate::notify::NOTIFY_URL_ENV).ok())
+        .or_else(|| config.notify_url.as_ref().map(|u| u.0.clone()))
+        .filter(|url| !url.trim().is_empty())
+}
+
+/// What the webhook is told about a run.
+async fn run_notice(
+    store: &dyn Store,
+    batch: &str,
+    summary: Summary,
+    facts: &RunFacts,
+    halted: Option<String>,
+) -> Result<crate::notify::RunNotice, AppError> {
+    let server = recorded_server(store).await?;
+    Ok(crate::notify::RunNotice {
+        batch: batch.to_owned(),
+        sandbox: server.as_ref().is_some_and(|s| s.sandbox),
+        server: server.map(|s| s.id),
+        dry_run: facts.dry_run,
+        interrupted: facts.interrupted,
+        halted,
+        skipped_rows: facts.skipped_rows,
+        summary,
+    })
+}
+
+/// Why a payout is unknown, for people: its error code, else the first
+/// words of its last message (`no complete reply`, `in progress
+/// (PROCESSING)`), else "no answer recorded". For display only: every
+/// decision about the payout is the client's typed outcome.
+fn unknown_cause(payout: &hongbao_ledger::Payout) -> String {
+    if let Some(code) = payout.err_code.as_deref().filter(|c| !c.is_empty()) {
+        return code.to_owned();
+    }
+    match payout.message.as_deref().map(str::trim) {
+        Some(message) if !message.is_empty() => message
+            .split(':')
+            .next()
+            .unwrap_or(message)
+            .chars()
+            .take(60)
+            .collect(),
+        _ => i18n::text("cause-sending"),
+    }
+}
+
+/// Counts per cause, most frequent first: `SYSTEMERROR 9, timeout 3`.
+fn causes_text(causes: &[String]) -> String {
+    let mut counts: Vec<(String, u64)> = Vec::new();
+    for cause in causes {
+        match counts.iter_mut().find(|(c, _)| c == cause) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((cause.clone(), 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    counts
+        .iter()
+        .map(|(cause, n)| format!("{cause} {}", crate::human::count(*n)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One warning for the batch's unknown payouts, counted by cause (and one
+/// for its conflicts); with `-v`, one line per unknown row too.
+async fn warn_by_cause(store: &dyn Store, batch: &str, verbose: u8) -> Result<(), AppError> {
+    let payouts = store
+        .payouts(&hongbao_ledger::PayoutFilter {
+            batch: Some(batch.to_owned()),
+            ..Default::default()
+        })
+        .await?;
+    let unknown: Vec<&hongbao_ledger::Payout> = payouts
+        .iter()
+        .filter(|p| matches!(p.state, PayoutState::Unknown | PayoutState::Sending))
+        .collect();
+    if verbose > 0 {
+        for payout in &unknown {
+            crate::log::emit(
+                crate::log::Level::Warn,
+                "batch.unknown_row",
+                &i18n::text_str(
+                    "unknown-row",
+                    &[
+                        ("line", payout.line.to_string()),
+                        ("bill", payout.bill.clone()),
+                        ("cause", unknown_cause(payout)),
+                    ],
+                ),
+                &[
+                    ("line", payout.line.into()),
+                    ("bill", payout.bill.clone().into()),
+                    ("cause", unknown_cause(payout).into()),
+                ],
+            );
+        }
+    }
+    if !unknown.is_empty() {
+        let causes: Vec<String> = unknown.iter().map(|p| unknown_cause(p)).collect();
+        let text = causes_text(&causes);
+        crate::log::emit(
+            crate::log::Level::Warn,
+            "batch.unknown",
+            &i18n::text_str(
+                "unknown-by-cause",
+                &[
+                    ("rows", crate::human::count(unknown.len() as u64)),
+                    ("causes", text.clone()),
+                ],
+            ),
+            &[
+                ("unknown", (unknown.len() as u64).into()),
+                ("causes", text.into()),
+            ],
+        );
+    }
+    let conflicts = payouts
+        .iter()
+        .filter(|p| p.state == PayoutState::Conflict)
+        .count() as u64;
+    if conflicts > 0 {
+        crate::log::emit(
+            crate::log::Level::Warn,
+            "batch.conflict",
+            &i18n::text_str(
+                "conflict-count",
+                &[("rows", crate::human::count(conflicts))],
+            ),
+            &[("conflicts", conflicts.into())],
+        );
+    }
+    Ok(())
+}
+
 /// Folds the WAL into the ledger file at the end of a command that wrote
 /// it. Everything is already durable (in the -wal file), so a failure here
 /// is only a warning.
 async fn final_checkpoint(store: &dyn Store) {
     if let Err(e) = store.checkpoint().await {
-        eprintln!("warning: {e}");
+        say!(Warn, @"journal.checkpoint", "warning: {e}");
     }
 }
 
@@ -1306,9 +1565,9 @@ async fn batch_reconcile(
     .await?;
     final_checkpoint(ledger.store().as_ref()).await;
     for line in &found.disagreements {
-        eprintln!("disagreement: {line}");
+        say!(Warn, @"reconcile.disagreement", "disagreement: {line}");
     }
-    eprintln!("queried {} row(s)", found.queried);
+    say!(Info, @"reconcile.queried", "queried {} row(s)", found.queried);
     print_summary(
         ledger.store().as_ref(),
         &found.summary,
@@ -1318,7 +1577,8 @@ async fn batch_reconcile(
     .await?;
     let mut code = exit_code_of(&found.summary, false);
     if code == exit::OK && !found.disagreements.is_empty() {
-        eprintln!(
+        say!(
+            Warn, @"reconcile.disagreements",
             "{} disagreement(s) between WeChat and the ledger: check them before paying anyone again",
             found.disagreements.len()
         );
@@ -1338,16 +1598,16 @@ async fn batch_report(report_args: &ReportArgs) -> Result<u8, AppError> {
     // The CSV keeps its columns; the server goes to stderr (and into --json).
     let server = recorded_server(store).await?;
     if server.as_ref().is_some_and(|s| s.sandbox) {
-        eprintln!("{}", i18n::text("sandbox-banner"));
+        say!(Info, @"report.sandbox", "{}", i18n::text("sandbox-banner"));
     }
-    eprintln!("{}", server_line(server.as_ref()));
+    say!(Info, @"report.server", "{}", server_line(server.as_ref()));
     if let Some(path) = &report_args.csv {
         output::write_excel_csv(store, batch.as_deref(), path).await?;
-        eprintln!("wrote {}", path.display());
+        say!(Info, @"report.written", "wrote {}", path.display());
     }
     if let Some(path) = &report_args.xlsx {
         output::write_xlsx(store, batch.as_deref(), path).await?;
-        eprintln!("wrote {}", path.display());
+        say!(Info, @"report.written", "wrote {}", path.display());
     }
     if args.json {
         report::write_json(store, batch.as_deref(), output::stdout()).await?;

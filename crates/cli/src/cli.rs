@@ -42,9 +42,24 @@ pub struct Cli {
     /// Default: from LC_ALL / LC_MESSAGES / LANG (zh_* is Chinese), else en.
     #[arg(long, global = true, value_enum, value_name = "LANG")]
     pub lang: Option<crate::i18n::Lang>,
-    /// More log output (-v: debug, -vv: trace). Logs go to stderr.
+    /// More log output (-v: debug, -vv: trace). Logs go to stderr. At the
+    /// default level a batch run warns once with a count per cause (e.g.
+    /// "3 payout(s) unknown: SYSTEMERROR 2, …"); -v adds one line per row.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Format of the log lines on stderr (warnings, progress, errors):
+    /// `text` for people (the default), or `json`: one JSON object per line
+    /// (`ts` RFC 3339, `level`, `event`, `message`, `fields`) for log
+    /// collectors. Standard output is unchanged.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        env = "HONGBAO_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: crate::log::LogFormat,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -116,6 +131,13 @@ pub struct WorkerArgs {
     /// Stop after one pass when nothing is due (for scripts and tests).
     #[arg(long)]
     pub exit_when_idle: bool,
+    /// POST the summary (of `--batch`, else of the ledger) as JSON to this
+    /// webhook when the worker stops, in the shape of a WeCom group bot
+    /// (see `batch run --notify`). Default: HONGBAO_NOTIFY_URL, else the
+    /// config's `notify_url`. A webhook failure is only a warning on stderr
+    /// (the URL's query masked): it never changes the exit code.
+    #[arg(long, value_name = "URL")]
+    pub notify: Option<String>,
 }
 
 /// `hongbao completions`.
@@ -334,6 +356,15 @@ pub struct RunArgs {
     /// column gives the rows distinct keys.
     #[arg(long)]
     pub allow_duplicates: bool,
+    /// POST the run's summary as JSON to this webhook when the run ends,
+    /// in the shape of a WeCom group bot (`{"msgtype":"markdown",…}`: batch,
+    /// paid, not paid, unknown, conflicts, skipped rows; marked SANDBOX for
+    /// a sandbox run). Default: HONGBAO_NOTIFY_URL, else the config's
+    /// `notify_url` (prefer those: a URL on the command line is visible to
+    /// other users of the machine). A webhook failure is only a warning on
+    /// stderr (the URL's query masked): it never changes the exit code.
+    #[arg(long, value_name = "URL")]
+    pub notify: Option<String>,
 }
 
 /// `hongbao batch status` (and the journal part of reconcile and report).

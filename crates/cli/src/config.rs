@@ -118,6 +118,24 @@ pub struct Config {
     pub scene_id: Option<String>,
     /// Default number of packets of a group red packet.
     pub total_num: Option<String>,
+    /// Webhook that gets the summary of every `batch run` (a WeCom group
+    /// bot URL, `…/webhook/send?key=…`); `--notify` overrides it. Its
+    /// query is never shown (masked in messages and in `Debug`).
+    pub notify_url: Option<NotifyUrl>,
+}
+
+/// A webhook URL: it may carry a credential (a WeCom bot's `key=`), so its
+/// `Debug` masks the query.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct NotifyUrl(pub String);
+
+impl std::fmt::Debug for NotifyUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("NotifyUrl")
+            .field(&crate::notify::mask_url(&self.0))
+            .finish()
+    }
 }
 
 /// An amount in yuan in the config: `"200.00"` or `200` (never a float).
@@ -394,6 +412,7 @@ impl Config {
                 "desc" => self.desc = text(),
                 "scene_id" => self.scene_id = text(),
                 "total_num" => self.total_num = text(),
+                "notify_url" => self.notify_url = Some(NotifyUrl(value.clone())),
                 _ => {}
             }
         }
@@ -488,6 +507,7 @@ pub const ENV_SETTINGS: &[(&str, &str)] = &[
     ("HONGBAO_DESC", "desc"),
     ("HONGBAO_SCENE_ID", "scene_id"),
     ("HONGBAO_TOTAL_NUM", "total_num"),
+    ("HONGBAO_NOTIFY_URL", "notify_url"),
 ];
 
 /// What a setting holds.
@@ -528,6 +548,7 @@ const SETTINGS: &[(&str, SettingKind)] = &[
     ("desc", SettingKind::Text),
     ("scene_id", SettingKind::Text),
     ("total_num", SettingKind::Text),
+    ("notify_url", SettingKind::Text),
 ];
 
 /// Where a secret goes instead of the config file, for a setting whose name

@@ -218,7 +218,9 @@ mod tests {
                 let vars = FluentArgs::from_iter(
                     [
                         "rows", "total", "largest", "line", "kind", "openid", "lines", "amount",
-                        "cap", "payees", "id",
+                        "cap", "payees", "id", // notify / logs / progress
+                        "batch", "why", "url", "error", "causes", "bill", "cause", "phase", "done",
+                        "rate", "eta", "n", "h", "m", "elapsed",
                     ]
                     .map(|name| (name, FluentValue::from(3))),
                 );

@@ -19,6 +19,9 @@
 //! * [`output`]: stdout that ends quietly on a closed pipe, the sandbox
 //!   banner, reports for Excel; [`completions`]: shell completions and
 //!   man pages;
+//! * [`notify`]: the run's summary POSTed to a webhook (`--notify`);
+//!   [`log`]: log lines as text or JSON (`--log-format`); [`human`]:
+//!   counts, rates and durations as people read them;
 //! * [`exit`]: the exit codes.
 #![forbid(unsafe_code)]
 // Not a published API (being reworked (batch/journal moving to a ledger crate); its public structs are internal surface): exhaustive structs are reviewed in #11's follow-up.
@@ -36,8 +39,11 @@ pub mod cli;
 pub mod completions;
 pub mod config;
 pub mod exit;
+pub mod human;
 pub mod i18n;
 pub mod input;
+pub mod log;
+pub mod notify;
 pub mod output;
 pub mod payout;
 pub mod report;

@@ -11,20 +11,9 @@ fn main() -> std::process::ExitCode {
     hongbao_cli::i18n::init(hongbao_cli::i18n::detect(cli.lang, &|name| {
         std::env::var(name).ok()
     }));
+    hongbao_cli::log::init(cli.log_format);
     if !matches!(cli.command, Command::Sandbox(_)) {
-        let level = match cli.verbose {
-            0 => "warn",
-            1 => "debug",
-            _ => "trace",
-        };
-        let filter = tracing_subscriber::EnvFilter::try_from_env("HONGBAO_LOG")
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-        let _ = tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            // No ANSI codes into a file or a pipe (nor with NO_COLOR set).
-            .with_ansi(hongbao_cli::output::colour_on_stderr())
-            .with_env_filter(filter)
-            .try_init();
+        init_tracing(cli.verbose);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -38,4 +27,41 @@ fn main() -> std::process::ExitCode {
     };
     let code = runtime.block_on(hongbao_cli::app::run(cli));
     std::process::ExitCode::from(code)
+}
+
+/// Library logs on stderr: `warn` by default (`-v` debug, `-vv` trace, or
+/// HONGBAO_LOG), as text or as JSON lines (`--log-format json`). At the
+/// default level the client's per-row outcome warnings are left out: the
+/// batch run warns once with a count per cause instead (`-v` shows them).
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let level = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let from_env = tracing_subscriber::EnvFilter::try_from_env("HONGBAO_LOG");
+    let per_row_hidden = verbose == 0 && from_env.is_err();
+    let filter = from_env.unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let per_row = tracing_subscriber::filter::filter_fn(move |meta| {
+        !(per_row_hidden
+            && meta.is_event()
+            && meta.target() == "hongbao::client"
+            && meta.fields().field("outcome").is_some())
+    });
+    let json = hongbao_cli::log::is_json();
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        // No ANSI codes into a file or a pipe (nor with NO_COLOR set).
+        .with_ansi(!json && hongbao_cli::output::colour_on_stderr());
+    let layer = if json {
+        layer.event_format(hongbao_cli::log::JsonFormat).boxed()
+    } else {
+        layer.boxed()
+    };
+    let _ = tracing_subscriber::registry()
+        .with(layer.with_filter(filter).with_filter(per_row))
+        .try_init();
 }

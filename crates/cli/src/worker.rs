@@ -10,6 +10,14 @@ use crate::exit;
 use hongbao_ledger::{Binding, Event, Ledger, LedgerOptions, Quota, StopHandle};
 use std::time::Duration;
 
+/// A log line on stderr through [`crate::log::emit`] (text, or JSON with
+/// `--log-format json`).
+macro_rules! say {
+    ($level:ident, $($arg:tt)+) => {
+        crate::log::emit(crate::log::Level::$level, "worker", &format!($($arg)+), &[])
+    };
+}
+
 /// Runs the worker until SIGTERM/SIGINT (or, with `--exit-when-idle`, until
 /// a pass finds nothing to do); returns the exit code.
 pub async fn run(cli: &Cli, args: &WorkerArgs) -> Result<u8, AppError> {
@@ -44,7 +52,8 @@ pub async fn run(cli: &Cli, args: &WorkerArgs) -> Result<u8, AppError> {
         .reissue_not_paid(args.reissue_not_paid)
         .events(events)
         .with_stop(stop.clone());
-    eprintln!(
+    say!(
+        Info,
         "worker on {}: {} in flight, {}, lease {} s",
         ledger.store().location(),
         args.concurrency,
@@ -84,12 +93,29 @@ pub async fn run(cli: &Cli, args: &WorkerArgs) -> Result<u8, AppError> {
     };
     signals.abort();
     if let Some(why) = &report.halted {
-        eprintln!("stopped: {why}");
+        say!(Error, "stopped: {why}");
     }
-    eprintln!(
+    say!(
+        Info,
         "worker stopped{}: {paid} payout(s) finished by this worker",
         if stop.is_stopped() { " (signal)" } else { "" }
     );
+    if let Some(url) = crate::app::notify_url(args.notify.as_deref(), &session.config) {
+        let server = server_of(&session);
+        let notice = crate::notify::RunNotice {
+            batch: args
+                .batch
+                .clone()
+                .unwrap_or_else(|| crate::i18n::text("notify-all-batches")),
+            sandbox: server.sandbox,
+            server: Some(server.id),
+            halted: report.halted.clone(),
+            summary: report.summary.clone(),
+            ..crate::notify::RunNotice::default()
+        };
+        // A failure is a warning: the exit code stays the worker's.
+        crate::notify::send(&url, &notice).await;
+    }
     Ok(if report.halted.is_some() {
         exit::ERROR
     } else {
@@ -129,6 +155,6 @@ async fn stop_on_signal(stop: StopHandle) {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-    eprintln!("stopping: finishing the requests in flight");
+    say!(Info, "stopping: finishing the requests in flight");
     stop.stop();
 }

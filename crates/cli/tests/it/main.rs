@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod crash_soak;
 mod frontend;
+mod notify;
 #[cfg(feature = "postgres")]
 mod pg;
 mod rails;
