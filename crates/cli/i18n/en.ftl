@@ -72,8 +72,6 @@ duration-hours = { $h } h { $m } min
 run-rate = { $done } payout(s) handled in { $elapsed } · { $rate }
 
 ## --- Progress, notes and warnings on stderr (issue #13 §5) ---
-progress-start = { $phase }: { $total } rows
-progress-rows = rows
 sandbox-started = { $banner }: paying through a sandbox started for this run at { $url }
 note = note
 warning = warning
@@ -92,7 +90,6 @@ batch-skipped = , { $rows } invalid row(s) skipped (not paid)
 ctrl-c = interrupted: finishing the requests in flight, then stopping (rerun to resume)
 renumbered = line { $line }: bill { $old } belongs to another payment (nothing was paid to this payee under it); the tool had chosen it, so it took a new one: { $new }
 stopped-early = stopped early
-unknown-rerun = some outcomes are unknown: rerun the same command to resolve them (never pay them again by hand)
 disagreement = disagreement
 queried = queried { $rows } row(s)
 disagreements = { $rows } disagreement(s) between WeChat and the ledger: check them before paying anyone again

@@ -72,8 +72,6 @@ duration-hours = { $h } 小时 { $m } 分钟
 run-rate = 共处理 { $done } 笔，用时 { $elapsed } · { $rate }
 
 ## --- 标准错误输出上的进度、提示和警告（issue #13 §5）---
-progress-start = { $phase }：共 { $total } 行
-progress-rows = 行
 sandbox-started = { $banner }：通过本次运行启动的沙箱付款，地址 { $url }
 note = 提示
 warning = 警告
@@ -92,7 +90,6 @@ batch-skipped = ，跳过 { $rows } 个无效行（未支付）
 ctrl-c = 已中断：等发送中的请求完成后停止（再次运行同一命令即可继续）
 renumbered = 第 { $line } 行：单号 { $old } 属于另一笔付款（该收款人在此单号下没有收到款项）；单号是本工具生成的，因此换用了新单号：{ $new }
 stopped-early = 提前停止
-unknown-rerun = 部分结果未知：再次运行同一命令即可确认（切勿手动重新付款）
 disagreement = 不一致
 queried = 已查询 { $rows } 行
 disagreements = 微信与账本有 { $rows } 处不一致：再次付款前请先核对
