@@ -94,6 +94,13 @@ disagreement = disagreement
 queried = queried { $rows } row(s)
 disagreements = { $rows } disagreement(s) between WeChat and the ledger: check them before paying anyone again
 wrote = wrote { $path }
+worker-started = worker on { $location }: { $concurrency } in flight, { $limit }, lease { $lease } s
+worker-limit = shared limit { $rate } requests/min
+worker-no-limit = no rate limit
+worker-halted = stopped
+worker-stopped = worker stopped: { $paid } payout(s) finished by this worker
+worker-stopped-signal = worker stopped (signal): { $paid } payout(s) finished by this worker
+worker-stopping = stopping: finishing the requests in flight
 
 ## --- Help (`--help`): headings and texts clap generates (issue #13 §5) ---
 help-heading-usage = Usage

@@ -94,6 +94,13 @@ disagreement = 不一致
 queried = 已查询 { $rows } 行
 disagreements = 微信与账本有 { $rows } 处不一致：再次付款前请先核对
 wrote = 已写入 { $path }
+worker-started = worker 运行于 { $location }：同时 { $concurrency } 个请求，{ $limit }，租约 { $lease } 秒
+worker-limit = 共享频率限制每分钟 { $rate } 个请求
+worker-no-limit = 不限频率
+worker-halted = 已停止
+worker-stopped = worker 已停止：本 worker 完成了 { $paid } 笔款项
+worker-stopped-signal = worker 已停止（收到信号）：本 worker 完成了 { $paid } 笔款项
+worker-stopping = 正在停止：等待进行中的请求完成
 
 ## --- 帮助（--help）：标题和 clap 生成的文字（issue #13 §5）---
 help-heading-usage = 用法

@@ -3,8 +3,11 @@
 //!
 //! The language is `--lang`, else the first of `LC_ALL`, `LC_MESSAGES` and
 //! `LANG` that is set (Chinese when it starts with `zh`), else English. It
-//! covers the summary, the sandbox banner and the top-level errors; WeChat's
-//! own Chinese error text is always shown as WeChat sent it, beside ours.
+//! covers the summary, the sandbox banner, the plan and refusals, the
+//! progress, note and warning lines on stderr, the top-level errors and
+//! `--help` ([`crate::help`]); WeChat's own Chinese error text is always
+//! shown as WeChat sent it, beside ours. clap's own parse errors stay in
+//! English.
 
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};

@@ -753,3 +753,33 @@ fn sandbox_help_shows_only_its_own_options_and_refuses_the_others() {
         );
     }
 }
+
+/// The progress and note lines of a run are in Chinese too (issue 13 §5).
+#[test]
+fn a_chinese_locale_prints_progress_and_notes_in_chinese() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "p.csv", &csv_rows(2));
+    let journal = dir.path().join("p.db");
+    let mut cmd = run_cmd(&csv, &journal, &[]);
+    cmd.env("LANG", "zh_CN.UTF-8");
+    let (stdout, stderr, code) = run(cmd);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for expected in [
+        "沙箱 — 没有真实资金流动",
+        "计划：本次支付 2 行",
+        "批次 p（账本 ",
+        "新增 2 行，未变 0 行，替换 0 行",
+        "正在支付：2 / 2",
+    ] {
+        assert!(stderr.contains(expected), "{expected} in {stderr}");
+    }
+    for english in ["row(s)", "batch p in", "paying"] {
+        assert!(!stderr.contains(english), "{english} in {stderr}");
+    }
+    // The same run in English.
+    let mut cmd = run_cmd(&csv, &journal, &[]);
+    cmd.env("LANG", "en_US.UTF-8");
+    let (_, stderr, code) = run(cmd);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("resuming batch p in "), "{stderr}");
+}
