@@ -274,6 +274,11 @@ mod tests {
                         "h",
                         "m",
                         "elapsed",
+                        "location",
+                        "concurrency",
+                        "limit",
+                        "lease",
+                        "paid",
                     ]
                     .map(|name| (name, FluentValue::from(3))),
                 );

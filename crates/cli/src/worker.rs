@@ -107,7 +107,11 @@ pub async fn run(cli: &Cli, args: &WorkerArgs) -> Result<u8, AppError> {
     } else {
         "worker-stopped"
     };
-    say!(Info, "{}", i18n::text_str(id, &[("paid", paid.to_string())]));
+    say!(
+        Info,
+        "{}",
+        i18n::text_str(id, &[("paid", paid.to_string())])
+    );
     if let Some(url) = crate::app::notify_url(args.notify.as_deref(), &session.config) {
         let server = server_of(&session);
         let notice = crate::notify::RunNotice {
