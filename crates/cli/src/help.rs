@@ -28,8 +28,9 @@ use std::ffi::OsString;
 
 /// The global options `hongbao sandbox` does not use: hidden from its help,
 /// and an error when given on its command line (the sandbox has options of
-/// its own; `--lang` still chooses the language of its help).
-pub const NOT_FOR_SANDBOX: [&str; 3] = ["config", "sandbox", "verbose"];
+/// its own and logs through its own subscriber; `--lang` still chooses the
+/// language of its help).
+pub const NOT_FOR_SANDBOX: [&str; 4] = ["config", "sandbox", "verbose", "log_format"];
 
 /// The language named by `--lang X` or `--lang=X` in `args` (before a
 /// `--`), if any and valid; parsing proper reports a bad value.
@@ -74,10 +75,9 @@ pub fn check_sandbox_args(command: &mut Command, matches: &ArgMatches) -> Option
     let given = NOT_FOR_SANDBOX
         .into_iter()
         .find(|id| sandbox.value_source(id) == Some(ValueSource::CommandLine))?;
-    let flag = if given == "verbose" {
-        "-v/--verbose".to_owned()
-    } else {
-        format!("--{given}")
+    let flag = match given {
+        "verbose" => "-v/--verbose".to_owned(),
+        other => format!("--{}", kebab(other)),
     };
     let message = i18n::text_str("sandbox-unused-option", &[("option", flag)]);
     let sub = command.find_subcommand_mut("sandbox")?;
@@ -446,7 +446,7 @@ mod tests {
                 .map(|s| s.render_long_help().to_string())
                 .unwrap_or_default();
             assert!(help.contains("--balance-yuan"), "{help}");
-            for hidden in ["--config", "--sandbox ", "--verbose"] {
+            for hidden in ["--config", "--sandbox ", "--verbose", "--log-format"] {
                 assert!(!help.contains(hidden), "{hidden} in {help}");
             }
             assert!(help.contains("--lang"), "{help}");

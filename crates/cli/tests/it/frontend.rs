@@ -723,7 +723,7 @@ fn help_is_in_chinese_with_lang_zh_or_a_chinese_locale() {
 }
 
 /// `hongbao sandbox` has options of its own: the global `--config`,
-/// `--sandbox` and `-v` are not in its help, and given to it they are an
+/// `--sandbox`, `-v` and `--log-format` are not in its help, and given to it they are an
 /// error (HONGBAO_CONFIG in the environment is fine: it is for the other
 /// commands).
 #[test]
@@ -734,7 +734,7 @@ fn sandbox_help_shows_only_its_own_options_and_refuses_the_others() {
     assert_eq!(code, 0);
     assert!(stdout.contains("--balance-yuan"), "{stdout}");
     assert!(stdout.contains("--lang"), "{stdout}");
-    for hidden in ["--config", "--sandbox", "--verbose"] {
+    for hidden in ["--config", "--sandbox", "--verbose", "--log-format"] {
         assert!(!stdout.contains(hidden), "{hidden} in {stdout}");
     }
     for args in [
@@ -742,6 +742,7 @@ fn sandbox_help_shows_only_its_own_options_and_refuses_the_others() {
         &["--config", "x.toml", "sandbox"],
         &["sandbox", "--sandbox"],
         &["sandbox", "-v"],
+        &["sandbox", "--log-format", "json"],
     ] {
         let mut cmd = hongbao();
         cmd.args(args);
