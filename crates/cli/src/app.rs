@@ -9,7 +9,7 @@ use crate::cli::{
 use crate::config::{Config, ConfigError, Texts};
 use crate::exit;
 use crate::i18n;
-use crate::output::{self, SANDBOX_BANNER};
+use crate::output;
 use crate::payout::{Kind, PayoutInput};
 use crate::report;
 use crate::sign_debug::{self, SignMode};
@@ -199,8 +199,11 @@ pub async fn connect(cli: &Cli, rate_override: Option<u32>) -> Result<Session, A
             .map_err(|e| AppError::Sandbox(e.to_string()))?;
         say!(
             Info, @"sandbox.start",
-            "{SANDBOX_BANNER}: paying through a sandbox started for this run at {}",
-            handle.url()
+            "{}",
+            tr(
+                "sandbox-started",
+                &[("banner", &i18n::text("sandbox-banner")), ("url", &handle.url())]
+            )
         );
         let client = Client::builder()
             .mch_id(&config.mch_id)
@@ -757,6 +760,17 @@ impl Progress for ConsoleProgress {
     }
 }
 
+/// A payout state as the summary names it, in the current language.
+fn state_name(state: PayoutState) -> String {
+    i18n::text(&format!("state-{}", state.as_str()))
+}
+
+/// The catalog message `id` with text variables, in the current language.
+fn tr(id: &str, vars: &[(&str, &dyn std::fmt::Display)]) -> String {
+    let vars: Vec<(&str, String)> = vars.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    i18n::text_str(id, &vars)
+}
+
 fn exit_code_of(summary: &Summary, interrupted: bool) -> u8 {
     if summary.get(PayoutState::Unknown).0 + summary.get(PayoutState::Sending).0 > 0 {
         exit::UNKNOWN
@@ -775,7 +789,7 @@ fn exit_code_of(summary: &Summary, interrupted: bool) -> u8 {
 
 fn print_issues(issues: &[crate::input::RowIssue]) {
     for issue in issues {
-        say!(Warn, @"batch.invalid_row", "invalid: {issue}");
+        say!(Warn, @"batch.invalid_row", "{}: {issue}", i18n::text("invalid"));
     }
 }
 
@@ -790,42 +804,69 @@ fn print_plan(plan: &ImportPlan) {
     for row in &plan.refused {
         say!(
             Warn, @"batch.refused_row",
-            "refused: line {}: key {} exists with other parameters and may be paid ({}): stored {}; file {}",
-            row.line,
-            row.key,
-            row.state,
-            row.old,
-            row.new
+            "{}: {}",
+            i18n::text("refused"),
+            tr(
+                "row-refused",
+                &[
+                    ("line", &row.line),
+                    ("key", &row.key),
+                    ("state", &state_name(row.state)),
+                    ("old", &row.old),
+                    ("new", &row.new)
+                ]
+            )
         );
     }
     for (line, bill, holder) in &plan.duplicate_bills {
         say!(
             Warn, @"batch.refused_row",
-            "refused: line {line}: bill number {bill} is already used by {holder}"
+            "{}: {}",
+            i18n::text("refused"),
+            tr(
+                "bill-taken",
+                &[("line", line), ("bill", bill), ("holder", holder)]
+            )
         );
     }
     for row in &plan.replaced {
         say!(
             Info, @"batch.replaced_row",
-            "note: line {}: key {} was definitely not paid ({}); it takes the file's parameters and a new bill number",
-            row.line,
-            row.key,
-            row.state
+            "{}: {}",
+            i18n::text("note"),
+            tr(
+                "row-replaced",
+                &[
+                    ("line", &row.line),
+                    ("key", &row.key),
+                    ("state", &state_name(row.state))
+                ]
+            )
         );
     }
     for similar in &plan.similar {
+        let place = similar
+            .other_batch
+            .as_deref()
+            .map(|b| tr("similar-batch", &[("batch", &b)]))
+            .unwrap_or_else(|| i18n::text("similar-single"));
         say!(
             Warn, @"batch.similar_payee",
-            "warning: line {}: {} gets {} yuan, the same amount as payout {} in {} within the last 30 days",
-            similar.line,
-            similar.openid,
-            hongbao_proto::Amount::from_fen(similar.amount_fen),
-            similar.other_key,
-            similar
-                .other_batch
-                .as_deref()
-                .map(|b| format!("batch {b}"))
-                .unwrap_or_else(|| "a single payout".into())
+            "{}: {}",
+            i18n::text("warning"),
+            tr(
+                "similar-payout",
+                &[
+                    ("line", &similar.line),
+                    ("openid", &similar.openid),
+                    (
+                        "amount",
+                        &hongbao_proto::Amount::from_fen(similar.amount_fen)
+                    ),
+                    ("key", &similar.other_key),
+                    ("where", &place)
+                ]
+            )
         );
     }
 }
@@ -958,7 +999,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
     let session = connect(cli, args.rate_per_minute).await?;
     let notify_url = notify_url(args.notify.as_deref(), &session.config);
     for note in crate::input::notes(&args.file).map_err(batch::BatchError::Input)? {
-        say!(Info, @"input.note", "note: {note}");
+        say!(Info, @"input.note", "{}: {note}", i18n::text("note"));
     }
     // The caps are checked before the ledger is opened (a bad cap leaves
     // nothing behind).
@@ -1054,8 +1095,11 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
             print_plan(&plan);
             say!(
                 Warn, @"batch.refused",
-                "{} row(s) refused: nothing was imported or sent. A payout that may be paid keeps its parameters; to pay someone else or another amount, give the row a new key (a `key` column) or use another --batch",
-                plan.refused.len() + plan.duplicate_bills.len()
+                "{}",
+                tr(
+                    "rows-refused",
+                    &[("rows", &(plan.refused.len() + plan.duplicate_bills.len()))]
+                )
             );
             return Ok(exit::INVALID);
         }
@@ -1079,23 +1123,29 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
             print_issues(&skipped);
             skipped_rows = crate::input::rows_with_issues(&skipped) as u64;
             print_plan(&plan);
+            let skipped_note = if skipped.is_empty() {
+                String::new()
+            } else {
+                tr("batch-skipped", &[("rows", &skipped_rows)])
+            };
             say!(
                 Info, @"batch.imported",
-                "{}batch {batch} in {}: {} new, {} unchanged, {} replaced row(s){}",
-                if plan.unchanged.is_empty() {
-                    ""
-                } else {
-                    "resuming "
-                },
-                args.journal.display(),
-                plan.new.len(),
-                plan.unchanged.len(),
-                plan.replaced.len(),
-                if skipped.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {skipped_rows} invalid row(s) skipped (not paid)")
-                }
+                "{}",
+                tr(
+                    if plan.unchanged.is_empty() {
+                        "batch-planned"
+                    } else {
+                        "batch-resuming"
+                    },
+                    &[
+                        ("batch", &batch),
+                        ("journal", &args.journal.display()),
+                        ("new", &plan.new.len()),
+                        ("unchanged", &plan.unchanged.len()),
+                        ("replaced", &plan.replaced.len()),
+                        ("skipped", &skipped_note)
+                    ]
+                )
             );
         }
     }
@@ -1126,7 +1176,8 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         if tokio::signal::ctrl_c().await.is_ok() {
             say!(
                 Info, @"batch.interrupting",
-                "interrupted: finishing the requests in flight, then stopping (rerun to resume)"
+                "{}",
+                i18n::text("ctrl-c")
             );
             flag.store(true, Ordering::SeqCst);
         }
@@ -1144,7 +1195,9 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         crate::log::warn(
             "batch.renumbered",
             &format!(
-                "note: line {line}: bill {old} belongs to another payment (nothing was paid to this payee under it); the tool had chosen it, so it took a new one: {new}"
+                "{}: {}",
+                i18n::text("note"),
+                tr("renumbered", &[("line", line), ("old", old), ("new", new)])
             ),
         );
     }
@@ -1152,7 +1205,7 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         crate::log::emit(
             crate::log::Level::Error,
             "batch.halted",
-            &format!("stopped early: {why}"),
+            &format!("{}: {why}", i18n::text("stopped-early")),
             &[("why", why.clone().into())],
         );
     }
@@ -1340,7 +1393,7 @@ async fn warn_by_cause(store: &dyn Store, batch: &str, verbose: u8) -> Result<()
 /// is only a warning.
 async fn final_checkpoint(store: &dyn Store) {
     if let Err(e) = store.checkpoint().await {
-        say!(Warn, @"journal.checkpoint", "warning: {e}");
+        say!(Warn, @"journal.checkpoint", "{}: {e}", i18n::text("warning"));
     }
 }
 
@@ -1565,9 +1618,9 @@ async fn batch_reconcile(
     .await?;
     final_checkpoint(ledger.store().as_ref()).await;
     for line in &found.disagreements {
-        say!(Warn, @"reconcile.disagreement", "disagreement: {line}");
+        say!(Warn, @"reconcile.disagreement", "{}: {line}", i18n::text("disagreement"));
     }
-    say!(Info, @"reconcile.queried", "queried {} row(s)", found.queried);
+    say!(Info, @"reconcile.queried", "{}", tr("queried", &[("rows", &found.queried)]));
     print_summary(
         ledger.store().as_ref(),
         &found.summary,
@@ -1579,8 +1632,8 @@ async fn batch_reconcile(
     if code == exit::OK && !found.disagreements.is_empty() {
         say!(
             Warn, @"reconcile.disagreements",
-            "{} disagreement(s) between WeChat and the ledger: check them before paying anyone again",
-            found.disagreements.len()
+            "{}",
+            tr("disagreements", &[("rows", &found.disagreements.len())])
         );
         code = exit::NOT_PAID;
     }
@@ -1603,11 +1656,11 @@ async fn batch_report(report_args: &ReportArgs) -> Result<u8, AppError> {
     say!(Info, @"report.server", "{}", server_line(server.as_ref()));
     if let Some(path) = &report_args.csv {
         output::write_excel_csv(store, batch.as_deref(), path).await?;
-        say!(Info, @"report.written", "wrote {}", path.display());
+        say!(Info, @"report.written", "{}", tr("wrote", &[("path", &path.display())]));
     }
     if let Some(path) = &report_args.xlsx {
         output::write_xlsx(store, batch.as_deref(), path).await?;
-        say!(Info, @"report.written", "wrote {}", path.display());
+        say!(Info, @"report.written", "{}", tr("wrote", &[("path", &path.display())]));
     }
     if args.json {
         report::write_json(store, batch.as_deref(), output::stdout()).await?;

@@ -3,8 +3,11 @@
 //!
 //! The language is `--lang`, else the first of `LC_ALL`, `LC_MESSAGES` and
 //! `LANG` that is set (Chinese when it starts with `zh`), else English. It
-//! covers the summary, the sandbox banner and the top-level errors; WeChat's
-//! own Chinese error text is always shown as WeChat sent it, beside ours.
+//! covers the summary, the sandbox banner, the plan and refusals, the
+//! progress, note and warning lines on stderr, the top-level errors and
+//! `--help` ([`crate::help`]); WeChat's own Chinese error text is always
+//! shown as WeChat sent it, beside ours. clap's own parse errors stay in
+//! English.
 
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
@@ -85,6 +88,24 @@ fn format(lang: Lang, id: &str, args: Option<&FluentArgs<'_>>) -> Option<String>
     errors.is_empty().then(|| text.into_owned())
 }
 
+/// The message `id` in `lang`, if the catalog of `lang` has it.
+pub(crate) fn message(lang: Lang, id: &str) -> Option<String> {
+    format(lang, id, None)
+}
+
+/// The message `id` in `lang` with text variables (English if missing
+/// there, the id itself if missing everywhere).
+pub(crate) fn message_str(lang: Lang, id: &str, vars: &[(&str, String)]) -> String {
+    let mut args = FluentArgs::new();
+    for (name, value) in vars {
+        args.set(*name, FluentValue::from(value.clone()));
+    }
+    let args = (!vars.is_empty()).then_some(&args);
+    format(lang, id, args)
+        .or_else(|| format(Lang::En, id, args))
+        .unwrap_or_else(|| id.to_owned())
+}
+
 /// The message `id` in the current language (English if missing there,
 /// the id itself if missing everywhere).
 pub fn text(id: &str) -> String {
@@ -105,14 +126,7 @@ pub fn text_with(id: &str, vars: &[(&str, u64)]) -> String {
 
 /// The message `id` with text variables, e.g. `("total", "12.00")`.
 pub fn text_str(id: &str, vars: &[(&str, String)]) -> String {
-    let mut args = FluentArgs::new();
-    for (name, value) in vars {
-        args.set(*name, FluentValue::from(value.clone()));
-    }
-    let args = (!vars.is_empty()).then_some(&args);
-    format(current(), id, args)
-        .or_else(|| format(Lang::En, id, args))
-        .unwrap_or_else(|| id.to_owned())
+    message_str(current(), id, vars)
 }
 
 /// Width of `text` on a terminal: CJK and full-width characters take two
@@ -217,10 +231,54 @@ mod tests {
                 // Every variable any message uses.
                 let vars = FluentArgs::from_iter(
                     [
-                        "rows", "total", "largest", "line", "kind", "openid", "lines", "amount",
-                        "cap", "payees", "id", // notify / logs / progress
-                        "batch", "why", "url", "error", "causes", "bill", "cause", "phase", "done",
-                        "rate", "eta", "n", "h", "m", "elapsed",
+                        "rows",
+                        "total",
+                        "largest",
+                        "line",
+                        "kind",
+                        "openid",
+                        "lines",
+                        "amount",
+                        "cap",
+                        "payees",
+                        "id",
+                        "option",
+                        "name",
+                        "value",
+                        "aliases",
+                        "values",
+                        "phase",
+                        "done",
+                        "url",
+                        "banner",
+                        "key",
+                        "state",
+                        "old",
+                        "new",
+                        "bill",
+                        "holder",
+                        "where",
+                        "batch",
+                        "journal",
+                        "unchanged",
+                        "replaced",
+                        "skipped",
+                        "path",
+                        "why",
+                        "error",
+                        "causes",
+                        "cause",
+                        "rate",
+                        "eta",
+                        "n",
+                        "h",
+                        "m",
+                        "elapsed",
+                        "location",
+                        "concurrency",
+                        "limit",
+                        "lease",
+                        "paid",
                     ]
                     .map(|name| (name, FluentValue::from(3))),
                 );

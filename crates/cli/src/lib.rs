@@ -39,6 +39,7 @@ pub mod cli;
 pub mod completions;
 pub mod config;
 pub mod exit;
+pub mod help;
 pub mod human;
 pub mod i18n;
 pub mod input;

@@ -3,14 +3,24 @@
 // Not a published API (a binary: nothing is public API): exhaustive structs are reviewed in #11's follow-up.
 #![allow(clippy::exhaustive_structs)]
 
-use clap::Parser;
+use clap::FromArgMatches;
 use hongbao_cli::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    hongbao_cli::i18n::init(hongbao_cli::i18n::detect(cli.lang, &|name| {
+    // The language first: `--help` is written in it.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let lang = hongbao_cli::i18n::detect(hongbao_cli::help::lang_in_args(&args), &|name| {
         std::env::var(name).ok()
-    }));
+    });
+    hongbao_cli::i18n::init(lang);
+    let mut command = hongbao_cli::help::command(lang);
+    let matches = command
+        .try_get_matches_from_mut(args)
+        .unwrap_or_else(|e| e.exit());
+    if let Some(e) = hongbao_cli::help::check_sandbox_args(&mut command, &matches) {
+        e.exit();
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit());
     hongbao_cli::log::init(cli.log_format);
     if !matches!(cli.command, Command::Sandbox(_)) {
         init_tracing(cli.verbose);

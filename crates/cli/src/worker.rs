@@ -7,6 +7,7 @@
 use crate::app::{AppError, connect, server_of};
 use crate::cli::{Cli, WorkerArgs};
 use crate::exit;
+use crate::i18n;
 use hongbao_ledger::{Binding, Event, Ledger, LedgerOptions, Quota, StopHandle};
 use std::time::Duration;
 
@@ -52,16 +53,22 @@ pub async fn run(cli: &Cli, args: &WorkerArgs) -> Result<u8, AppError> {
         .reissue_not_paid(args.reissue_not_paid)
         .events(events)
         .with_stop(stop.clone());
+    let limit = match quota {
+        Some(q) => i18n::text_str("worker-limit", &[("rate", q.per_minute.to_string())]),
+        None => i18n::text("worker-no-limit"),
+    };
     say!(
         Info,
-        "worker on {}: {} in flight, {}, lease {} s",
-        ledger.store().location(),
-        args.concurrency,
-        match quota {
-            Some(q) => format!("shared limit {} requests/min", q.per_minute),
-            None => "no rate limit".to_owned(),
-        },
-        args.lease_secs
+        "{}",
+        i18n::text_str(
+            "worker-started",
+            &[
+                ("location", ledger.store().location().to_string()),
+                ("concurrency", args.concurrency.to_string()),
+                ("limit", limit),
+                ("lease", args.lease_secs.to_string()),
+            ]
+        )
     );
     let idle = Duration::from_millis(args.idle_ms);
     let work = async {
@@ -93,12 +100,17 @@ pub async fn run(cli: &Cli, args: &WorkerArgs) -> Result<u8, AppError> {
     };
     signals.abort();
     if let Some(why) = &report.halted {
-        say!(Error, "stopped: {why}");
+        say!(Error, "{}: {why}", i18n::text("worker-halted"));
     }
+    let id = if stop.is_stopped() {
+        "worker-stopped-signal"
+    } else {
+        "worker-stopped"
+    };
     say!(
         Info,
-        "worker stopped{}: {paid} payout(s) finished by this worker",
-        if stop.is_stopped() { " (signal)" } else { "" }
+        "{}",
+        i18n::text_str(id, &[("paid", paid.to_string())])
     );
     if let Some(url) = crate::app::notify_url(args.notify.as_deref(), &session.config) {
         let server = server_of(&session);
@@ -155,6 +167,6 @@ async fn stop_on_signal(stop: StopHandle) {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-    say!(Info, "stopping: finishing the requests in flight");
+    say!(Info, "{}", i18n::text("worker-stopping"));
     stop.stop();
 }

@@ -182,7 +182,7 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Reply {
     let method = req.method().clone();
     let name = path.strip_prefix("/_sandbox/").unwrap_or("");
     let allowed: &[Method] = match name {
-        "health" | "ledger" => &[Method::GET],
+        "health" | "ledger" | "requests" => &[Method::GET],
         "faults" | "clock" => &[Method::GET, Method::POST],
         "balance" => &[Method::GET, Method::POST],
         "reset" => &[Method::POST],
@@ -190,7 +190,7 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Reply {
             return error(
                 StatusCode::NOT_FOUND,
                 format!(
-                    "no admin endpoint {path:?}; known: /_sandbox/health, /_sandbox/ledger, /_sandbox/faults, /_sandbox/clock, /_sandbox/balance, /_sandbox/reset"
+                    "no admin endpoint {path:?}; known: /_sandbox/health, /_sandbox/ledger, /_sandbox/requests, /_sandbox/faults, /_sandbox/clock, /_sandbox/balance, /_sandbox/reset"
                 ),
             );
         }
@@ -216,6 +216,7 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Reply {
             Ok(value) => json_reply(StatusCode::OK, &value),
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         },
+        ("requests", _) => json_reply(StatusCode::OK, &json!({ "requests": shared.requests() })),
         ("faults", false) => json_reply(StatusCode::OK, &faults_json(shared)),
         ("faults", true) => {
             let patch: FaultPatch = match json_body(req).await {

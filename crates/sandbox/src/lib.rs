@@ -81,13 +81,14 @@
 //! |---|---|---|
 //! | `GET /_sandbox/health` | | `{"status":"ok","now":…,"mch_id":…,"appid":…}` |
 //! | `GET /_sandbox/ledger` | | [`LedgerSnapshot`]: every payment (endpoint, bill, openid, amount in fen, status, times requested, created, updated, ids) |
+//! | `GET /_sandbox/requests` | | `{"requests":{"sendredpack":N,"gethbinfo":M,…}}`: requests received per endpoint, whatever their answer (refusals, faults and queries included) |
 //! | `GET /_sandbox/faults` | | `{"faults":{…},"seed":N}` |
 //! | `POST /_sandbox/faults` | any subset of [`FaultConfig`]'s fields, plus `"seed"` to restart the generator | as `GET` |
 //! | `GET /_sandbox/clock` | | `{"now":"2024-02-10T10:00:00+08:00"}` |
 //! | `POST /_sandbox/clock` | `{"advance_secs":N}` or `{"set":"2024-02-10T20:00:00+08:00"}` | `{"now":…}` |
 //! | `GET /_sandbox/balance` | | `{"balance_fen":N}` |
 //! | `POST /_sandbox/balance` | `{"balance_fen":N}` or `{"add_fen":N}` | `{"balance_fen":N}` |
-//! | `POST /_sandbox/reset` | | `{"status":"reset"}`: empty ledger, starting balance, faults and seed |
+//! | `POST /_sandbox/reset` | | `{"status":"reset"}`: empty ledger, starting balance, faults and seed, no requests counted |
 //!
 //! Bad input gets a 400 with `{"error":"…"}`, an unknown path a 404, a wrong
 //! method a 405.
@@ -654,13 +655,20 @@ impl SandboxHandle {
         self.shared.snapshot()
     }
 
+    /// The requests received so far per endpoint name (`sendredpack`,
+    /// `gethbinfo`, …), whatever their answer: refusals, faults and queries
+    /// are counted too (the ledger only holds accepted payments).
+    pub fn requests(&self) -> std::collections::BTreeMap<String, u64> {
+        self.shared.requests()
+    }
+
     /// Sets the merchant's balance, in fen.
     pub fn set_balance_fen(&self, fen: u64) {
         self.shared.set_balance_fen(fen);
     }
 
-    /// Empties the ledger and restores the starting balance, faults and seed
-    /// (the clock is left where it is).
+    /// Empties the ledger and restores the starting balance, faults and seed,
+    /// and forgets the requests counted (the clock is left where it is).
     pub fn reset(&self) {
         self.shared.reset();
     }

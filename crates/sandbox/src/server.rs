@@ -209,6 +209,7 @@ async fn route(
             "404 page not found",
         ));
     };
+    shared.count_request(endpoint);
     let is_post = req.method() == hyper::Method::POST;
     let limit = shared.settings.max_body_bytes;
     let body = if is_post {

@@ -75,6 +75,8 @@ pub(crate) struct Shared {
     pub(crate) settings: Settings,
     pub(crate) clock: SandboxClock,
     inner: Mutex<Inner>,
+    /// Requests received per WeChat endpoint name, whatever their answer.
+    requests: Mutex<std::collections::BTreeMap<&'static str, u64>>,
 }
 
 impl Shared {
@@ -84,6 +86,7 @@ impl Shared {
             settings,
             clock,
             inner: Mutex::new(inner),
+            requests: Mutex::default(),
         }
     }
 
@@ -101,5 +104,25 @@ impl Shared {
     pub(crate) fn reset(&self) {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         *guard = Inner::new(&self.settings);
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Counts one request to `endpoint` (before it is answered).
+    pub(crate) fn count_request(&self, endpoint: hongbao_proto::Endpoint) {
+        let mut counts = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        *counts.entry(endpoint.name()).or_insert(0) += 1;
+    }
+
+    /// Requests received so far per endpoint name.
+    pub(crate) fn requests(&self) -> std::collections::BTreeMap<String, u64> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(name, count)| ((*name).to_owned(), *count))
+            .collect()
     }
 }

@@ -691,3 +691,96 @@ fn a_chinese_locale_prints_the_summary_and_errors_in_chinese() {
     cmd.args(["query", "red-packet", "10000098202401010000000001"]);
     assert!(run(cmd).1.starts_with("error: no configuration"));
 }
+
+/// Help in Simplified Chinese (issue 13 §5): from `--lang zh` or a Chinese
+/// locale, every about and help text, heading and note comes from the
+/// catalog; English stays clap's rendering of the doc comments.
+#[test]
+fn help_is_in_chinese_with_lang_zh_or_a_chinese_locale() {
+    let mut cmd = hongbao();
+    cmd.env("LANG", "zh_CN.UTF-8")
+        .env("COLUMNS", "100")
+        .args(["batch", "run", "--help"]);
+    let (stdout, stderr, code) = run(cmd);
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!("chinese_batch_run_help", stdout);
+
+    let mut cmd = hongbao();
+    cmd.env("COLUMNS", "100").args(["--lang", "zh", "-h"]);
+    let (stdout, _, code) = run(cmd);
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("chinese_short_help", stdout);
+
+    // `help batch run` is the same page; English stays the default.
+    let mut cmd = hongbao();
+    cmd.args(["--lang", "zh", "help", "batch", "run"]);
+    assert!(run(cmd).0.contains("用法: hongbao batch run"));
+    let mut cmd = hongbao();
+    cmd.args(["batch", "run", "--help"]);
+    let (stdout, _, _) = run(cmd);
+    assert!(stdout.starts_with("Validate, plan and pay"), "{stdout}");
+    assert!(stdout.contains("\nUsage: hongbao batch run"), "{stdout}");
+}
+
+/// `hongbao sandbox` has options of its own: the global `--config`,
+/// `--sandbox`, `-v` and `--log-format` are not in its help, and given to it they are an
+/// error (HONGBAO_CONFIG in the environment is fine: it is for the other
+/// commands).
+#[test]
+fn sandbox_help_shows_only_its_own_options_and_refuses_the_others() {
+    let mut cmd = hongbao();
+    cmd.args(["sandbox", "--help"]);
+    let (stdout, _, code) = run(cmd);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("--balance-yuan"), "{stdout}");
+    assert!(stdout.contains("--lang"), "{stdout}");
+    for hidden in ["--config", "--sandbox", "--verbose", "--log-format"] {
+        assert!(!stdout.contains(hidden), "{hidden} in {stdout}");
+    }
+    for args in [
+        &["sandbox", "--config", "x.toml"][..],
+        &["--config", "x.toml", "sandbox"],
+        &["sandbox", "--sandbox"],
+        &["sandbox", "-v"],
+        &["sandbox", "--log-format", "json"],
+    ] {
+        let mut cmd = hongbao();
+        cmd.args(args);
+        let (_, stderr, code) = run(cmd);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("`hongbao sandbox` does not use"),
+            "{stderr}"
+        );
+    }
+}
+
+/// The progress and note lines of a run are in Chinese too (issue 13 §5).
+#[test]
+fn a_chinese_locale_prints_progress_and_notes_in_chinese() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "p.csv", &csv_rows(2));
+    let journal = dir.path().join("p.db");
+    let mut cmd = run_cmd(&csv, &journal, &[]);
+    cmd.env("LANG", "zh_CN.UTF-8");
+    let (stdout, stderr, code) = run(cmd);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for expected in [
+        "沙箱 — 没有真实资金流动",
+        "计划：本次支付 2 行",
+        "批次 p（账本 ",
+        "新增 2 行，未变 0 行，替换 0 行",
+        "正在支付：2 / 2",
+    ] {
+        assert!(stderr.contains(expected), "{expected} in {stderr}");
+    }
+    for english in ["row(s)", "batch p in", "paying"] {
+        assert!(!stderr.contains(english), "{english} in {stderr}");
+    }
+    // The same run in English.
+    let mut cmd = run_cmd(&csv, &journal, &[]);
+    cmd.env("LANG", "en_US.UTF-8");
+    let (_, stderr, code) = run(cmd);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("resuming batch p in "), "{stderr}");
+}

@@ -661,6 +661,21 @@ async fn admin_api() -> TestResult {
     assert_eq!(payment["created"], "2024-02-10T10:00:00+08:00");
     assert_eq!(ledger["balance_fen"], 10_000_000 - 1_000);
 
+    // Requests per endpoint, refusals included (the ledger holds payments only).
+    sandbox.set_balance_fen(0);
+    assert_eq!(
+        api.code(&red_packet("A2", OPENID, 1_000)).await,
+        "NOTENOUGH"
+    );
+    sandbox.set_balance_fen(10_000_000 - 1_000);
+    let (status, requests) = api.admin(Method::GET, "requests", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        requests["requests"],
+        serde_json::json!({ "sendredpack": 2 })
+    );
+    assert_eq!(sandbox.requests().get("sendredpack"), Some(&2));
+
     // Faults: partial update, seed, validation.
     let (status, faults) = api
         .admin(
@@ -736,6 +751,7 @@ async fn admin_api() -> TestResult {
     assert!(snapshot.payments.is_empty());
     assert_eq!(snapshot.balance_fen, 10_000_000);
     assert!(!sandbox.faults().any());
+    assert!(sandbox.requests().is_empty());
 
     // Unknown paths and wrong methods.
     let (status, body) = api.admin(Method::GET, "nope", None).await;
