@@ -90,6 +90,11 @@ pub trait RateLimiter: Send + Sync + fmt::Debug {
 /// Default: 1,800 sends per minute per merchant with bursts of at most 30
 /// (so never more than 30 in any second), and at least 15 s between two
 /// pay-to-employee requests to the same openid.
+///
+/// No 60-second window ever holds more than `sends_per_minute` sends: after a
+/// burst the steady rate is `sends_per_minute − (burst − 1)` per minute
+/// (1,771 with the defaults), so a burst never pushes the merchant over
+/// WeChat's per-minute limit (FREQ_LIMIT).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RateLimits {
@@ -201,9 +206,14 @@ impl LocalRateLimiter {
         if self.limits.sends_per_minute == 0 {
             return now;
         }
-        // GCRA: emission interval T, burst tolerance T × (burst − 1).
-        let interval = Duration::from_secs(60) / self.limits.sends_per_minute;
-        let tolerance = interval.saturating_mul(self.limits.burst.max(1) - 1);
+        // GCRA: emission interval T, burst tolerance T × (burst − 1). A burst
+        // followed by the steady rate must still fit the merchant's window:
+        // at most `sends_per_minute` in any 60 s, so the steady rate is
+        // `sends_per_minute − (burst − 1)` per minute (1,771 for 1,800 / 30).
+        let burst = self.limits.burst.clamp(1, self.limits.sends_per_minute);
+        let steady = self.limits.sends_per_minute - (burst - 1);
+        let interval = Duration::from_secs(60) / steady;
+        let tolerance = interval.saturating_mul(burst - 1);
         let mut state = self.lock();
         let tat = state.merchants.get(mch_id).copied().unwrap_or(now).max(now);
         let start = tat.checked_sub(tolerance).unwrap_or(now).max(now);
@@ -322,7 +332,7 @@ mod tests {
         }
         assert_eq!(Instant::now(), start, "the burst goes out at once");
         limiter.acquire(&send("1900000109")).await.unwrap();
-        let one = Duration::from_secs(60) / 1800;
+        let one = Duration::from_secs(60) / (1800 - 29);
         // The timer wheel has 1 ms resolution: wake-ups round up.
         let ms = Duration::from_millis(1);
         let waited = Instant::now() - start;
@@ -352,6 +362,39 @@ mod tests {
             limiter.acquire(&send("1")).await.unwrap();
         }
         assert_eq!(Instant::now() - start, Duration::from_secs(60));
+    }
+
+    /// Found by the NOTENOUGH rerun benchmark: 9,018 rows at 1,800/min got
+    /// 39 FREQ_LIMIT refusals from a server counting a rolling minute,
+    /// because a burst of 30 on top of 30/s put 1,829 sends in one minute.
+    #[tokio::test(start_paused = true)]
+    async fn no_sixty_second_window_holds_more_than_the_per_minute_limit() {
+        let limiter = LocalRateLimiter::default();
+        let start = Instant::now();
+        let mut sent = Vec::new();
+        // A full bucket, then callers that never let up; an idle pause lets
+        // the burst refill, then the same again.
+        for _ in 0..2 {
+            for _ in 0..2_500 {
+                limiter.acquire(&send("1900000109")).await.unwrap();
+                sent.push(Instant::now() - start);
+            }
+            tokio::time::sleep(Duration::from_millis(1_500)).await;
+        }
+        let window = Duration::from_secs(60);
+        let mut first = 0;
+        let mut most = 0;
+        for (last, at) in sent.iter().enumerate() {
+            while *at - sent[first] >= window {
+                first += 1;
+            }
+            most = most.max(last + 1 - first);
+        }
+        assert!(most <= 1_800, "{most} sends in one minute");
+        assert!(
+            most >= 1_760,
+            "the limit is used: {most} in the busiest minute"
+        );
     }
 
     #[tokio::test(start_paused = true)]
