@@ -344,6 +344,10 @@ impl SqliteStore {
             }
         }
         conn.pragma_update(None, "synchronous", "FULL").map_err(c)?;
+        // 8 MiB of page cache (the default is 2): the bill number indexes
+        // are written at random places, and a ledger of 100,000 payouts
+        // imported and paid 3x slower with the default.
+        conn.pragma_update(None, "cache_size", -8192).map_err(c)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(c)?;
         if let Some(binding) = &create {
             let tx = conn.unchecked_transaction().map_err(c)?;
