@@ -951,10 +951,11 @@ impl Worker {
                     queue.extend(page);
                 }
                 if !queue.is_empty() {
-                    self.flush(&mut pending, &mut pass).await?;
                     let n = free.min(queue.len());
                     let group: Vec<Claimed> = queue.drain(..n).collect();
-                    for work in self.launch(group, &leases).await? {
+                    // The finished attempts are recorded in the transaction
+                    // that marks the group sending.
+                    for work in self.launch(group, &leases, &mut pending, &mut pass).await? {
                         if let Work::Send(send) = &work {
                             flying.insert(send.claimed.payout.id, send.claimed.claim);
                         }
@@ -1081,10 +1082,15 @@ impl Worker {
     /// Turns claimed payouts into work: decides from each one's typed state
     /// how it is taken up, stores the bodies to send (durably, `sending`)
     /// and returns the requests to make.
+    ///
+    /// The finished attempts waiting in `pending` are recorded in the same
+    /// transaction (one durable commit for both).
     async fn launch(
         &self,
         group: Vec<Claimed>,
         leases: &HashMap<i64, Lease>,
+        pending: &mut Vec<AttemptRecord>,
+        pass: &mut Pass,
     ) -> Result<Vec<Work>, LedgerError> {
         let store = &self.ledger.store;
         let client = &self.client;
@@ -1140,18 +1146,19 @@ impl Worker {
         if !skipped.is_empty() {
             store.release(&skipped).await?;
         }
-        if !refused.is_empty() {
-            store.record(&refused).await?;
-        }
         let marks: Vec<(Claim, Vec<u8>)> = ready
             .iter_mut()
             .map(|(claimed, _, _, bytes)| (claimed.claim, std::mem::take(bytes)))
             .collect();
-        let marked = if marks.is_empty() {
-            Vec::new()
-        } else {
-            store.mark_sending(&marks).await?
-        };
+        let finished = pending.len();
+        pending.extend(refused);
+        let (recorded, marked) = store.record_then_mark_sending(pending, &marks).await?;
+        pass.lost += recorded
+            .iter()
+            .take(finished)
+            .filter(|held| !**held)
+            .count() as u64;
+        pending.clear();
         let mut work = Vec::with_capacity(ready.len() + halts.len());
         for halt in halts {
             // Signing failed locally: counted towards the halt like a refusal.

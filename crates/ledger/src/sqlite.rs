@@ -344,6 +344,10 @@ impl SqliteStore {
             }
         }
         conn.pragma_update(None, "synchronous", "FULL").map_err(c)?;
+        // 8 MiB of page cache (the default is 2): the bill number indexes
+        // are written at random places, and a ledger of 100,000 payouts
+        // imported and paid 3x slower with the default.
+        conn.pragma_update(None, "cache_size", -8192).map_err(c)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(c)?;
         if let Some(binding) = &create {
             let tx = conn.unchecked_transaction().map_err(c)?;
@@ -662,6 +666,91 @@ fn fence_of(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached("SELECT fence FROM payouts WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()
+}
+
+/// `mark_sending` in the caller's transaction.
+fn mark_sending_in(tx: &Connection, marks: &[(Claim, Vec<u8>)]) -> Result<Vec<bool>, LedgerError> {
+    let now = now_ms();
+    let mut marked = Vec::with_capacity(marks.len());
+    {
+        let mut stmt = tx.prepare_cached(
+                "UPDATE payouts SET body = COALESCE(body, ?3), state = 'sending', updated_ms = ?4
+                 WHERE id = ?1 AND fence = ?2 AND state IN ('planned', 'sending', 'unknown', 'not_paid')",
+            )?;
+        for (claim, body) in marks {
+            if stmt.execute(params![claim.payout, claim.fence, body, now])? == 1 {
+                marked.push(true);
+            } else if fence_of(tx, claim.payout)? == Some(claim.fence) {
+                return Err(LedgerError::WrongState {
+                    payout: claim.payout,
+                    change: "marked sending",
+                });
+            } else {
+                marked.push(false);
+            }
+        }
+    }
+    Ok(marked)
+}
+
+/// `record` in the caller's transaction.
+fn record_in(tx: &Connection, attempts: &[AttemptRecord]) -> Result<Vec<bool>, LedgerError> {
+    let mut recorded = Vec::with_capacity(attempts.len());
+    {
+        let mut insert = tx.prepare_cached(
+                "INSERT INTO attempts(payout_id, fence, bill, action, outcome, err_code, wechat_id, message, started_ms, finished_ms, next_step)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+        // A payout that was paid never goes back to an unpaid state;
+        // a sent red packet may go on to received or refunded.
+        let mut update = tx.prepare_cached(
+                "UPDATE payouts SET state = ?3, err_code = ?4, message = ?5,
+                        wechat_id = COALESCE(?6, wechat_id), attempts = attempts + 1, updated_ms = ?7,
+                        next_step = ?8, owner = NULL, lease_until_ms = NULL,
+                        received_ms = CASE WHEN ?3 = 'received' THEN COALESCE(received_ms, ?7) ELSE received_ms END,
+                        refunded_ms = CASE WHEN ?3 = 'refunded' THEN COALESCE(refunded_ms, ?7) ELSE refunded_ms END
+                 WHERE id = ?1 AND fence = ?2 AND bill = ?9
+                   AND (state NOT IN ('paid', 'received', 'refunded')
+                        OR (state = 'paid' AND ?3 IN ('paid', 'received', 'refunded')))",
+            )?;
+        let mut bump = tx.prepare_cached(
+            "UPDATE payouts SET attempts = attempts + 1, wechat_id = COALESCE(wechat_id, ?3),
+                        owner = NULL, lease_until_ms = NULL
+                 WHERE id = ?1 AND fence = ?2",
+        )?;
+        for a in attempts {
+            let changed = update.execute(params![
+                a.claim.payout,
+                a.claim.fence,
+                a.outcome.as_str(),
+                a.err_code,
+                a.message,
+                a.wechat_id,
+                a.finished_ms,
+                a.next_step.map(NextStep::as_str),
+                a.bill
+            ])?;
+            let held = changed == 1
+                || bump.execute(params![a.claim.payout, a.claim.fence, a.wechat_id])? == 1;
+            if held {
+                insert.execute(params![
+                    a.claim.payout,
+                    a.claim.fence,
+                    a.bill,
+                    a.action.as_str(),
+                    a.outcome.as_str(),
+                    a.err_code,
+                    a.wechat_id,
+                    a.message,
+                    a.started_ms,
+                    a.finished_ms,
+                    a.next_step.map(NextStep::as_str)
+                ])?;
+            }
+            recorded.push(held);
+        }
+    }
+    Ok(recorded)
 }
 
 #[async_trait]
@@ -1040,26 +1129,7 @@ impl Store for SqliteStore {
     async fn mark_sending(&self, marks: &[(Claim, Vec<u8>)]) -> Result<Vec<bool>, LedgerError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let now = now_ms();
-        let mut marked = Vec::with_capacity(marks.len());
-        {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE payouts SET body = COALESCE(body, ?3), state = 'sending', updated_ms = ?4
-                 WHERE id = ?1 AND fence = ?2 AND state IN ('planned', 'sending', 'unknown', 'not_paid')",
-            )?;
-            for (claim, body) in marks {
-                if stmt.execute(params![claim.payout, claim.fence, body, now])? == 1 {
-                    marked.push(true);
-                } else if fence_of(&tx, claim.payout)? == Some(claim.fence) {
-                    return Err(LedgerError::WrongState {
-                        payout: claim.payout,
-                        change: "marked sending",
-                    });
-                } else {
-                    marked.push(false);
-                }
-            }
-        }
+        let marked = mark_sending_in(&tx, marks)?;
         tx.commit()?;
         Ok(marked)
     }
@@ -1067,63 +1137,37 @@ impl Store for SqliteStore {
     async fn record(&self, attempts: &[AttemptRecord]) -> Result<Vec<bool>, LedgerError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let mut recorded = Vec::with_capacity(attempts.len());
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO attempts(payout_id, fence, bill, action, outcome, err_code, wechat_id, message, started_ms, finished_ms, next_step)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            // A payout that was paid never goes back to an unpaid state;
-            // a sent red packet may go on to received or refunded.
-            let mut update = tx.prepare_cached(
-                "UPDATE payouts SET state = ?3, err_code = ?4, message = ?5,
-                        wechat_id = COALESCE(?6, wechat_id), attempts = attempts + 1, updated_ms = ?7,
-                        next_step = ?8, owner = NULL, lease_until_ms = NULL,
-                        received_ms = CASE WHEN ?3 = 'received' THEN COALESCE(received_ms, ?7) ELSE received_ms END,
-                        refunded_ms = CASE WHEN ?3 = 'refunded' THEN COALESCE(refunded_ms, ?7) ELSE refunded_ms END
-                 WHERE id = ?1 AND fence = ?2 AND bill = ?9
-                   AND (state NOT IN ('paid', 'received', 'refunded')
-                        OR (state = 'paid' AND ?3 IN ('paid', 'received', 'refunded')))",
-            )?;
-            let mut bump = tx.prepare_cached(
-                "UPDATE payouts SET attempts = attempts + 1, wechat_id = COALESCE(wechat_id, ?3),
-                        owner = NULL, lease_until_ms = NULL
-                 WHERE id = ?1 AND fence = ?2",
-            )?;
-            for a in attempts {
-                let changed = update.execute(params![
-                    a.claim.payout,
-                    a.claim.fence,
-                    a.outcome.as_str(),
-                    a.err_code,
-                    a.message,
-                    a.wechat_id,
-                    a.finished_ms,
-                    a.next_step.map(NextStep::as_str),
-                    a.bill
-                ])?;
-                let held = changed == 1
-                    || bump.execute(params![a.claim.payout, a.claim.fence, a.wechat_id])? == 1;
-                if held {
-                    insert.execute(params![
-                        a.claim.payout,
-                        a.claim.fence,
-                        a.bill,
-                        a.action.as_str(),
-                        a.outcome.as_str(),
-                        a.err_code,
-                        a.wechat_id,
-                        a.message,
-                        a.started_ms,
-                        a.finished_ms,
-                        a.next_step.map(NextStep::as_str)
-                    ])?;
-                }
-                recorded.push(held);
-            }
-        }
+        let recorded = record_in(&tx, attempts)?;
         tx.commit()?;
         Ok(recorded)
+    }
+
+    /// One transaction, one fsync: the records, then the marks in a
+    /// savepoint (rolled back alone when they fail, as `mark_sending`
+    /// would be, while the records are still committed).
+    async fn record_then_mark_sending(
+        &self,
+        attempts: &[AttemptRecord],
+        marks: &[(Claim, Vec<u8>)],
+    ) -> Result<(Vec<bool>, Vec<bool>), LedgerError> {
+        let mut conn = self.conn();
+        let mut tx = conn.transaction()?;
+        let recorded = record_in(&tx, attempts)?;
+        let marked = if marks.is_empty() {
+            Ok(Vec::new())
+        } else {
+            let savepoint = tx.savepoint()?;
+            match mark_sending_in(&savepoint, marks) {
+                Ok(marked) => {
+                    savepoint.commit()?;
+                    Ok(marked)
+                }
+                // Dropping the savepoint rolls the marks back.
+                Err(e) => Err(e),
+            }
+        };
+        tx.commit()?;
+        Ok((recorded, marked?))
     }
 
     async fn reissue(

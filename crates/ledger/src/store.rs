@@ -102,6 +102,31 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// attempt is not recorded (the next owner queries).
     async fn record(&self, attempts: &[AttemptRecord]) -> Result<Vec<bool>, LedgerError>;
 
+    /// [`Store::record`] of the finished `attempts`, then
+    /// [`Store::mark_sending`] of the next `marks`: what a worker does
+    /// between two groups of requests. A backend may do both in one durable
+    /// transaction (SQLite: one fsync instead of two); the records are
+    /// committed even when the marks fail ([`LedgerError::WrongState`]).
+    /// The marks are durable when this returns, before any of their
+    /// requests leaves. Returns the results of both, in order.
+    async fn record_then_mark_sending(
+        &self,
+        attempts: &[AttemptRecord],
+        marks: &[(Claim, Vec<u8>)],
+    ) -> Result<(Vec<bool>, Vec<bool>), LedgerError> {
+        let recorded = if attempts.is_empty() {
+            Vec::new()
+        } else {
+            self.record(attempts).await?
+        };
+        let marked = if marks.is_empty() {
+            Vec::new()
+        } else {
+            self.mark_sending(marks).await?
+        };
+        Ok((recorded, marked))
+    }
+
     /// Gives a claimed payout that is definitely not paid under its bill
     /// (`not_paid`, `conflict`, `refunded`) a new bill number and request
     /// (a new payment): body cleared, state `planned`, claim released. The
