@@ -16,6 +16,7 @@ N=${1:-10000}
 BIN=${HONGBAO_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}
 PSQL=$(ls /usr/lib/postgresql/*/bin/psql | sort -V | tail -1)
 : "${HONGBAO_TEST_PG_URL:?run under cargo xtask pg -- …}"
+[ -x "$BIN/hongbao" ] || { echo "no $BIN/hongbao: build it first (or set HONGBAO_BIN_DIR)" >&2; exit 1; }
 DIR=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$DIR"' EXIT
 
@@ -25,7 +26,7 @@ python3 -c "import secrets; print(secrets.token_hex(16))" > "$DIR/api_key"
 "$BIN/hongbao" sandbox --listen 127.0.0.1:0 --unlimited --cert-dir "$DIR/certs" \
     --api-key-file "$DIR/api_key" --balance-yuan $((N * 10 * 3 + 1000)) \
     > "$DIR/start.json" 2> "$DIR/sandbox.log" &
-for _ in $(seq 100); do [ -s "$DIR/start.json" ] && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q "}" "$DIR/start.json" 2>/dev/null && break; sleep 0.1; done
 python3 - "$DIR" <<'EOF'
 import json, sys
 d = sys.argv[1]
