@@ -16,13 +16,17 @@ N=${1:-10000}
 BIN=${HONGBAO_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}
 PSQL=$(ls /usr/lib/postgresql/*/bin/psql | sort -V | tail -1)
 : "${HONGBAO_TEST_PG_URL:?run under cargo xtask pg -- …}"
+[ -x "$BIN/hongbao" ] || { echo "no $BIN/hongbao: build it first (or set HONGBAO_BIN_DIR)" >&2; exit 1; }
 DIR=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$DIR"' EXIT
 
 python3 -c "import secrets; print(secrets.token_hex(16))" > "$DIR/api_key"
+# One sandbox for every run: enough balance for all of them (at most 9.99
+# yuan a payout, three runs).
 "$BIN/hongbao" sandbox --listen 127.0.0.1:0 --unlimited --cert-dir "$DIR/certs" \
-    --api-key-file "$DIR/api_key" > "$DIR/start.json" 2> "$DIR/sandbox.log" &
-for _ in $(seq 100); do [ -s "$DIR/start.json" ] && break; sleep 0.1; done
+    --api-key-file "$DIR/api_key" --balance-yuan $((N * 10 * 3 + 1000)) \
+    > "$DIR/start.json" 2> "$DIR/sandbox.log" &
+for _ in $(seq 600); do grep -q "}" "$DIR/start.json" 2>/dev/null && break; sleep 0.1; done
 python3 - "$DIR" <<'EOF'
 import json, sys
 d = sys.argv[1]
@@ -57,7 +61,16 @@ for W in 1 2 4; do
     "$BIN/hongbao" --config "$DIR/hongbao.toml" batch run "$DIR/pay.csv" --kind red-packet --yes \
         --journal "$URL" --batch "bench$W" --concurrency 16 --no-progress \
         --rate-per-minute 0 > /dev/null 2>> "$DIR/batch.log" || true
+    # All paid, or give up after 10 minutes (a refusal stops every worker:
+    # see the logs).
+    deadline=$(($(date +%s) + 600))
     while [ "$("$PSQL" -qtA "$URL" -c "SELECT count(*) FROM payouts WHERE state = 'paid'")" != "$N" ]; do
+        if [ "$(date +%s)" -gt "$deadline" ]; then
+            echo "processes=$W: not all paid after 10 minutes:" >&2
+            "$PSQL" -qtA "$URL" -c "SELECT state, count(*) FROM payouts GROUP BY 1" >&2
+            tail -n 3 "$DIR/batch.log" "$DIR/workers.log" >&2
+            exit 1
+        fi
         sleep 0.1
     done
     end=$(date +%s.%N)
@@ -67,6 +80,7 @@ for W in 1 2 4; do
         FROM attempts" | {
         IFS='|' read -r attempts owners rate
         echo "processes=$W payouts=$N attempts=$attempts owners=$owners" \
-            "payouts/s=$rate wall=$(echo "$end - $start" | bc)s (import included)"
+            "payouts/s=$rate wall=$(echo "$end - $start" | bc)s (import included)" \
+            "load=$(cut -d' ' -f1-3 /proc/loadavg)"
     }
 done
