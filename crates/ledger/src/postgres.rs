@@ -393,7 +393,7 @@ async fn bill_holder<C: GenericClient + Sync>(
         )
         .await?;
     Ok(match row {
-        Some(row) => Some(row.try_get(0)?),
+        Some(row) => Some(format!("payout {}", row.try_get::<_, String>(0)?)),
         None => None,
     })
 }
@@ -504,9 +504,8 @@ impl Store for PgStore {
                             sandbox: sandbox == "1",
                         };
                         if ledger != binding.server {
-                            return Err(LedgerError::BindingMismatch {
+                            return Err(LedgerError::ServerMismatch {
                                 path: self.location.clone(),
-                                field: "server",
                                 ledger: ledger.to_string(),
                                 this_run: binding.server.to_string(),
                             });
@@ -686,7 +685,10 @@ impl Store for PgStore {
             )
             .await?
         {
-            taken.insert(row.try_get(0)?, row.try_get(1)?);
+            taken.insert(
+                row.try_get(0)?,
+                format!("payout {}", row.try_get::<_, String>(1)?),
+            );
         }
         let openids: Vec<&str> = rows.iter().map(|r| r.openid.as_str()).collect();
         let mut recent: HashMap<(String, u64), Vec<(Option<String>, String)>> = HashMap::new();
@@ -712,7 +714,7 @@ impl Store for PgStore {
         let mut to_insert: Vec<NewPayout> = Vec::new();
         let mut to_replace: Vec<(i64, NewPayout)> = Vec::new();
         let mut moved_lines: Vec<(i64, i64)> = Vec::new();
-        // Bill numbers planned in this chunk (key of their row).
+        // Bill numbers planned in this chunk (`line <n>` of their row).
         let mut chunk_bills: HashMap<String, String> = HashMap::new();
         let mut chunk_keys: HashMap<&str, &NewPayout> = HashMap::new();
         for row in rows {
@@ -750,7 +752,7 @@ impl Store for PgStore {
                             let mut new = row.clone();
                             new.bill = bill;
                             new.request_json = request_json;
-                            chunk_bills.insert(new.bill.clone(), new.key.clone());
+                            chunk_bills.insert(new.bill.clone(), format!("line {}", row.line));
                             to_replace.push((old.id, new));
                             plan.replaced.push(changed);
                         }
@@ -763,7 +765,7 @@ impl Store for PgStore {
                             let mut new = row.clone();
                             new.bill = bill;
                             new.request_json = request_json;
-                            chunk_bills.insert(new.bill.clone(), new.key.clone());
+                            chunk_bills.insert(new.bill.clone(), format!("line {}", row.line));
                             to_insert.push(new);
                         }
                         Err(key) => {
