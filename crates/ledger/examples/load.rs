@@ -59,11 +59,11 @@ async fn main() -> Result<(), BoxError> {
         .build()?;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("load.db");
-    let binding = Binding {
-        mch_id: sandbox.mch_id().to_owned(),
-        appid: sandbox.appid().to_owned(),
-        server: ServerId::configured(sandbox.url()),
-    };
+    let binding = Binding::new(
+        sandbox.mch_id(),
+        sandbox.appid(),
+        ServerId::configured(sandbox.url()),
+    );
     let ledger = Ledger::open(
         &path.display().to_string(),
         binding,
@@ -72,15 +72,7 @@ async fn main() -> Result<(), BoxError> {
     .await?;
 
     let started = Instant::now();
-    let mut importer = ledger.importer(
-        BatchSpec {
-            name: "load".into(),
-            file_name: "load.csv".into(),
-            file_digest: String::new(),
-            kind: "red-packet".into(),
-        },
-        false,
-    );
+    let mut importer = ledger.importer(BatchSpec::new("load", "load.csv", "", "red-packet"), false);
     let placeholder = BillNo::new(format!("{}20260101LOAD000000", sandbox.mch_id()))?;
     for i in 0..n {
         let request: AnyRequest = RedPacket::builder(

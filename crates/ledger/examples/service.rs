@@ -77,11 +77,11 @@ async fn main() -> Result<(), BoxError> {
         .unwrap_or_else(|_| dir.path().join("prizes.db").display().to_string());
     let ledger = Ledger::open(
         &path,
-        Binding {
-            mch_id: sandbox.mch_id().to_owned(),
-            appid: sandbox.appid().to_owned(),
-            server: ServerId::embedded_sandbox(),
-        },
+        Binding::new(
+            sandbox.mch_id(),
+            sandbox.appid(),
+            ServerId::embedded_sandbox(),
+        ),
         LedgerOptions::default(),
     )
     .await?;

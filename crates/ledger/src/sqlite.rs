@@ -165,6 +165,7 @@ const PAYOUT_COLUMNS: &str = "id, key, batch, line, openid, amount_fen, params, 
 
 /// How to open a SQLite ledger.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SqliteOptions {
     /// Create the file if there is none, bound to this binding (written in
     /// the same transaction as the schema). `None`: the file must exist.
@@ -172,6 +173,26 @@ pub struct SqliteOptions {
     /// Take the exclusive per-process lock (every command that writes).
     /// Without it the ledger is opened for reading only.
     pub lock: bool,
+}
+
+impl SqliteOptions {
+    /// Opens an existing file for reading only (no lock, nothing created).
+    pub fn new() -> Self {
+        SqliteOptions::default()
+    }
+
+    /// Creates the file if there is none, bound to `binding` (`None`: the
+    /// file must exist).
+    pub fn with_create(mut self, binding: Option<Binding>) -> Self {
+        self.create = binding;
+        self
+    }
+
+    /// Takes the exclusive per-process lock (every command that writes).
+    pub fn with_lock(mut self, lock: bool) -> Self {
+        self.lock = lock;
+        self
+    }
 }
 
 /// A ledger in one SQLite file.

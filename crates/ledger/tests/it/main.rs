@@ -2,7 +2,8 @@
 #![cfg(feature = "sqlite")]
 #![allow(clippy::unwrap_used)]
 
+mod conformance;
 #[cfg(feature = "postgres")]
 mod postgres;
-mod store;
+mod sqlite;
 mod worker;
