@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod conformance;
+mod engine;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
