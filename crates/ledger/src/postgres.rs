@@ -27,10 +27,10 @@ mod pool;
 mod schema;
 mod tls;
 
-use crate::store::{changed_row, is_same_payout, may_replace, same_or_conflict};
+use crate::store::{changed_row, is_same_payout, may_replace, repeated_key, same_or_conflict};
 use crate::{
-    AttemptAction, AttemptRecord, BatchSpec, BillSource, Binding, ChangedRow, Claim, ClaimRequest,
-    Claimed, Due, ImportPlan, LedgerError, NewPayout, Payout, PayoutFilter, PayoutState, ServerId,
+    AttemptAction, AttemptRecord, BatchSpec, BillSource, Binding, Claim, ClaimRequest, Claimed,
+    Due, ImportPlan, LedgerError, NewPayout, Payout, PayoutFilter, PayoutState, ServerId,
     SimilarPayout, Store, Submitted, Summary, now_ms, rfc3339,
 };
 use async_trait::async_trait;
@@ -720,16 +720,9 @@ impl Store for PgStore {
         for row in rows {
             if let Some(first) = chunk_keys.get(row.key.as_str()) {
                 // The same key twice in one file: the same payout, or refused.
-                if first.params == row.params {
-                    plan.unchanged.push(row.line);
-                } else {
-                    plan.refused.push(ChangedRow {
-                        line: row.line,
-                        key: row.key.clone(),
-                        old: format!("{} (bill {})", first.params, first.bill),
-                        new: row.params.clone(),
-                        state: PayoutState::Planned,
-                    });
+                match repeated_key(first, row) {
+                    None => plan.unchanged.push(row.line),
+                    Some(changed) => plan.refused.push(changed),
                 }
                 continue;
             }

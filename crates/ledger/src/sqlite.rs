@@ -14,7 +14,9 @@
 //! file computes), states, bill numbers, bodies and attempts are kept.
 
 use crate::lock::LedgerLock;
-use crate::store::{BillSource, Store, changed_row, is_same_payout, may_replace, same_or_conflict};
+use crate::store::{
+    BillSource, Store, changed_row, is_same_payout, may_replace, repeated_key, same_or_conflict,
+};
 use crate::{
     AttemptAction, AttemptRecord, BatchSpec, Binding, Claim, ClaimRequest, Claimed, Due,
     ImportPlan, LedgerError, NewPayout, Payout, PayoutFilter, PayoutState, ServerId, SimilarPayout,
@@ -837,7 +839,18 @@ impl Store for SqliteStore {
         let mut plan = ImportPlan::default();
         let mut bills_in_chunk: std::collections::HashMap<&str, u64> =
             std::collections::HashMap::new();
+        let mut keys_in_chunk: std::collections::HashMap<&str, &NewPayout> =
+            std::collections::HashMap::new();
         for row in rows {
+            if let Some(first) = keys_in_chunk.get(row.key.as_str()) {
+                // The same key twice in one file: the same payout, or refused.
+                match repeated_key(first, row) {
+                    None => plan.unchanged.push(row.line),
+                    Some(changed) => plan.refused.push(changed),
+                }
+                continue;
+            }
+            keys_in_chunk.insert(&row.key, row);
             match get_payout(&tx, "key = ?1", &row.key)? {
                 Some(old) if is_same_payout(&old, row) => {
                     if old.line != row.line && !dry_run {

@@ -233,6 +233,7 @@ conformance!(
     submit_is_idempotent_by_key,
     concurrent_submits_of_one_key_store_one_payout,
     bill_numbers_are_unique,
+    the_same_key_twice_in_one_file_is_one_payout_or_refused,
     import_plans_new_unchanged_replaced_refused_and_similar,
     an_expired_claims_owner_cannot_write_over_the_next_owner,
     concurrent_claimers_never_get_the_same_payout,

@@ -204,6 +204,52 @@ pub(crate) async fn bill_numbers_are_unique(backend: Backend) {
     assert!(store.payout_by_key("b/2").await.unwrap().is_none());
 }
 
+/// Catches: a file naming one key twice, planned as two new payouts in a
+/// dry run (the plan shown would not be the import done), or resolved by
+/// silently taking one of two different rows.
+pub(crate) async fn the_same_key_twice_in_one_file_is_one_payout_or_refused(backend: Backend) {
+    let f = backend.open(&binding()).await;
+    let store = &f.store;
+    let bills = Counter::new("D");
+    let same = [
+        payout("d/1", "o1", 100, "D1").in_batch("d", 2),
+        payout("d/1", "o1", 100, "D2").in_batch("d", 3),
+    ];
+    let other = [
+        payout("d/2", "o2", 100, "D3").in_batch("d", 4),
+        payout("d/2", "o2", 200, "D4").in_batch("d", 5),
+    ];
+    let chosen_twice = [
+        chosen("d/3", "o3", 100, "D5").in_batch("d", 6),
+        chosen("d/3", "o3", 100, "D6").in_batch("d", 7),
+    ];
+    for dry_run in [true, false] {
+        let plan = store
+            .import(&spec("d"), &same, &bills, dry_run)
+            .await
+            .unwrap();
+        assert_eq!(
+            (plan.new.clone(), plan.unchanged.clone()),
+            (vec![2], vec![3]),
+            "{plan:?}"
+        );
+        assert!(!plan.is_refused());
+        for rows in [&other, &chosen_twice] {
+            let plan = store
+                .import(&spec("d"), rows, &bills, dry_run)
+                .await
+                .unwrap();
+            assert!(plan.is_refused() && !plan.committed, "{plan:?}");
+            assert_eq!(plan.refused.len(), 1, "{plan:?}");
+            assert_eq!(plan.refused[0].line, rows[1].line);
+            assert_eq!(plan.refused[0].key, rows[1].key);
+        }
+    }
+    let stored = store.payouts(&PayoutFilter::default()).await.unwrap();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!((stored[0].key.as_str(), stored[0].line), ("d/1", 2));
+}
+
 /// Catches: an edited file that changes a payout which may be paid (a
 /// second payment, or the wrong amount recorded for the first), a
 /// replaced payout keeping its old bill number (WeChat would answer with
