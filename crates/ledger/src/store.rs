@@ -11,6 +11,10 @@
 //! The trait is object safe: the ledger holds an `Arc<dyn Store>` chosen at
 //! runtime from the location (`postgres://…` or a file path).
 
+// Without a backend (the trait alone, for a backend of another crate) the
+// shared rules below have no user.
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+
 use crate::{
     AttemptRecord, BatchSpec, Binding, ChangedRow, Claim, ClaimRequest, Claimed, ImportPlan,
     LedgerError, NewPayout, Payout, PayoutFilter, PayoutState, Submitted, Summary,

@@ -117,6 +117,14 @@ impl ServerId {
     /// The identity of the embedded sandbox.
     pub const EMBEDDED_SANDBOX: &'static str = "sandbox:embedded";
 
+    /// A server by its id, as a backend stored it.
+    pub fn new(id: impl Into<String>, sandbox: bool) -> Self {
+        ServerId {
+            id: id.into(),
+            sandbox,
+        }
+    }
+
     /// The embedded sandbox.
     pub fn embedded_sandbox() -> Self {
         ServerId {
@@ -284,6 +292,37 @@ pub struct Payout {
     pub fence: i64,
 }
 
+impl Payout {
+    /// Payout `id` as `new` stores it: planned, nothing sent, no attempt,
+    /// fence 0, updated now. (For a [`Store`](crate::Store) of another
+    /// crate: it sets the stored state, times and counters on the fields.)
+    pub fn new(id: i64, new: &NewPayout) -> Self {
+        Payout {
+            id,
+            key: new.key.clone(),
+            batch: new.batch.clone(),
+            line: new.line,
+            openid: new.openid.clone(),
+            amount_fen: new.amount_fen,
+            params: new.params.clone(),
+            bill: new.bill.clone(),
+            state: PayoutState::Planned,
+            request_json: new.request_json.clone(),
+            body: None,
+            wechat_id: None,
+            err_code: None,
+            message: None,
+            attempts: 0,
+            updated_at: rfc3339(now_ms()),
+            next_step: None,
+            generated: new.generated,
+            received_ms: None,
+            refunded_ms: None,
+            fence: 0,
+        }
+    }
+}
+
 /// A worker's hold on one payout: valid while the payout's fence is
 /// unchanged (every new claim increases it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -305,6 +344,13 @@ pub struct Claimed {
     pub claim: Claim,
     /// The payout as it was when claimed.
     pub payout: Payout,
+}
+
+impl Claimed {
+    /// `payout`, held by `claim`.
+    pub fn new(claim: Claim, payout: Payout) -> Self {
+        Claimed { claim, payout }
+    }
 }
 
 /// Which payouts a claim takes.
@@ -543,6 +589,26 @@ pub struct ChangedRow {
     pub state: PayoutState,
 }
 
+impl ChangedRow {
+    /// Row `line` of key `key`: stored parameters `old` (payout in
+    /// `state`), the file's `new`.
+    pub fn new(
+        line: u64,
+        key: impl Into<String>,
+        old: impl Into<String>,
+        new: impl Into<String>,
+        state: PayoutState,
+    ) -> Self {
+        ChangedRow {
+            line,
+            key: key.into(),
+            old: old.into(),
+            new: new.into(),
+            state,
+        }
+    }
+}
+
 /// A payee paid the same amount in another batch recently.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -557,6 +623,26 @@ pub struct SimilarPayout {
     pub other_batch: Option<String>,
     /// The other payout's key.
     pub other_key: String,
+}
+
+impl SimilarPayout {
+    /// Row `line` pays `openid` `amount_fen`, as payout `other_key` of
+    /// `other_batch` (`None`: submitted on its own) does.
+    pub fn new(
+        line: u64,
+        openid: impl Into<String>,
+        amount_fen: u64,
+        other_batch: Option<String>,
+        other_key: impl Into<String>,
+    ) -> Self {
+        SimilarPayout {
+            line,
+            openid: openid.into(),
+            amount_fen,
+            other_batch,
+            other_key: other_key.into(),
+        }
+    }
 }
 
 /// What importing a file into a batch does (or did).
@@ -610,6 +696,13 @@ pub struct Submitted {
     pub payout: Payout,
     /// Whether it was created now (`false`: it existed with these parameters).
     pub created: bool,
+}
+
+impl Submitted {
+    /// `payout` as stored; `created`: whether this submit created it.
+    pub fn new(payout: Payout, created: bool) -> Self {
+        Submitted { payout, created }
+    }
 }
 
 /// Counts and totals, of a batch or of the whole ledger.

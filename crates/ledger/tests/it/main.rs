@@ -2,6 +2,7 @@
 #![cfg(feature = "sqlite")]
 #![allow(clippy::unwrap_used)]
 
+mod api;
 mod conformance;
 mod engine;
 #[cfg(feature = "postgres")]
