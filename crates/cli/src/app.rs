@@ -1321,10 +1321,7 @@ fn causes_text(causes: &[String]) -> String {
 /// for its conflicts); with `-v`, one line per unknown row too.
 async fn warn_by_cause(store: &dyn Store, batch: &str, verbose: u8) -> Result<(), AppError> {
     let payouts = store
-        .payouts(&hongbao_ledger::PayoutFilter {
-            batch: Some(batch.to_owned()),
-            ..Default::default()
-        })
+        .payouts(&hongbao_ledger::PayoutFilter::default().with_batch(Some(batch.to_owned())))
         .await?;
     let unknown: Vec<&hongbao_ledger::Payout> = payouts
         .iter()
