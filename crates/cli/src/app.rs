@@ -1018,11 +1018,11 @@ async fn batch_run(cli: &Cli, args: &RunArgs) -> Result<u8, AppError> {
         reissue_not_paid: args.reissue_not_paid,
         resend_refunded: args.resend_refunded,
     };
-    let binding = Binding {
-        mch_id: session.config.mch_id.clone(),
-        appid: session.config.appid.clone(),
-        server: server_of(&session),
-    };
+    let binding = Binding::new(
+        session.config.mch_id.clone(),
+        session.config.appid.clone(),
+        server_of(&session),
+    );
     let options = LedgerOptions::default()
         .bill_prefix(session.config.bill_prefix())
         .adopt_unrecorded_server(args.bind_server)
@@ -1321,10 +1321,7 @@ fn causes_text(causes: &[String]) -> String {
 /// for its conflicts); with `-v`, one line per unknown row too.
 async fn warn_by_cause(store: &dyn Store, batch: &str, verbose: u8) -> Result<(), AppError> {
     let payouts = store
-        .payouts(&hongbao_ledger::PayoutFilter {
-            batch: Some(batch.to_owned()),
-            ..Default::default()
-        })
+        .payouts(&hongbao_ledger::PayoutFilter::default().with_batch(Some(batch.to_owned())))
         .await?;
     let unknown: Vec<&hongbao_ledger::Payout> = payouts
         .iter()
@@ -1525,10 +1522,7 @@ fn open_existing(args: &JournalArgs) -> Result<SqliteStore, AppError> {
         {
             Ok(SqliteStore::open(
                 &args.journal,
-                SqliteOptions {
-                    create: None,
-                    lock: true,
-                },
+                SqliteOptions::new().with_lock(true),
             )?)
         }
         Err(e @ (LedgerError::Empty { .. } | LedgerError::NoBatch { .. })) => {
@@ -1584,19 +1578,16 @@ async fn batch_reconcile(
             }
             Arc::new(SqliteStore::open(
                 &args.journal,
-                SqliteOptions {
-                    create: None,
-                    lock: true,
-                },
+                SqliteOptions::new().with_lock(true),
             )?)
         }
     };
     let session = connect(cli, None).await?;
-    let binding = Binding {
-        mch_id: session.config.mch_id.clone(),
-        appid: session.config.appid.clone(),
-        server: server_of(&session),
-    };
+    let binding = Binding::new(
+        session.config.mch_id.clone(),
+        session.config.appid.clone(),
+        server_of(&session),
+    );
     let ledger = Ledger::from_store(
         store,
         binding,

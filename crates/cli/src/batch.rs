@@ -311,11 +311,13 @@ pub async fn plan_with(
     confirm: &mut (dyn FnMut(&RunPlan) -> Confirm + Send),
 ) -> Result<PlanResult, BatchError> {
     let mch_id = ledger.binding().mch_id.clone();
-    let spec = |digest: String| BatchSpec {
-        name: settings.batch.clone(),
-        file_name: path.display().to_string(),
-        file_digest: digest,
-        kind: settings.kind.as_str().to_owned(),
+    let spec = |digest: String| {
+        BatchSpec::new(
+            settings.batch.clone(),
+            path.display().to_string(),
+            digest,
+            settings.kind.as_str(),
+        )
     };
     // Pass 1: validate and see what the import would do.
     let mut importer = ledger.importer(spec(String::new()), true);
@@ -399,10 +401,9 @@ async fn run_plan(
         // Stored payouts of the batch that the worker will still pay.
         let stored = ledger
             .store()
-            .payouts(&hongbao_ledger::PayoutFilter {
-                batch: Some(settings.batch.clone()),
-                ..Default::default()
-            })
+            .payouts(
+                &hongbao_ledger::PayoutFilter::default().with_batch(Some(settings.batch.clone())),
+            )
             .await?;
         let due: HashSet<String> = stored
             .into_iter()

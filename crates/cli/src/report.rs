@@ -37,12 +37,12 @@ pub async fn for_each_payout(
     let mut after = 0;
     loop {
         let page = store
-            .payouts(&PayoutFilter {
-                batch: batch.map(str::to_owned),
-                states: Vec::new(),
-                after_id: after,
-                limit: 1000,
-            })
+            .payouts(
+                &PayoutFilter::default()
+                    .with_batch(batch.map(str::to_owned))
+                    .with_after_id(after)
+                    .with_limit(1000),
+            )
             .await?;
         let Some(last) = page.last() else {
             return Ok(());

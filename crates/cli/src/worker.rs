@@ -28,15 +28,12 @@ pub async fn run(cli: &Cli, args: &WorkerArgs) -> Result<u8, AppError> {
     let per_minute = args
         .rate_per_minute
         .unwrap_or_else(|| session.config.rate_per_minute());
-    let quota = (per_minute > 0).then_some(Quota {
-        per_minute,
-        ..Quota::default()
-    });
-    let binding = Binding {
-        mch_id: session.config.mch_id.clone(),
-        appid: session.config.appid.clone(),
-        server: server_of(&session),
-    };
+    let quota = (per_minute > 0).then_some(Quota::per_minute(per_minute));
+    let binding = Binding::new(
+        session.config.mch_id.clone(),
+        session.config.appid.clone(),
+        server_of(&session),
+    );
     let lease_ms = i64::try_from(args.lease_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     let options = LedgerOptions::default()
         .bill_prefix(session.config.bill_prefix())
@@ -141,10 +138,7 @@ pub async fn run(cli: &Cli, args: &WorkerArgs) -> Result<u8, AppError> {
 /// by its client alone.
 pub fn shared_quota(location: &str, per_minute: u32) -> Option<Quota> {
     let shared = location.starts_with("postgres://") || location.starts_with("postgresql://");
-    (shared && per_minute > 0).then_some(Quota {
-        per_minute,
-        ..Quota::default()
-    })
+    (shared && per_minute > 0).then_some(Quota::per_minute(per_minute))
 }
 
 /// Sets the stop flag on SIGINT or SIGTERM: the worker records what is in

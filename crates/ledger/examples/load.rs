@@ -180,11 +180,11 @@ async fn main() -> Result<(), BoxError> {
         .build()?;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("load.db");
-    let binding = Binding {
-        mch_id: served.mch_id.clone(),
-        appid: served.appid.clone(),
-        server: ServerId::configured(&served.url),
-    };
+    let binding = Binding::new(
+        served.mch_id.clone(),
+        served.appid.clone(),
+        ServerId::configured(&served.url),
+    );
     let ledger = Ledger::open(
         &path.display().to_string(),
         binding,
@@ -193,15 +193,7 @@ async fn main() -> Result<(), BoxError> {
     .await?;
 
     let started = Instant::now();
-    let mut importer = ledger.importer(
-        BatchSpec {
-            name: "load".into(),
-            file_name: "load.csv".into(),
-            file_digest: String::new(),
-            kind: "red-packet".into(),
-        },
-        false,
-    );
+    let mut importer = ledger.importer(BatchSpec::new("load", "load.csv", "", "red-packet"), false);
     let placeholder = BillNo::new(format!("{}20260101LOAD000000", served.mch_id))?;
     for i in 0..n {
         let request: AnyRequest = RedPacket::builder(

@@ -16,7 +16,7 @@ async fn main() {
     use hongbao_ledger::postgres::PgStore;
     use hongbao_ledger::{
         AttemptAction, AttemptRecord, BatchSpec, BillFactory, Claim, ClaimRequest, Due, NewPayout,
-        PayoutState, Store, params_of,
+        PayoutState, Store,
     };
     use hongbao_proto::{Amount, AnyRequest, BillNo, Endpoint, NextStep, OpenId, RedPacket};
     use std::time::Instant;
@@ -58,25 +58,12 @@ async fn main() {
             .build()
             .unwrap()
             .into();
-            NewPayout {
-                key: format!("bench/{i}"),
-                batch: Some("bench".into()),
-                line: i as u64 + 2,
-                openid: format!("oBench{i:08}"),
-                amount_fen: request.amount().unwrap().fen(),
-                params: params_of(&request),
-                bill,
-                request_json: serde_json::to_string(&request).unwrap(),
-                generated: true,
-            }
+            NewPayout::new(format!("bench/{i}"), &request, true)
+                .unwrap()
+                .in_batch("bench", i as u64 + 2)
         })
         .collect();
-    let spec = BatchSpec {
-        name: "bench".into(),
-        file_name: "bench.csv".into(),
-        file_digest: "00".into(),
-        kind: "red-packet".into(),
-    };
+    let spec = BatchSpec::new("bench", "bench.csv", "00", "red-packet");
     let started = Instant::now();
     for chunk in rows.chunks(1000) {
         store.import(&spec, chunk, &bills, false).await.unwrap();
@@ -92,14 +79,12 @@ async fn main() {
             let mut done = 0usize;
             loop {
                 let claimed = store
-                    .claim(&ClaimRequest {
-                        owner: format!("bench-{w}"),
-                        due: Due::Pay,
-                        batch: None,
-                        after_id: 0,
-                        limit: 64,
-                        lease_ms: 60_000,
-                    })
+                    .claim(&ClaimRequest::new(
+                        format!("bench-{w}"),
+                        Due::Pay,
+                        64,
+                        60_000,
+                    ))
                     .await
                     .unwrap();
                 if claimed.is_empty() {
@@ -113,17 +98,17 @@ async fn main() {
                 let now = hongbao_ledger::now_ms();
                 let records: Vec<AttemptRecord> = claimed
                     .iter()
-                    .map(|c| AttemptRecord {
-                        claim: c.claim,
-                        bill: c.payout.bill.clone(),
-                        action: AttemptAction::Send,
-                        outcome: PayoutState::Paid,
-                        err_code: None,
-                        wechat_id: Some(format!("W{}", c.payout.id)),
-                        message: None,
-                        started_ms: now,
-                        finished_ms: now,
-                        next_step: Some(NextStep::Done),
+                    .map(|c| {
+                        AttemptRecord::new(
+                            c.claim,
+                            c.payout.bill.clone(),
+                            AttemptAction::Send,
+                            PayoutState::Paid,
+                            now,
+                            now,
+                        )
+                        .with_wechat_id(Some(format!("W{}", c.payout.id)))
+                        .with_next_step(Some(NextStep::Done))
                     })
                     .collect();
                 store.record(&records).await.unwrap();

@@ -94,26 +94,23 @@ async fn server() -> Result<Server, BoxError> {
         let sandbox = Sandbox::builder().start().await?;
         return Ok(Server {
             client: embedded_client(&sandbox)?,
-            binding: Binding {
-                mch_id: sandbox.mch_id().to_owned(),
-                appid: sandbox.appid().to_owned(),
-                server: ServerId::embedded_sandbox(),
-            },
+            binding: Binding::new(
+                sandbox.mch_id(),
+                sandbox.appid(),
+                ServerId::embedded_sandbox(),
+            ),
             embedded: Some(sandbox),
         });
     };
     let certs = std::path::PathBuf::from(var("HONGBAO_CERT_DIR")?);
     let api_key = ApiKey::new(std::fs::read_to_string(var("HONGBAO_API_KEY_FILE")?)?.trim())?;
-    let binding = Binding {
-        mch_id: var("HONGBAO_MCH_ID")?,
-        appid: var("HONGBAO_APPID")?,
+    let binding = Binding::new(
+        var("HONGBAO_MCH_ID")?,
+        var("HONGBAO_APPID")?,
         // A real merchant would use `ServerId::configured(&url)`; this
         // one is a sandbox: no real money moves.
-        server: ServerId {
-            id: url.trim_end_matches('/').to_owned(),
-            sandbox: true,
-        },
-    };
+        ServerId::new(url.trim_end_matches('/'), true),
+    );
     let client = Client::builder()
         .mch_id(&binding.mch_id)
         .appid(&binding.appid)

@@ -14,7 +14,7 @@
 use hongbao_ledger::sqlite::{SqliteOptions, SqliteStore};
 use hongbao_ledger::{
     AttemptAction, AttemptRecord, BatchSpec, BillFactory, Binding, Claim, ClaimRequest, Claimed,
-    Due, NewPayout, PayoutState, ServerId, Store, params_of,
+    Due, NewPayout, PayoutState, ServerId, Store,
 };
 use hongbao_proto::{Amount, AnyRequest, BillNo, Endpoint, NextStep, OpenId, RedPacket};
 use std::time::Instant;
@@ -23,17 +23,17 @@ fn paid(group: &[Claimed]) -> Vec<AttemptRecord> {
     let now = hongbao_ledger::now_ms();
     group
         .iter()
-        .map(|c| AttemptRecord {
-            claim: c.claim,
-            bill: c.payout.bill.clone(),
-            action: AttemptAction::Send,
-            outcome: PayoutState::Paid,
-            err_code: None,
-            wechat_id: Some(format!("1000009820260101{:012}", c.payout.id)),
-            message: None,
-            started_ms: now,
-            finished_ms: now,
-            next_step: Some(NextStep::Done),
+        .map(|c| {
+            AttemptRecord::new(
+                c.claim,
+                c.payout.bill.clone(),
+                AttemptAction::Send,
+                PayoutState::Paid,
+                now,
+                now,
+            )
+            .with_wechat_id(Some(format!("1000009820260101{:012}", c.payout.id)))
+            .with_next_step(Some(NextStep::Done))
         })
         .collect()
 }
@@ -48,26 +48,20 @@ async fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.db");
-    let binding = Binding {
-        mch_id: "10000098".into(),
-        appid: "wx8888888888888888".into(),
-        server: ServerId::embedded_sandbox(),
-    };
+    let binding = Binding::new(
+        "10000098",
+        "wx8888888888888888",
+        ServerId::embedded_sandbox(),
+    );
     let store = SqliteStore::open(
         &path,
-        SqliteOptions {
-            create: Some(binding),
-            lock: true,
-        },
+        SqliteOptions::new()
+            .with_create(Some(binding))
+            .with_lock(true),
     )
     .unwrap();
     let bills = BillFactory::new("10000098", "", Endpoint::SendRedPacket);
-    let spec = BatchSpec {
-        name: "bench".into(),
-        file_name: "bench.csv".into(),
-        file_digest: "00".into(),
-        kind: "red-packet".into(),
-    };
+    let spec = BatchSpec::new("bench", "bench.csv", "00", "red-packet");
     let started = Instant::now();
     let mut chunk = Vec::with_capacity(1000);
     for i in 0..n {
@@ -85,17 +79,11 @@ async fn main() {
         .build()
         .unwrap()
         .into();
-        chunk.push(NewPayout {
-            key: format!("bench/{i}"),
-            batch: Some("bench".into()),
-            line: i as u64 + 2,
-            openid: format!("oBench{i:08}"),
-            amount_fen: request.amount().unwrap().fen(),
-            params: params_of(&request),
-            bill,
-            request_json: serde_json::to_string(&request).unwrap(),
-            generated: true,
-        });
+        chunk.push(
+            NewPayout::new(format!("bench/{i}"), &request, true)
+                .unwrap()
+                .in_batch("bench", i as u64 + 2),
+        );
         if chunk.len() == 1000 || i + 1 == n {
             store.import(&spec, &chunk, &bills, false).await.unwrap();
             chunk.clear();
@@ -111,14 +99,9 @@ async fn main() {
     let mut done = 0usize;
     loop {
         let page = store
-            .claim(&ClaimRequest {
-                owner: "bench".into(),
-                due: Due::Pay,
-                batch: None,
-                after_id: cursor,
-                limit: group_size * 8,
-                lease_ms: 60_000,
-            })
+            .claim(
+                &ClaimRequest::new("bench", Due::Pay, group_size * 8, 60_000).with_after_id(cursor),
+            )
             .await
             .unwrap();
         transactions += 1;

@@ -49,11 +49,29 @@ const IMPORT_CHUNK: usize = 1000;
 
 /// The merchant's send budget, shared by every worker of the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Quota {
     /// Sends per minute (WeChat: 1,800 per merchant).
     pub per_minute: u32,
     /// Time between two payments to one employee (pay to employee: 15 s).
     pub employee_spacing_ms: i64,
+}
+
+impl Quota {
+    /// `per_minute` sends per minute, and WeChat's 15 s between two
+    /// payments to one employee.
+    pub fn per_minute(per_minute: u32) -> Self {
+        Quota {
+            per_minute,
+            ..Quota::default()
+        }
+    }
+
+    /// Sets the time between two payments to one employee (ms).
+    pub fn with_employee_spacing_ms(mut self, spacing_ms: i64) -> Self {
+        self.employee_spacing_ms = spacing_ms;
+        self
+    }
 }
 
 impl Default for Quota {
@@ -667,6 +685,7 @@ impl Default for WorkerOptions {
 
 /// What a pass of a worker did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RunReport {
     /// Payouts resolved from an earlier attempt (query, then resend).
     pub resumed: u64,
@@ -690,6 +709,7 @@ pub struct RunReport {
 
 /// What reconcile (or refresh) found.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReconcileReport {
     /// Payouts queried.
     pub queried: u64,

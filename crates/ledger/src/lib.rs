@@ -37,11 +37,6 @@
 //! number with identical parameters.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
-// The records of the `Store` trait (payouts, claims, attempts, plans) are
-// built by backends and by callers (the CLI, tests); which of them become
-// `#[non_exhaustive]` with constructors is decided once the PostgreSQL
-// backend has settled the trait (issue #12 follow-up, with #11's review).
-#![allow(clippy::exhaustive_structs)]
 
 /// The README's examples, compiled and run as doctests so that it stays true.
 #[cfg(all(doctest, feature = "sqlite"))]
@@ -112,6 +107,7 @@ pub fn rebill(request_json: &str, bill: &str) -> Result<String, LedgerError> {
 /// numbers a day); a meeting is caught by the ledger's unique constraint
 /// or, across ledgers, as a bill conflict.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BillFactory {
     /// Merchant id.
     pub mch_id: String,

@@ -27,10 +27,10 @@ mod pool;
 mod schema;
 mod tls;
 
-use crate::store::{changed_row, is_same_payout, may_replace, same_or_conflict};
+use crate::store::{changed_row, is_same_payout, may_replace, repeated_key, same_or_conflict};
 use crate::{
-    AttemptAction, AttemptRecord, BatchSpec, BillSource, Binding, ChangedRow, Claim, ClaimRequest,
-    Claimed, Due, ImportPlan, LedgerError, NewPayout, Payout, PayoutFilter, PayoutState, ServerId,
+    AttemptAction, AttemptRecord, BatchSpec, BillSource, Binding, Claim, ClaimRequest, Claimed,
+    Due, ImportPlan, LedgerError, NewPayout, Payout, PayoutFilter, PayoutState, ServerId,
     SimilarPayout, Store, Submitted, Summary, now_ms, rfc3339,
 };
 use async_trait::async_trait;
@@ -393,7 +393,7 @@ async fn bill_holder<C: GenericClient + Sync>(
         )
         .await?;
     Ok(match row {
-        Some(row) => Some(row.try_get(0)?),
+        Some(row) => Some(format!("payout {}", row.try_get::<_, String>(0)?)),
         None => None,
     })
 }
@@ -504,9 +504,8 @@ impl Store for PgStore {
                             sandbox: sandbox == "1",
                         };
                         if ledger != binding.server {
-                            return Err(LedgerError::BindingMismatch {
+                            return Err(LedgerError::ServerMismatch {
                                 path: self.location.clone(),
-                                field: "server",
                                 ledger: ledger.to_string(),
                                 this_run: binding.server.to_string(),
                             });
@@ -686,7 +685,10 @@ impl Store for PgStore {
             )
             .await?
         {
-            taken.insert(row.try_get(0)?, row.try_get(1)?);
+            taken.insert(
+                row.try_get(0)?,
+                format!("payout {}", row.try_get::<_, String>(1)?),
+            );
         }
         let openids: Vec<&str> = rows.iter().map(|r| r.openid.as_str()).collect();
         let mut recent: HashMap<(String, u64), Vec<(Option<String>, String)>> = HashMap::new();
@@ -712,22 +714,15 @@ impl Store for PgStore {
         let mut to_insert: Vec<NewPayout> = Vec::new();
         let mut to_replace: Vec<(i64, NewPayout)> = Vec::new();
         let mut moved_lines: Vec<(i64, i64)> = Vec::new();
-        // Bill numbers planned in this chunk (key of their row).
+        // Bill numbers planned in this chunk (`line <n>` of their row).
         let mut chunk_bills: HashMap<String, String> = HashMap::new();
         let mut chunk_keys: HashMap<&str, &NewPayout> = HashMap::new();
         for row in rows {
             if let Some(first) = chunk_keys.get(row.key.as_str()) {
                 // The same key twice in one file: the same payout, or refused.
-                if first.params == row.params {
-                    plan.unchanged.push(row.line);
-                } else {
-                    plan.refused.push(ChangedRow {
-                        line: row.line,
-                        key: row.key.clone(),
-                        old: format!("{} (bill {})", first.params, first.bill),
-                        new: row.params.clone(),
-                        state: PayoutState::Planned,
-                    });
+                match repeated_key(first, row) {
+                    None => plan.unchanged.push(row.line),
+                    Some(changed) => plan.refused.push(changed),
                 }
                 continue;
             }
@@ -750,7 +745,7 @@ impl Store for PgStore {
                             let mut new = row.clone();
                             new.bill = bill;
                             new.request_json = request_json;
-                            chunk_bills.insert(new.bill.clone(), new.key.clone());
+                            chunk_bills.insert(new.bill.clone(), format!("line {}", row.line));
                             to_replace.push((old.id, new));
                             plan.replaced.push(changed);
                         }
@@ -763,7 +758,7 @@ impl Store for PgStore {
                             let mut new = row.clone();
                             new.bill = bill;
                             new.request_json = request_json;
-                            chunk_bills.insert(new.bill.clone(), new.key.clone());
+                            chunk_bills.insert(new.bill.clone(), format!("line {}", row.line));
                             to_insert.push(new);
                         }
                         Err(key) => {

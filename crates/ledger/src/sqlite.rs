@@ -14,7 +14,9 @@
 //! file computes), states, bill numbers, bodies and attempts are kept.
 
 use crate::lock::LedgerLock;
-use crate::store::{BillSource, Store, changed_row, is_same_payout, may_replace, same_or_conflict};
+use crate::store::{
+    BillSource, Store, changed_row, is_same_payout, may_replace, repeated_key, same_or_conflict,
+};
 use crate::{
     AttemptAction, AttemptRecord, BatchSpec, Binding, Claim, ClaimRequest, Claimed, Due,
     ImportPlan, LedgerError, NewPayout, Payout, PayoutFilter, PayoutState, ServerId, SimilarPayout,
@@ -165,6 +167,7 @@ const PAYOUT_COLUMNS: &str = "id, key, batch, line, openid, amount_fen, params, 
 
 /// How to open a SQLite ledger.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SqliteOptions {
     /// Create the file if there is none, bound to this binding (written in
     /// the same transaction as the schema). `None`: the file must exist.
@@ -172,6 +175,26 @@ pub struct SqliteOptions {
     /// Take the exclusive per-process lock (every command that writes).
     /// Without it the ledger is opened for reading only.
     pub lock: bool,
+}
+
+impl SqliteOptions {
+    /// Opens an existing file for reading only (no lock, nothing created).
+    pub fn new() -> Self {
+        SqliteOptions::default()
+    }
+
+    /// Creates the file if there is none, bound to `binding` (`None`: the
+    /// file must exist).
+    pub fn with_create(mut self, binding: Option<Binding>) -> Self {
+        self.create = binding;
+        self
+    }
+
+    /// Takes the exclusive per-process lock (every command that writes).
+    pub fn with_lock(mut self, lock: bool) -> Self {
+        self.lock = lock;
+        self
+    }
 }
 
 /// A ledger in one SQLite file.
@@ -905,7 +928,18 @@ impl Store for SqliteStore {
         let mut plan = ImportPlan::default();
         let mut bills_in_chunk: std::collections::HashMap<&str, u64> =
             std::collections::HashMap::new();
+        let mut keys_in_chunk: std::collections::HashMap<&str, &NewPayout> =
+            std::collections::HashMap::new();
         for row in rows {
+            if let Some(first) = keys_in_chunk.get(row.key.as_str()) {
+                // The same key twice in one file: the same payout, or refused.
+                match repeated_key(first, row) {
+                    None => plan.unchanged.push(row.line),
+                    Some(changed) => plan.refused.push(changed),
+                }
+                continue;
+            }
+            keys_in_chunk.insert(&row.key, row);
             match get_payout(&tx, "key = ?1", &row.key)? {
                 Some(old) if is_same_payout(&old, row) => {
                     if old.line != row.line && !dry_run {

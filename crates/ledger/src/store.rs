@@ -11,6 +11,10 @@
 //! The trait is object safe: the ledger holds an `Arc<dyn Store>` chosen at
 //! runtime from the location (`postgres://…` or a file path).
 
+// Without a backend (the trait alone, for a backend of another crate) the
+// shared rules below have no user.
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+
 use crate::{
     AttemptRecord, BatchSpec, Binding, ChangedRow, Claim, ClaimRequest, Claimed, ImportPlan,
     LedgerError, NewPayout, Payout, PayoutFilter, PayoutState, Submitted, Summary,
@@ -227,4 +231,19 @@ pub(crate) fn may_replace(stored: &Payout, held: bool) -> bool {
         _ => false,
     };
     definitely_unpaid && !held
+}
+
+/// A row of an import whose key an earlier row of the same chunk has
+/// (`first`): `None` when it is the same payout (unchanged), else the
+/// changed row to refuse — a file that names one key twice with other
+/// parameters is refused, never resolved by taking one of the rows.
+pub(crate) fn repeated_key(first: &NewPayout, row: &NewPayout) -> Option<ChangedRow> {
+    let same = first.params == row.params && (row.generated || first.bill == row.bill);
+    (!same).then(|| ChangedRow {
+        line: row.line,
+        key: row.key.clone(),
+        old: format!("{} (bill {})", first.params, first.bill),
+        new: row.params.clone(),
+        state: PayoutState::Planned,
+    })
 }

@@ -104,6 +104,7 @@ impl FromStr for PayoutState {
 /// configured server, [`ServerId::EMBEDDED_SANDBOX`] for the embedded
 /// sandbox. Another server never saw the ledger's payments.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
 pub struct ServerId {
     /// `https://api.mch.weixin.qq.com`, `https://127.0.0.1:8443`, or
     /// `sandbox:embedded`.
@@ -115,6 +116,14 @@ pub struct ServerId {
 impl ServerId {
     /// The identity of the embedded sandbox.
     pub const EMBEDDED_SANDBOX: &'static str = "sandbox:embedded";
+
+    /// A server by its id, as a backend stored it.
+    pub fn new(id: impl Into<String>, sandbox: bool) -> Self {
+        ServerId {
+            id: id.into(),
+            sandbox,
+        }
+    }
 
     /// The embedded sandbox.
     pub fn embedded_sandbox() -> Self {
@@ -147,6 +156,7 @@ impl fmt::Display for ServerId {
 /// What a ledger belongs to: one merchant, one app, one server. Opening a
 /// ledger with another binding is refused ([`LedgerError::BindingMismatch`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Binding {
     /// Merchant id.
     pub mch_id: String,
@@ -156,8 +166,20 @@ pub struct Binding {
     pub server: ServerId,
 }
 
+impl Binding {
+    /// The binding of merchant `mch_id`, app `appid`, paying through `server`.
+    pub fn new(mch_id: impl Into<String>, appid: impl Into<String>, server: ServerId) -> Self {
+        Binding {
+            mch_id: mch_id.into(),
+            appid: appid.into(),
+            server,
+        }
+    }
+}
+
 /// A payout to store: its key, payee, amount and request.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NewPayout {
     /// The idempotency key (unique in the ledger).
     pub key: String,
@@ -181,8 +203,46 @@ pub struct NewPayout {
     pub generated: bool,
 }
 
+impl NewPayout {
+    /// The payout of `request` under key `key`, outside batches: payee,
+    /// amount, parameters and bill number are the request's. `generated`:
+    /// whether the ledger chose the bill number (it may then draw another
+    /// by itself). A request without a bill number is
+    /// [`LedgerError::Corrupt`].
+    pub fn new(
+        key: impl Into<String>,
+        request: &hongbao_proto::AnyRequest,
+        generated: bool,
+    ) -> Result<Self, LedgerError> {
+        let bill = request
+            .bill()
+            .ok_or_else(|| LedgerError::Corrupt("a payout needs a bill number".into()))?
+            .to_owned();
+        Ok(NewPayout {
+            key: key.into(),
+            batch: None,
+            line: 0,
+            openid: request.payee().map(|p| p.into_owned()).unwrap_or_default(),
+            amount_fen: request.amount().map_or(0, |a| a.fen()),
+            params: crate::params_of(request),
+            bill,
+            request_json: serde_json::to_string(request)
+                .map_err(|e| LedgerError::Corrupt(format!("request not serializable: {e}")))?,
+            generated,
+        })
+    }
+
+    /// The same payout as row `line` of batch `batch`'s file.
+    pub fn in_batch(mut self, batch: impl Into<String>, line: u64) -> Self {
+        self.batch = Some(batch.into());
+        self.line = line;
+        self
+    }
+}
+
 /// A payout as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Payout {
     /// Ledger id (stable, increasing in insertion order).
     pub id: i64,
@@ -232,9 +292,43 @@ pub struct Payout {
     pub fence: i64,
 }
 
+impl Payout {
+    /// Payout `id` as `new` stores it: planned, nothing sent, no attempt,
+    /// fence 0, updated now. (For a [`Store`](crate::Store) of another
+    /// crate: it sets the stored state, times and counters on the fields.)
+    pub fn new(id: i64, new: &NewPayout) -> Self {
+        Payout {
+            id,
+            key: new.key.clone(),
+            batch: new.batch.clone(),
+            line: new.line,
+            openid: new.openid.clone(),
+            amount_fen: new.amount_fen,
+            params: new.params.clone(),
+            bill: new.bill.clone(),
+            state: PayoutState::Planned,
+            request_json: new.request_json.clone(),
+            body: None,
+            wechat_id: None,
+            err_code: None,
+            message: None,
+            attempts: 0,
+            updated_at: rfc3339(now_ms()),
+            next_step: None,
+            generated: new.generated,
+            received_ms: None,
+            refunded_ms: None,
+            fence: 0,
+        }
+    }
+}
+
 /// A worker's hold on one payout: valid while the payout's fence is
 /// unchanged (every new claim increases it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+// Exhaustive on purpose: a claim is the fencing token's pair (payout, fence)
+// and nothing else; a backend of another crate builds it.
+#[allow(clippy::exhaustive_structs)]
 pub struct Claim {
     /// The payout's id.
     pub payout: i64,
@@ -244,11 +338,19 @@ pub struct Claim {
 
 /// A claimed payout.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Claimed {
     /// The claim (give it back with every write).
     pub claim: Claim,
     /// The payout as it was when claimed.
     pub payout: Payout,
+}
+
+impl Claimed {
+    /// `payout`, held by `claim`.
+    pub fn new(claim: Claim, payout: Payout) -> Self {
+        Claimed { claim, payout }
+    }
 }
 
 /// Which payouts a claim takes.
@@ -278,6 +380,7 @@ pub enum Due {
 
 /// What to claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClaimRequest {
     /// Who claims (shown in reports; any text unique per worker).
     pub owner: String,
@@ -292,6 +395,33 @@ pub struct ClaimRequest {
     /// Lease length in milliseconds: after it, another worker may take the
     /// payout over (and treats it as possibly sent).
     pub lease_ms: i64,
+}
+
+impl ClaimRequest {
+    /// Claims for `owner` of up to `limit` payouts `due`, each held for
+    /// `lease_ms`, in any batch, from the first id.
+    pub fn new(owner: impl Into<String>, due: Due, limit: usize, lease_ms: i64) -> Self {
+        ClaimRequest {
+            owner: owner.into(),
+            due,
+            batch: None,
+            after_id: 0,
+            limit,
+            lease_ms,
+        }
+    }
+
+    /// Only payouts of `batch` (`None`: any).
+    pub fn with_batch(mut self, batch: Option<String>) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// Only payouts with an id greater than `after_id`.
+    pub fn with_after_id(mut self, after_id: i64) -> Self {
+        self.after_id = after_id;
+        self
+    }
 }
 
 /// What an attempt was.
@@ -336,6 +466,7 @@ impl AttemptAction {
 
 /// The result of one attempt, to be recorded under a claim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct AttemptRecord {
     /// The claim it was made under (the payout and its fence).
     pub claim: Claim,
@@ -359,8 +490,60 @@ pub struct AttemptRecord {
     pub next_step: Option<NextStep>,
 }
 
+impl AttemptRecord {
+    /// An attempt about `bill` under `claim` that leads to `outcome`, made
+    /// between `started_ms` and `finished_ms` (unix ms); no error code,
+    /// WeChat id, message or next step (see the `with_*` setters).
+    pub fn new(
+        claim: Claim,
+        bill: impl Into<String>,
+        action: AttemptAction,
+        outcome: PayoutState,
+        started_ms: i64,
+        finished_ms: i64,
+    ) -> Self {
+        AttemptRecord {
+            claim,
+            bill: bill.into(),
+            action,
+            outcome,
+            err_code: None,
+            wechat_id: None,
+            message: None,
+            started_ms,
+            finished_ms,
+            next_step: None,
+        }
+    }
+
+    /// Sets the error code.
+    pub fn with_err_code(mut self, code: Option<String>) -> Self {
+        self.err_code = code;
+        self
+    }
+
+    /// Sets WeChat's payment id.
+    pub fn with_wechat_id(mut self, id: Option<String>) -> Self {
+        self.wechat_id = id;
+        self
+    }
+
+    /// Sets the human-readable detail.
+    pub fn with_message(mut self, message: Option<String>) -> Self {
+        self.message = message;
+        self
+    }
+
+    /// Sets the client's decision after the attempt.
+    pub fn with_next_step(mut self, step: Option<NextStep>) -> Self {
+        self.next_step = step;
+        self
+    }
+}
+
 /// The batch a file is imported into.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct BatchSpec {
     /// Batch name (unique in the ledger).
     pub name: String,
@@ -372,8 +555,27 @@ pub struct BatchSpec {
     pub kind: String,
 }
 
+impl BatchSpec {
+    /// Batch `name` of payouts of `kind` (`red-packet`, `transfer`, …),
+    /// imported from `file_name` whose bytes have SHA-256 `file_digest` (hex).
+    pub fn new(
+        name: impl Into<String>,
+        file_name: impl Into<String>,
+        file_digest: impl Into<String>,
+        kind: impl Into<String>,
+    ) -> Self {
+        BatchSpec {
+            name: name.into(),
+            file_name: file_name.into(),
+            file_digest: file_digest.into(),
+            kind: kind.into(),
+        }
+    }
+}
+
 /// A row of a file whose key exists with other parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ChangedRow {
     /// Line in the file.
     pub line: u64,
@@ -387,8 +589,29 @@ pub struct ChangedRow {
     pub state: PayoutState,
 }
 
+impl ChangedRow {
+    /// Row `line` of key `key`: stored parameters `old` (payout in
+    /// `state`), the file's `new`.
+    pub fn new(
+        line: u64,
+        key: impl Into<String>,
+        old: impl Into<String>,
+        new: impl Into<String>,
+        state: PayoutState,
+    ) -> Self {
+        ChangedRow {
+            line,
+            key: key.into(),
+            old: old.into(),
+            new: new.into(),
+            state,
+        }
+    }
+}
+
 /// A payee paid the same amount in another batch recently.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SimilarPayout {
     /// Line in the file.
     pub line: u64,
@@ -402,8 +625,29 @@ pub struct SimilarPayout {
     pub other_key: String,
 }
 
+impl SimilarPayout {
+    /// Row `line` pays `openid` `amount_fen`, as payout `other_key` of
+    /// `other_batch` (`None`: submitted on its own) does.
+    pub fn new(
+        line: u64,
+        openid: impl Into<String>,
+        amount_fen: u64,
+        other_batch: Option<String>,
+        other_key: impl Into<String>,
+    ) -> Self {
+        SimilarPayout {
+            line,
+            openid: openid.into(),
+            amount_fen,
+            other_batch,
+            other_key: other_key.into(),
+        }
+    }
+}
+
 /// What importing a file into a batch does (or did).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ImportPlan {
     /// Lines of rows that are new payouts.
     pub new: Vec<u64>,
@@ -446,6 +690,7 @@ impl ImportPlan {
 
 /// What submitting one payout did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Submitted {
     /// The payout as stored.
     pub payout: Payout,
@@ -453,8 +698,16 @@ pub struct Submitted {
     pub created: bool,
 }
 
+impl Submitted {
+    /// `payout` as stored; `created`: whether this submit created it.
+    pub fn new(payout: Payout, created: bool) -> Self {
+        Submitted { payout, created }
+    }
+}
+
 /// Counts and totals, of a batch or of the whole ledger.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Summary {
     /// Payouts per state: `(state, count, total fen)`, every state listed.
     pub by_state: Vec<(PayoutState, u64, u64)>,
@@ -488,6 +741,7 @@ impl Summary {
 
 /// Which payouts to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PayoutFilter {
     /// Only this batch (`None`: all).
     pub batch: Option<String>,
@@ -497,6 +751,32 @@ pub struct PayoutFilter {
     pub after_id: i64,
     /// At most this many (0: no limit).
     pub limit: usize,
+}
+
+impl PayoutFilter {
+    /// Only payouts of `batch` (`None`: all).
+    pub fn with_batch(mut self, batch: Option<String>) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// Only payouts in `states` (empty: all).
+    pub fn with_states(mut self, states: Vec<PayoutState>) -> Self {
+        self.states = states;
+        self
+    }
+
+    /// Only payouts with an id greater than `after_id`.
+    pub fn with_after_id(mut self, after_id: i64) -> Self {
+        self.after_id = after_id;
+        self
+    }
+
+    /// At most `limit` payouts (0: no limit).
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
 }
 
 /// Unix time now, in milliseconds.

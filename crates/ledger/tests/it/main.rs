@@ -2,7 +2,10 @@
 #![cfg(feature = "sqlite")]
 #![allow(clippy::unwrap_used)]
 
+mod api;
+mod conformance;
+mod engine;
 #[cfg(feature = "postgres")]
 mod postgres;
-mod store;
+mod sqlite;
 mod worker;

@@ -2,7 +2,7 @@
 //! "sent" (received, refunded, resent only when asked), a worker that
 //! takes over a dead worker's payouts, and the shared quota.
 
-use crate::store::bills;
+use crate::conformance::bills;
 use hongbao::{Client, ClientIdentity, RateLimits, RetryPolicy};
 use hongbao_ledger::sqlite::SqliteStore;
 use hongbao_ledger::{
@@ -44,11 +44,7 @@ fn client(handle: &SandboxHandle) -> Client {
 }
 
 async fn ledger(handle: &SandboxHandle, options: LedgerOptions) -> Ledger {
-    let binding = Binding {
-        mch_id: handle.mch_id().into(),
-        appid: handle.appid().into(),
-        server: ServerId::configured(handle.url()),
-    };
+    let binding = binding_of(handle);
     let store = Arc::new(SqliteStore::in_memory(&binding).unwrap());
     Ledger::from_store(store, binding, options).await.unwrap()
 }
@@ -70,15 +66,7 @@ fn packet(i: usize) -> AnyRequest {
 }
 
 async fn import(ledger: &Ledger, n: usize) {
-    let mut importer = ledger.importer(
-        BatchSpec {
-            name: "b".into(),
-            file_name: "b.csv".into(),
-            file_digest: String::new(),
-            kind: "red-packet".into(),
-        },
-        false,
-    );
+    let mut importer = ledger.importer(BatchSpec::new("b", "b.csv", "", "red-packet"), false);
     for i in 0..n {
         importer
             .add(i as u64 + 2, None, &packet(i), true)
@@ -177,14 +165,7 @@ async fn a_dead_workers_payouts_are_taken_over_without_paying_twice() {
     import(&ledger, 4).await;
     let store = ledger.store();
     let claimed = store
-        .claim(&ClaimRequest {
-            owner: "dead".into(),
-            due: Due::Pay,
-            batch: None,
-            after_id: 0,
-            limit: 10,
-            lease_ms: 200,
-        })
+        .claim(&ClaimRequest::new("dead", Due::Pay, 10, 200))
         .await
         .unwrap();
     let mut marks = Vec::new();
@@ -217,18 +198,16 @@ async fn a_dead_workers_payouts_are_taken_over_without_paying_twice() {
             .all(|p| p.times_requested <= 2)
     );
     // The dead worker's results arrive late: discarded.
-    let late = hongbao_ledger::AttemptRecord {
-        claim: claimed[3].claim,
-        bill: claimed[3].payout.bill.clone(),
-        action: hongbao_ledger::AttemptAction::Send,
-        outcome: PayoutState::NotPaid,
-        err_code: Some("NOTENOUGH".into()),
-        wechat_id: None,
-        message: None,
-        started_ms: 0,
-        finished_ms: 0,
-        next_step: Some(hongbao::NextStep::NewBill),
-    };
+    let late = hongbao_ledger::AttemptRecord::new(
+        claimed[3].claim,
+        claimed[3].payout.bill.clone(),
+        hongbao_ledger::AttemptAction::Send,
+        PayoutState::NotPaid,
+        0,
+        0,
+    )
+    .with_err_code(Some("NOTENOUGH".into()))
+    .with_next_step(Some(hongbao::NextStep::NewBill));
     assert_eq!(store.record(&[late]).await.unwrap(), vec![false]);
     assert_eq!(
         store.payout(claimed[3].claim.payout).await.unwrap().state,
@@ -243,10 +222,7 @@ async fn the_quota_spaces_sends() {
     let client = client(&handle);
     let ledger = ledger(
         &handle,
-        LedgerOptions::default().quota(Some(Quota {
-            per_minute: 600,
-            employee_spacing_ms: 15_000,
-        })),
+        LedgerOptions::default().quota(Some(Quota::per_minute(600))),
     )
     .await;
     import(&ledger, 6).await;
@@ -282,24 +258,17 @@ pub(crate) async fn slow_sandbox() -> SandboxHandle {
 
 /// The sandbox's binding.
 pub(crate) fn binding_of(handle: &SandboxHandle) -> Binding {
-    Binding {
-        mch_id: handle.mch_id().into(),
-        appid: handle.appid().into(),
-        server: ServerId::configured(handle.url()),
-    }
+    Binding::new(
+        handle.mch_id(),
+        handle.appid(),
+        ServerId::configured(handle.url()),
+    )
 }
 
 /// A worker renews the leases of the payouts it holds, queued or in
 /// flight: with replies slower than the lease, nobody else can claim them
-/// meanwhile, and each is paid once, by one request.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lease_is_renewed_while_its_request_is_in_flight() {
-    let handle = slow_sandbox().await;
-    let store = Arc::new(SqliteStore::in_memory(&binding_of(&handle)).unwrap());
-    leases_are_renewed_while_paying(&handle, store).await;
-}
-
-/// The lease test on any store (SQLite here, PostgreSQL in `postgres`).
+/// meanwhile, and each is paid once, by one request (run on every backend
+/// by `conformance`).
 pub(crate) async fn leases_are_renewed_while_paying(handle: &SandboxHandle, store: Arc<dyn Store>) {
     let client = client(handle);
     let ledger = Ledger::from_store(
@@ -319,14 +288,7 @@ pub(crate) async fn leases_are_renewed_while_paying(handle: &SandboxHandle, stor
     while !paying.is_finished() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let taken = store
-            .claim(&ClaimRequest {
-                owner: "another".into(),
-                due: Due::Pay,
-                batch: None,
-                after_id: 0,
-                limit: 10,
-                lease_ms: 300,
-            })
+            .claim(&ClaimRequest::new("another", Due::Pay, 10, 300))
             .await
             .unwrap();
         if paying.is_finished() {

@@ -90,11 +90,11 @@ pub(crate) fn texts() -> Texts {
 
 /// The binding of a ledger paying through `handle`.
 pub(crate) fn binding(handle: &SandboxHandle) -> Binding {
-    Binding {
-        mch_id: handle.mch_id().to_owned(),
-        appid: handle.appid().to_owned(),
-        server: ServerId::configured(handle.url()),
-    }
+    Binding::new(
+        handle.mch_id(),
+        handle.appid(),
+        ServerId::configured(handle.url()),
+    )
 }
 
 /// Opens (or creates) the ledger at `path` for `handle`.
@@ -116,10 +116,7 @@ pub(crate) async fn open_ledger_with(
 pub(crate) async fn payouts(ledger: &Ledger, states: &[PayoutState]) -> Vec<Payout> {
     ledger
         .store()
-        .payouts(&PayoutFilter {
-            states: states.to_vec(),
-            ..PayoutFilter::default()
-        })
+        .payouts(&PayoutFilter::default().with_states(states.to_vec()))
         .await
         .unwrap()
 }
@@ -138,14 +135,12 @@ pub(crate) async fn crash_after_marking(
 ) -> Vec<(i64, Vec<u8>, hongbao::Prepared)> {
     let claimed = ledger
         .store()
-        .claim(&hongbao_ledger::ClaimRequest {
-            owner: "crashed".into(),
-            due: Due::Planned,
-            batch: None,
-            after_id: 0,
-            limit: 1000,
-            lease_ms: 1,
-        })
+        .claim(&hongbao_ledger::ClaimRequest::new(
+            "crashed",
+            Due::Planned,
+            1000,
+            1,
+        ))
         .await
         .unwrap();
     let mut stored = Vec::new();

@@ -44,7 +44,11 @@ pub(crate) async fn fresh_schema(test: &str) -> Option<String> {
     let base = server_url(test)?;
     let schema = format!(
         "t_{}_{}_{}",
-        test.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+        // PostgreSQL cuts names at 63 bytes: the tail must survive.
+        test.chars()
+            .take(30)
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>(),
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
