@@ -83,12 +83,17 @@ pub fn json_line(level: Level, event: &str, message: &str, fields: &[(&str, Valu
 
 /// Writes a log line on stderr: `text` as it is in the text format, or a
 /// JSON object (with `message` = `text`, and `fields`) in the JSON format.
+///
+/// A closed stderr (`2>&1 | head`) is ignored: the run goes on and ends
+/// as it would have (`eprintln!` would panic in the middle of a batch).
 pub fn emit(level: Level, event: &str, text: &str, fields: &[(&str, Value)]) {
-    if is_json() {
-        eprintln!("{}", json_line(level, event, text, fields));
+    use std::io::Write;
+    let line = if is_json() {
+        json_line(level, event, text, fields)
     } else {
-        eprintln!("{text}");
-    }
+        text.to_owned()
+    };
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// [`emit`] at [`Level::Info`] without fields.

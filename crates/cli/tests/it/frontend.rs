@@ -415,6 +415,30 @@ fn a_closed_pipe_ends_quietly() {
     assert!(!stderr.contains("error"), "{stderr}");
 }
 
+/// `hongbao batch run … 2>&1 | head -1`: the log lines on a closed stderr
+/// made the run panic (exit 101) in the middle of paying.
+#[test]
+fn a_closed_stderr_does_not_stop_the_run() {
+    for format in ["text", "json"] {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = write(dir.path(), "p.csv", &csv_rows(40));
+        let mut cmd = run_cmd(&csv, &dir.path().join("p.db"), &["--log-format", format]);
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stderr.take());
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{format}: {stdout}");
+        assert!(
+            stdout.contains("40"),
+            "{format}: the summary is printed: {stdout}"
+        );
+    }
+}
+
 #[test]
 fn no_ansi_codes_when_stderr_is_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
