@@ -27,7 +27,9 @@ mod pool;
 mod schema;
 mod tls;
 
-use crate::store::{changed_row, is_same_payout, may_replace, repeated_key, same_or_conflict};
+use crate::store::{
+    BillDraw, changed_row, is_same_payout, may_replace, repeated_key, same_or_conflict,
+};
 use crate::{
     AttemptAction, AttemptRecord, BatchSpec, BillSource, Binding, Claim, ClaimRequest, Claimed,
     Due, ImportPlan, LedgerError, NewPayout, Payout, PayoutFilter, PayoutState, ServerId,
@@ -1252,21 +1254,17 @@ fn pick_bill(
     taken: &HashMap<String, String>,
     chunk: &HashMap<String, String>,
 ) -> Result<Result<(String, String), String>, LedgerError> {
-    let mut bill = row.bill.clone();
-    let mut request_json = row.request_json.clone();
-    for _ in 0..8 {
-        match taken.get(&bill).or_else(|| chunk.get(&bill)) {
-            None => return Ok(Ok((bill, request_json))),
-            Some(holder) if !row.generated => return Ok(Err(holder.clone())),
-            Some(_) => {
-                bill = bills.next_bill()?;
-                request_json = crate::rebill(&request_json, &bill)?;
+    let mut draw = BillDraw::new(row);
+    loop {
+        let holder = taken.get(draw.bill()).or_else(|| chunk.get(draw.bill()));
+        if let Some(holder) = holder {
+            if let Some(holder) = draw.taken(holder.clone(), bills)? {
+                return Ok(Err(holder));
             }
+        } else {
+            return Ok(Ok(draw.free()));
         }
     }
-    Err(LedgerError::Corrupt(
-        "eight bill numbers drawn in a row were all taken".into(),
-    ))
 }
 
 /// A free bill number for a payout submitted alone (see [`pick_bill`]),
@@ -1276,21 +1274,16 @@ async fn free_bill<C: GenericClient + Sync>(
     payout: &NewPayout,
     bills: &dyn BillSource,
 ) -> Result<Result<(String, String), String>, LedgerError> {
-    let mut bill = payout.bill.clone();
-    let mut request_json = payout.request_json.clone();
-    for _ in 0..8 {
-        match bill_holder(client, &bill).await? {
-            None => return Ok(Ok((bill, request_json))),
-            Some(holder) if !payout.generated => return Ok(Err(holder)),
-            Some(_) => {
-                bill = bills.next_bill()?;
-                request_json = crate::rebill(&request_json, &bill)?;
+    let mut draw = BillDraw::new(payout);
+    loop {
+        if let Some(holder) = bill_holder(client, draw.bill()).await? {
+            if let Some(holder) = draw.taken(holder, bills)? {
+                return Ok(Err(holder));
             }
+        } else {
+            return Ok(Ok(draw.free()));
         }
     }
-    Err(LedgerError::Corrupt(
-        "eight bill numbers drawn in a row were all taken".into(),
-    ))
 }
 
 async fn read_meta<C: GenericClient + Sync>(

@@ -15,7 +15,8 @@
 
 use crate::lock::LedgerLock;
 use crate::store::{
-    BillSource, Store, changed_row, is_same_payout, may_replace, repeated_key, same_or_conflict,
+    BillDraw, BillSource, Store, changed_row, is_same_payout, may_replace, repeated_key,
+    same_or_conflict,
 };
 use crate::{
     AttemptAction, AttemptRecord, BatchSpec, Binding, Claim, ClaimRequest, Claimed, Due,
@@ -625,21 +626,16 @@ fn free_bill(
     payout: &NewPayout,
     bills: &dyn BillSource,
 ) -> Result<Result<(String, String), String>, LedgerError> {
-    let mut bill = payout.bill.clone();
-    let mut request_json = payout.request_json.clone();
-    for _ in 0..8 {
-        match bill_holder(conn, &bill)? {
-            None => return Ok(Ok((bill, request_json))),
-            Some(holder) if !payout.generated => return Ok(Err(format!("payout {holder}"))),
-            Some(_) => {
-                bill = bills.next_bill()?;
-                request_json = crate::rebill(&request_json, &bill)?;
+    let mut draw = BillDraw::new(payout);
+    loop {
+        if let Some(holder) = bill_holder(conn, draw.bill())? {
+            if let Some(holder) = draw.taken(format!("payout {holder}"), bills)? {
+                return Ok(Err(holder));
             }
+        } else {
+            return Ok(Ok(draw.free()));
         }
     }
-    Err(LedgerError::Corrupt(
-        "eight bill numbers drawn in a row were all taken".into(),
-    ))
 }
 
 fn insert_payout(

@@ -247,3 +247,57 @@ pub(crate) fn repeated_key(first: &NewPayout, row: &NewPayout) -> Option<Changed
         state: PayoutState::Planned,
     })
 }
+
+/// The rule for a payout whose bill number may be taken, written once for
+/// both backends: a free number is kept; a taken number the caller chose
+/// is refused (naming the holder); a taken number the ledger chose is
+/// drawn again (and the stored request re-billed), at most eight times.
+#[derive(Debug)]
+pub(crate) struct BillDraw {
+    bill: String,
+    request_json: String,
+    generated: bool,
+    draws: u8,
+}
+
+impl BillDraw {
+    pub(crate) fn new(payout: &NewPayout) -> Self {
+        BillDraw {
+            bill: payout.bill.clone(),
+            request_json: payout.request_json.clone(),
+            generated: payout.generated,
+            draws: 0,
+        }
+    }
+
+    /// The number to look up.
+    pub(crate) fn bill(&self) -> &str {
+        &self.bill
+    }
+
+    /// The number is free: it and the request under it.
+    pub(crate) fn free(self) -> (String, String) {
+        (self.bill, self.request_json)
+    }
+
+    /// The number is held by `holder`: `Some(holder)` when the caller chose
+    /// it (refused), `None` once another number is drawn (look it up).
+    pub(crate) fn taken(
+        &mut self,
+        holder: String,
+        bills: &dyn BillSource,
+    ) -> Result<Option<String>, LedgerError> {
+        if !self.generated {
+            return Ok(Some(holder));
+        }
+        if self.draws == 8 {
+            return Err(LedgerError::Corrupt(
+                "eight bill numbers drawn in a row were all taken".into(),
+            ));
+        }
+        self.draws += 1;
+        self.bill = bills.next_bill()?;
+        self.request_json = crate::rebill(&self.request_json, &self.bill)?;
+        Ok(None)
+    }
+}
