@@ -733,7 +733,10 @@ impl Worker {
         self.options = options;
         self
     }
-    /// Sets the concurrency.
+    /// Sets how many requests are in flight at once (default 8). The
+    /// client's transport should keep at least as many idle connections
+    /// (the default transport keeps 256): a request beyond its pool opens a
+    /// new TLS connection.
     pub fn concurrency(mut self, n: usize) -> Self {
         self.options.concurrency = n.max(1);
         self
