@@ -52,9 +52,6 @@ impl From<tokio_postgres::Error> for LedgerError {
 /// Default number of connections per process.
 const DEFAULT_POOL_SIZE: usize = 8;
 
-/// How far back the import plan looks for the same payee and amount in
-/// other batches.
-
 /// The database's clock, in unix milliseconds (one clock for every
 /// machine: leases are compared against it).
 const DB_NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
