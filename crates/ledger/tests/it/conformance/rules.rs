@@ -449,8 +449,10 @@ pub(crate) async fn import_plans_new_unchanged_replaced_refused_and_similar(back
 
 /// Catches: the 30-day window of similar payouts gone (a payee paid
 /// months ago warned about, so the warning is noise) or measured from the
-/// wrong time (a batch planned long ago but paid last week not warned),
-/// the store's own clock used instead of the import's time, and a payout
+/// wrong time (a batch planned long ago but paid last week not warned; a
+/// payout paid long ago and found paid again by a reconcile yesterday
+/// warned), the store's own clock used instead of the import's time, and a
+/// payout
 /// definitely not paid, another amount or the same batch warned about.
 pub(crate) async fn similar_payouts_warn_only_within_thirty_days(backend: Backend) {
     const DAY: i64 = 24 * 60 * 60 * 1000;
@@ -525,6 +527,19 @@ pub(crate) async fn similar_payouts_warn_only_within_thirty_days(backend: Backen
         NOW - 29 * DAY,
     )
     .await;
+    // p31 found paid again by a reconcile yesterday: it was still paid 31
+    // days ago (the first attempt that found it paid counts).
+    let p31 = claim_one(&**store, id("old/p31/1").await, Due::Sent, "reconciler").await;
+    let query = hongbao_ledger::AttemptRecord::new(
+        p31.claim,
+        &p31.payout.bill,
+        AttemptAction::Query,
+        PayoutState::Paid,
+        NOW - DAY,
+        NOW - DAY + 1,
+    )
+    .with_next_step(Some(NextStep::Done));
+    assert_eq!(store.record(&[query]).await.unwrap(), vec![true]);
 
     // A new batch at NOW paying each the same amount (pamount: another).
     let new: Vec<NewPayout> = payees
