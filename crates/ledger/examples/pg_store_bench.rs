@@ -66,7 +66,10 @@ async fn main() {
     let spec = BatchSpec::new("bench", "bench.csv", "00", "red-packet");
     let started = Instant::now();
     for chunk in rows.chunks(1000) {
-        store.import(&spec, chunk, &bills, false).await.unwrap();
+        store
+            .import(&spec, chunk, &bills, false, hongbao_ledger::now_ms())
+            .await
+            .unwrap();
     }
     let import = started.elapsed();
 

@@ -85,7 +85,10 @@ async fn main() {
                 .in_batch("bench", i as u64 + 2),
         );
         if chunk.len() == 1000 || i + 1 == n {
-            store.import(&spec, &chunk, &bills, false).await.unwrap();
+            store
+                .import(&spec, &chunk, &bills, false, hongbao_ledger::now_ms())
+                .await
+                .unwrap();
             chunk.clear();
         }
     }

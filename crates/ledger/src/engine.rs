@@ -577,7 +577,7 @@ impl Importer<'_> {
         let plan = self
             .ledger
             .store
-            .import(&self.spec, &self.chunk, &bills, self.dry_run)
+            .import(&self.spec, &self.chunk, &bills, self.dry_run, now_ms())
             .await?;
         self.chunk.clear();
         self.plan.merge(plan);

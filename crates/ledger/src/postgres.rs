@@ -28,7 +28,8 @@ mod schema;
 mod tls;
 
 use crate::store::{
-    BillDraw, changed_row, is_same_payout, may_replace, repeated_key, same_or_conflict,
+    BillDraw, SIMILAR_WINDOW_MS, changed_row, is_same_payout, may_replace, repeated_key,
+    same_or_conflict, similar_condition,
 };
 use crate::{
     AttemptAction, AttemptRecord, BatchSpec, BillSource, Binding, Claim, ClaimRequest, Claimed,
@@ -50,10 +51,6 @@ impl From<tokio_postgres::Error> for LedgerError {
 
 /// Default number of connections per process.
 const DEFAULT_POOL_SIZE: usize = 8;
-
-/// How far back the import plan looks for the same payee and amount in
-/// other batches.
-const SIMILAR_WINDOW_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 
 /// The database's clock, in unix milliseconds (one clock for every
 /// machine: leases are compared against it).
@@ -405,6 +402,7 @@ async fn bill_holder<C: GenericClient + Sync>(
 async fn insert_payouts<C: GenericClient + Sync>(
     client: &C,
     rows: &[NewPayout],
+    now: i64,
 ) -> Result<Vec<Payout>, LedgerError> {
     let mut keys = Vec::with_capacity(rows.len());
     let mut batches = Vec::with_capacity(rows.len());
@@ -426,7 +424,6 @@ async fn insert_payouts<C: GenericClient + Sync>(
         requests.push(row.request_json.as_str());
         generated.push(row.generated);
     }
-    let now = now_ms();
     let inserted = client
         .query(
             &format!(
@@ -582,7 +579,7 @@ impl Store for PgStore {
             let mut candidate = payout.clone();
             candidate.bill = bill;
             candidate.request_json = request_json;
-            match insert_payouts(&tx, std::slice::from_ref(&candidate)).await {
+            match insert_payouts(&tx, std::slice::from_ref(&candidate), now_ms()).await {
                 Ok(mut stored) => {
                     tx.commit().await?;
                     let payout = stored
@@ -615,6 +612,7 @@ impl Store for PgStore {
         rows: &[NewPayout],
         bills: &dyn BillSource,
         dry_run: bool,
+        now_ms: i64,
     ) -> Result<ImportPlan, LedgerError> {
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
@@ -622,7 +620,10 @@ impl Store for PgStore {
         // imports before it.
         tx.execute("SELECT pg_advisory_xact_lock(7235712685)", &[])
             .await?;
-        let now = now_ms();
+        // The import's time (rows planned at it, the window of similar
+        // payouts ends at it); claims are checked against this clock.
+        let now = now_ms;
+        let clock = crate::now_ms();
         match tx
             .query_opt("SELECT kind FROM batches WHERE name = $1", &[&batch.name])
             .await?
@@ -669,7 +670,7 @@ impl Store for PgStore {
                     "SELECT {PAYOUT_COLUMNS}, owner IS NOT NULL AND lease_until_ms > $2
                      FROM payouts WHERE key = ANY($1)"
                 ),
-                &[&keys, &now],
+                &[&keys, &clock],
             )
             .await?
         {
@@ -696,10 +697,12 @@ impl Store for PgStore {
         let mut recent: HashMap<(String, u64), Vec<(Option<String>, String)>> = HashMap::new();
         for row in tx
             .query(
-                "SELECT openid, amount_fen, batch, key FROM payouts
-                 WHERE openid = ANY($1) AND created_ms >= $2
-                   AND state NOT IN ('not_paid', 'conflict')
-                 ORDER BY id",
+                &format!(
+                    "SELECT p.openid, p.amount_fen, p.batch, p.key FROM payouts p
+                     WHERE p.openid = ANY($1) AND {}
+                     ORDER BY p.id",
+                    similar_condition("$2")
+                ),
                 &[&openids, &(now - SIMILAR_WINDOW_MS)],
             )
             .await?
@@ -790,7 +793,7 @@ impl Store for PgStore {
             return Ok(plan);
         }
         if !to_insert.is_empty() {
-            insert_payouts(&tx, &to_insert).await?;
+            insert_payouts(&tx, &to_insert, now).await?;
         }
         if !moved_lines.is_empty() {
             let (ids, lines): (Vec<i64>, Vec<i64>) = moved_lines.into_iter().unzip();

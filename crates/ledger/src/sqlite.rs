@@ -15,8 +15,8 @@
 
 use crate::lock::LedgerLock;
 use crate::store::{
-    BillDraw, BillSource, Store, changed_row, is_same_payout, may_replace, repeated_key,
-    same_or_conflict,
+    BillDraw, BillSource, SIMILAR_WINDOW_MS, Store, changed_row, is_same_payout, may_replace,
+    repeated_key, same_or_conflict, similar_condition,
 };
 use crate::{
     AttemptAction, AttemptRecord, BatchSpec, Binding, Claim, ClaimRequest, Claimed, Due,
@@ -33,8 +33,6 @@ use std::sync::{Mutex, MutexGuard};
 /// The schema this build writes.
 pub const SCHEMA_VERSION: u32 = 3;
 const APPLICATION_ID: i64 = 0x4842_4a31; // "HBJ1", as the CLI's journals
-/// Payees paid the same amount within this many milliseconds are warned about.
-const SIMILAR_WINDOW_MS: i64 = 30 * 24 * 3600 * 1000;
 
 macro_rules! payouts_columns {
     () => {
@@ -936,10 +934,14 @@ impl Store for SqliteStore {
         rows: &[NewPayout],
         bills: &dyn BillSource,
         dry_run: bool,
+        now_ms: i64,
     ) -> Result<ImportPlan, LedgerError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let now = now_ms();
+        // The import's time (rows planned at it, the window of similar
+        // payouts ends at it); claims are checked against this clock.
+        let now = now_ms;
+        let clock = crate::now_ms();
         let existing: Option<String> = tx
             .query_row(
                 "SELECT kind FROM batches WHERE name = ?1",
@@ -968,6 +970,12 @@ impl Store for SqliteStore {
                 )?;
             }
         }
+        let similar_sql = format!(
+            "SELECT p.key, p.batch FROM payouts p
+             WHERE p.openid = ?1 AND p.amount_fen = ?2 AND p.batch IS NOT ?3 AND {}
+             ORDER BY p.id LIMIT 1",
+            similar_condition("?4")
+        );
         let mut plan = ImportPlan::default();
         let mut bills_in_chunk: std::collections::HashMap<&str, u64> =
             std::collections::HashMap::new();
@@ -995,7 +1003,7 @@ impl Store for SqliteStore {
                     let changed = changed_row(&old, row);
                     let held: bool = tx.query_row(
                         "SELECT owner IS NOT NULL AND lease_until_ms > ?2 FROM payouts WHERE id = ?1",
-                        params![old.id, now],
+                        params![old.id, clock],
                         |r| r.get(0),
                     )?;
                     if !may_replace(&old, held) {
@@ -1053,14 +1061,14 @@ impl Store for SqliteStore {
                         }
                     };
                     let similar: Option<(String, Option<String>)> = tx
-                        .prepare_cached(
-                            "SELECT key, batch FROM payouts
-                             WHERE openid = ?1 AND amount_fen = ?2 AND batch IS NOT ?3 AND created_ms >= ?4
-                               AND state NOT IN ('not_paid', 'conflict')
-                             ORDER BY id LIMIT 1",
-                        )?
+                        .prepare_cached(&similar_sql)?
                         .query_row(
-                            params![row.openid, row.amount_fen, row.batch, now - SIMILAR_WINDOW_MS],
+                            params![
+                                row.openid,
+                                row.amount_fen,
+                                row.batch,
+                                now - SIMILAR_WINDOW_MS
+                            ],
                             |r| Ok((r.get(0)?, r.get(1)?)),
                         )
                         .optional()?;

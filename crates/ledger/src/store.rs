@@ -67,14 +67,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// paid: it takes the new parameters and a new bill), refused (same
     /// key, other parameters, possibly paid), duplicate caller-chosen bill
     /// numbers, and payees paid the same amount in another batch within 30
-    /// days. Nothing is written when `dry_run` or when anything is refused;
-    /// otherwise the whole chunk is written in one transaction.
+    /// days before `now_ms` (see [`ImportPlan::similar`] for which payouts
+    /// count). Nothing is written when `dry_run` or when anything is
+    /// refused; otherwise the whole chunk is written in one transaction.
+    ///
+    /// `now_ms` (unix milliseconds) is the time of the import: the end of
+    /// the 30-day window, and the time the batch and its new rows are
+    /// stamped with. [`crate::Ledger`] passes the system clock; a caller
+    /// may pass another time (tests, replaying a file as of a date). Claims
+    /// are checked against the store's own clock whatever `now_ms` is.
     async fn import(
         &self,
         batch: &BatchSpec,
         rows: &[NewPayout],
         bills: &dyn BillSource,
         dry_run: bool,
+        now_ms: i64,
     ) -> Result<ImportPlan, LedgerError>;
 
     /// The batch named `name`, if any.
@@ -218,6 +226,32 @@ pub(crate) fn changed_row(stored: &Payout, row: &NewPayout) -> ChangedRow {
         new: row.params.clone(),
         state: stored.state,
     }
+}
+
+/// How far back a payout of another batch makes an imported row "similar":
+/// 30 days.
+pub(crate) const SIMILAR_WINDOW_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
+/// The condition (SQL, the same on both backends, over `payouts p` and
+/// `attempts`) under which payout `p` makes a new row paying its payee its
+/// amount "similar", given `since` (now minus [`SIMILAR_WINDOW_MS`]) as
+/// the parameter written `{since}`:
+///
+/// - paid (`paid`, `received`, `refunded`): when it was paid — the first
+///   attempt that found it paid (the stored payout's last change if no
+///   attempt says so) — is at or after `since`. When it was planned does
+///   not count: a batch planned long ago and paid yesterday warns.
+/// - not settled (`planned`, `sending`, `unknown`): always — it may still
+///   be paid, from now on, on top of the new row.
+/// - definitely not paid (`not_paid`, `conflict`): never.
+pub(crate) fn similar_condition(since: &str) -> String {
+    format!(
+        "(p.state IN ('planned', 'sending', 'unknown')
+          OR (p.state IN ('paid', 'received', 'refunded')
+              AND COALESCE((SELECT min(a.finished_ms) FROM attempts a
+                            WHERE a.payout_id = p.id AND a.outcome IN ('paid', 'received', 'refunded')),
+                           p.updated_ms) >= {since}))"
+    )
 }
 
 /// Whether an edited row may replace `stored` (new parameters, new bill

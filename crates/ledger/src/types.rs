@@ -662,8 +662,12 @@ pub struct ImportPlan {
     /// Rows whose caller-chosen bill number another payout already has:
     /// `(line, bill, who has it: "payout <key>" or "line <n>")`; refused.
     pub duplicate_bills: Vec<(u64, String, String)>,
-    /// Payees paid (or to be paid) the same amount in another batch within
-    /// 30 days.
+    /// New rows whose payee is paid the same amount by a payout of another
+    /// batch (or one submitted on its own) that was paid within the 30 days
+    /// before the import, or that is not settled yet (planned, sending,
+    /// unknown: it may still be paid, on top of this row). Payouts
+    /// definitely not paid do not count, nor do other payouts of the same
+    /// batch. A warning: the rows are imported all the same.
     pub similar: Vec<SimilarPayout>,
     /// Whether the rows were written (no refusal, not a dry run).
     pub committed: bool,

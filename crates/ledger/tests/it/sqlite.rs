@@ -121,7 +121,10 @@ async fn cli_journals_are_migrated_in_place() {
     let same = payout(&format!("june/{a}/1"), a, 100, &bill1).in_batch("june", 2);
     let mut june = spec("june");
     june.file_name = "pay/june.csv".into();
-    let plan = store.import(&june, &[same], &bills(), true).await.unwrap();
+    let plan = store
+        .import(&june, &[same], &bills(), true, hongbao_ledger::now_ms())
+        .await
+        .unwrap();
     assert_eq!(plan.unchanged, vec![2], "{plan:?}");
     drop(store);
     // Reopened: schema 3 now.

@@ -179,8 +179,13 @@ pub(crate) async fn claim_one(store: &dyn Store, id: i64, due: Due, owner: &str)
 }
 
 /// Sends planned payout `id` (claim, signed body stored) and records
-/// `outcome`; returns the claim it was made under.
+/// `outcome` now; returns the claim it was made under.
 pub(crate) async fn send(store: &dyn Store, id: i64, outcome: PayoutState) -> Claim {
+    send_at(store, id, outcome, hongbao_ledger::now_ms()).await
+}
+
+/// [`send`], the attempt made at `at` (unix ms; finished at `at + 1`).
+pub(crate) async fn send_at(store: &dyn Store, id: i64, outcome: PayoutState, at: i64) -> Claim {
     let c = claim_one(store, id, Due::Pay, "sender").await;
     assert_eq!(
         store
@@ -191,7 +196,7 @@ pub(crate) async fn send(store: &dyn Store, id: i64, outcome: PayoutState) -> Cl
     );
     assert_eq!(
         store
-            .record(&[attempt(c.claim, &c.payout.bill, outcome, 10)])
+            .record(&[attempt(c.claim, &c.payout.bill, outcome, at)])
             .await
             .unwrap(),
         vec![true]
@@ -235,6 +240,7 @@ conformance!(
     bill_numbers_are_unique,
     the_same_key_twice_in_one_file_is_one_payout_or_refused,
     import_plans_new_unchanged_replaced_refused_and_similar,
+    similar_payouts_warn_only_within_thirty_days,
     an_expired_claims_owner_cannot_write_over_the_next_owner,
     concurrent_claimers_never_get_the_same_payout,
     a_paid_payout_never_goes_back,

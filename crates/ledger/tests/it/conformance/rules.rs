@@ -1,10 +1,10 @@
 //! The rules of the `Store` trait, each an `async fn(Backend)` run on
 //! every backend (see the module above). Each says what bug it catches.
 
-use super::{Backend, Counter, attempt, binding, chosen, claim_one, payout, send, spec};
+use super::{Backend, Counter, attempt, binding, chosen, claim_one, payout, send, send_at, spec};
 use hongbao_ledger::{
     AttemptAction, Binding, Claim, ClaimRequest, Due, LedgerError, NewPayout, PayoutFilter,
-    PayoutState, ServerId, rebill,
+    PayoutState, ServerId, now_ms, rebill,
 };
 use hongbao_proto::{AnyRequest, NextStep};
 use std::collections::{HashMap, HashSet};
@@ -189,7 +189,7 @@ pub(crate) async fn bill_numbers_are_unique(backend: Backend) {
         chosen("b/3", "o7", 100, "BILL7").in_batch("b", 4),
     ];
     let plan = store
-        .import(&spec("b"), &rows, &bills, false)
+        .import(&spec("b"), &rows, &bills, false, now_ms())
         .await
         .unwrap();
     assert!(plan.is_refused() && !plan.committed, "{plan:?}");
@@ -225,7 +225,7 @@ pub(crate) async fn the_same_key_twice_in_one_file_is_one_payout_or_refused(back
     ];
     for dry_run in [true, false] {
         let plan = store
-            .import(&spec("d"), &same, &bills, dry_run)
+            .import(&spec("d"), &same, &bills, dry_run, now_ms())
             .await
             .unwrap();
         assert_eq!(
@@ -236,7 +236,7 @@ pub(crate) async fn the_same_key_twice_in_one_file_is_one_payout_or_refused(back
         assert!(!plan.is_refused());
         for rows in [&other, &chosen_twice] {
             let plan = store
-                .import(&spec("d"), rows, &bills, dry_run)
+                .import(&spec("d"), rows, &bills, dry_run, now_ms())
                 .await
                 .unwrap();
             assert!(plan.is_refused() && !plan.committed, "{plan:?}");
@@ -276,7 +276,10 @@ pub(crate) async fn import_plans_new_unchanged_replaced_refused_and_similar(back
     let rows: Vec<NewPayout> = (0..5)
         .map(|i| row("a", i + 2, &format!("o{i}"), 100))
         .collect();
-    let dry = store.import(&spec("a"), &rows, &bills, true).await.unwrap();
+    let dry = store
+        .import(&spec("a"), &rows, &bills, true, now_ms())
+        .await
+        .unwrap();
     assert_eq!(
         (dry.new.clone(), dry.committed),
         (vec![2, 3, 4, 5, 6], false)
@@ -287,7 +290,7 @@ pub(crate) async fn import_plans_new_unchanged_replaced_refused_and_similar(back
         "dry run wrote"
     );
     let plan = store
-        .import(&spec("a"), &rows, &bills, false)
+        .import(&spec("a"), &rows, &bills, false, now_ms())
         .await
         .unwrap();
     assert!(plan.committed);
@@ -300,7 +303,7 @@ pub(crate) async fn import_plans_new_unchanged_replaced_refused_and_similar(back
     );
     // The same file again: nothing new, nothing written.
     let again = store
-        .import(&spec("a"), &rows, &bills, false)
+        .import(&spec("a"), &rows, &bills, false, now_ms())
         .await
         .unwrap();
     assert_eq!(
@@ -330,7 +333,7 @@ pub(crate) async fn import_plans_new_unchanged_replaced_refused_and_similar(back
     edited.push(row("a", 6, "o4", 100));
     edited.push(row("a", 7, "o9", 100));
     let refused = store
-        .import(&spec("a"), &edited, &bills, false)
+        .import(&spec("a"), &edited, &bills, false, now_ms())
         .await
         .unwrap();
     assert!(refused.is_refused() && !refused.committed);
@@ -363,7 +366,7 @@ pub(crate) async fn import_plans_new_unchanged_replaced_refused_and_similar(back
     edited[0] = row("a", 2, "o0", 100);
     edited[3] = row("a", 5, "o3", 100);
     let fixed = store
-        .import(&spec("a"), &edited, &bills, false)
+        .import(&spec("a"), &edited, &bills, false, now_ms())
         .await
         .unwrap();
     assert!(fixed.committed, "{fixed:?}");
@@ -398,7 +401,7 @@ pub(crate) async fn import_plans_new_unchanged_replaced_refused_and_similar(back
         .map(|(openid, line)| row("b", line, openid, 100))
         .collect();
     let plan_b = store
-        .import(&spec("b"), &other, &bills, false)
+        .import(&spec("b"), &other, &bills, false, now_ms())
         .await
         .unwrap();
     assert!(plan_b.committed, "a warning does not refuse");
@@ -424,7 +427,10 @@ pub(crate) async fn import_plans_new_unchanged_replaced_refused_and_similar(back
         ]
     );
     let transfer = hongbao_ledger::BatchSpec::new("b", "b.csv", "00", "transfer");
-    match store.import(&transfer, &other, &bills, false).await {
+    match store
+        .import(&transfer, &other, &bills, false, now_ms())
+        .await
+    {
         Err(LedgerError::KindMismatch { batch, .. }) => assert_eq!(batch, "b"),
         other => panic!("expected a kind mismatch, got {other:?}"),
     }
@@ -439,6 +445,184 @@ pub(crate) async fn import_plans_new_unchanged_replaced_refused_and_similar(back
     let summary = store.summary(Some("a")).await.unwrap();
     assert_eq!(summary.get(PayoutState::Paid), (1, 100));
     assert_eq!(summary.payouts(), 6);
+}
+
+/// Catches: the 30-day window of similar payouts gone (a payee paid
+/// months ago warned about, so the warning is noise) or measured from the
+/// wrong time (a batch planned long ago but paid last week not warned; a
+/// payout paid long ago and found paid again by a reconcile yesterday
+/// warned), the store's own clock used instead of the import's time, and a
+/// payout
+/// definitely not paid, another amount or the same batch warned about.
+pub(crate) async fn similar_payouts_warn_only_within_thirty_days(backend: Backend) {
+    const DAY: i64 = 24 * 60 * 60 * 1000;
+    // 2025-01-01T00:00:00Z: far from the machine's clock, so a store that
+    // looks at its own clock instead of the import's time fails.
+    const NOW: i64 = 1_735_689_600_000;
+    let f = backend.open(&binding()).await;
+    let store = &f.store;
+    let bills = Counter::new("W");
+    let row = |batch: &str, n: u32, line: u64, openid: &str, fen: u64| {
+        payout(
+            &format!("{batch}/{openid}/{n}"),
+            openid,
+            fen,
+            &format!("G{batch}{line}"),
+        )
+        .in_batch(batch, line)
+    };
+    // Batch "old", planned 60 days before NOW.
+    let payees = ["p29", "p31", "p30", "pnot", "pplanned", "pamount"];
+    let old: Vec<NewPayout> = payees
+        .iter()
+        .zip(2..)
+        .map(|(openid, line)| row("old", 1, line, openid, 100))
+        .collect();
+    let plan = store
+        .import(&spec("old"), &old, &bills, false, NOW - 60 * DAY)
+        .await
+        .unwrap();
+    assert!(plan.committed && plan.similar.is_empty(), "{plan:?}");
+    let id = |key: &'static str| {
+        let store = Arc::clone(store);
+        async move { store.payout_by_key(key).await.unwrap().unwrap().id }
+    };
+    // Paid 29 days, 31 days and exactly 30 days before NOW; definitely not
+    // paid yesterday; still planned; paid 29 days ago (another amount
+    // below). Another payout, planned by itself long ago: what counts is
+    // when it was paid.
+    send_at(
+        &**store,
+        id("old/p29/1").await,
+        PayoutState::Paid,
+        NOW - 29 * DAY,
+    )
+    .await;
+    send_at(
+        &**store,
+        id("old/p31/1").await,
+        PayoutState::Paid,
+        NOW - 31 * DAY,
+    )
+    .await;
+    // `send_at` records the attempt as finished 1 ms after `at`.
+    send_at(
+        &**store,
+        id("old/p30/1").await,
+        PayoutState::Paid,
+        NOW - 30 * DAY - 1,
+    )
+    .await;
+    send_at(
+        &**store,
+        id("old/pnot/1").await,
+        PayoutState::NotPaid,
+        NOW - DAY,
+    )
+    .await;
+    send_at(
+        &**store,
+        id("old/pamount/1").await,
+        PayoutState::Paid,
+        NOW - 29 * DAY,
+    )
+    .await;
+    // p31 found paid again by a reconcile yesterday: it was still paid 31
+    // days ago (the first attempt that found it paid counts).
+    let p31 = claim_one(&**store, id("old/p31/1").await, Due::Sent, "reconciler").await;
+    let query = hongbao_ledger::AttemptRecord::new(
+        p31.claim,
+        &p31.payout.bill,
+        AttemptAction::Query,
+        PayoutState::Paid,
+        NOW - DAY,
+        NOW - DAY + 1,
+    )
+    .with_next_step(Some(NextStep::Done));
+    assert_eq!(store.record(&[query]).await.unwrap(), vec![true]);
+
+    // A new batch at NOW paying each the same amount (pamount: another).
+    let new: Vec<NewPayout> = payees
+        .iter()
+        .zip(2..)
+        .map(|(openid, line)| {
+            row(
+                "new",
+                1,
+                line,
+                openid,
+                if *openid == "pamount" { 150 } else { 100 },
+            )
+        })
+        .collect();
+    let plan = store
+        .import(&spec("new"), &new, &bills, true, NOW)
+        .await
+        .unwrap();
+    let warned: Vec<(u64, &str, Option<&str>, &str)> = plan
+        .similar
+        .iter()
+        .map(|s| {
+            assert_eq!(s.amount_fen, 100, "{s:?}");
+            (
+                s.line,
+                s.openid.as_str(),
+                s.other_batch.as_deref(),
+                s.other_key.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        warned,
+        vec![
+            (2, "p29", Some("old"), "old/p29/1"),
+            (4, "p30", Some("old"), "old/p30/1"),
+            (6, "pplanned", Some("old"), "old/pplanned/1"),
+        ],
+        "paid within 30 days, or not settled yet, warns; paid 31 days ago, \
+         definitely not paid, or another amount does not"
+    );
+    assert_eq!(plan.new.len(), payees.len(), "a warning refuses nothing");
+
+    // The same import a day later: p29 was paid 30 days ago, still warned;
+    // two days later, no longer.
+    let later = |days: i64| {
+        let store = Arc::clone(store);
+        let new = new.clone();
+        async move {
+            let plan = store
+                .import(
+                    &spec("new"),
+                    &new,
+                    &Counter::new("L"),
+                    true,
+                    NOW + days * DAY,
+                )
+                .await
+                .unwrap();
+            plan.similar
+                .iter()
+                .map(|s| s.openid.clone())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(later(1).await, vec!["p29", "pplanned"]);
+    assert_eq!(later(2).await, vec!["pplanned"]);
+
+    // More rows for the same payees in the old batch itself: its own batch
+    // is not "another batch".
+    let more: Vec<NewPayout> = payees
+        .iter()
+        .zip(20..)
+        .map(|(openid, line)| row("old", 2, line, openid, 100))
+        .collect();
+    let plan = store
+        .import(&spec("old"), &more, &bills, false, NOW)
+        .await
+        .unwrap();
+    assert!(plan.committed, "{plan:?}");
+    assert_eq!(plan.new.len(), payees.len());
+    assert!(plan.similar.is_empty(), "the same batch warned: {plan:?}");
 }
 
 /// Catches: a worker whose lease expired writing over the next owner
@@ -552,7 +736,7 @@ pub(crate) async fn concurrent_claimers_never_get_the_same_payout(backend: Backe
         .collect();
     let plan = f
         .store
-        .import(&spec("c"), &rows, &Counter::new("C"), false)
+        .import(&spec("c"), &rows, &Counter::new("C"), false, now_ms())
         .await
         .unwrap();
     assert_eq!(plan.new.len(), 400);
@@ -1040,6 +1224,7 @@ pub(crate) async fn summary_and_listing_count_every_state(backend: Backend) {
             &rows("a", &[("o1", 100), ("o2", 200), ("o3", 300)]),
             &bills,
             false,
+            now_ms(),
         )
         .await
         .unwrap();
@@ -1049,6 +1234,7 @@ pub(crate) async fn summary_and_listing_count_every_state(backend: Backend) {
             &rows("b", &[("o4", 400), ("o5", 150), ("o6", 160)]),
             &bills,
             false,
+            now_ms(),
         )
         .await
         .unwrap();
