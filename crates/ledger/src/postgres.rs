@@ -40,7 +40,12 @@ use async_trait::async_trait;
 use hongbao_proto::NextStep;
 use pool::Pool;
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::LazyLock;
+use std::task::Poll;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Row};
 
 impl From<tokio_postgres::Error> for LedgerError {
@@ -865,7 +870,7 @@ impl Store for PgStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let conn = self.pool.get().await?;
+        let mut conn = self.pool.get().await?;
         let sql = format!(
             "UPDATE payouts SET owner = $1, lease_until_ms = {DB_NOW_MS} + $2, fence = fence + 1
              WHERE id IN (
@@ -878,9 +883,10 @@ impl Store for PgStore {
              RETURNING {PAYOUT_COLUMNS}",
             due = due_condition(request.due),
         );
+        let statement = conn.prepared(&sql).await?;
         let rows = conn
             .query(
-                &sql,
+                &statement,
                 &[
                     &request.owner,
                     &request.lease_ms,
@@ -911,17 +917,17 @@ impl Store for PgStore {
             return Ok(Vec::new());
         }
         let (ids, fences) = split_claims(claims);
-        let conn = self.pool.get().await?;
+        let mut conn = self.pool.get().await?;
+        let statement = conn
+            .prepared(&format!(
+                "UPDATE payouts p SET lease_until_ms = {DB_NOW_MS} + $3
+                 FROM unnest($1::bigint[], $2::bigint[]) AS c(id, fence)
+                 WHERE p.id = c.id AND p.fence = c.fence AND p.owner IS NOT NULL
+                 RETURNING p.id, p.fence"
+            ))
+            .await?;
         let kept: HashSet<(i64, i64)> = conn
-            .query(
-                &format!(
-                    "UPDATE payouts p SET lease_until_ms = {DB_NOW_MS} + $3
-                     FROM unnest($1::bigint[], $2::bigint[]) AS c(id, fence)
-                     WHERE p.id = c.id AND p.fence = c.fence AND p.owner IS NOT NULL
-                     RETURNING p.id, p.fence"
-                ),
-                &[&ids, &fences, &lease_ms],
-            )
+            .query(&statement, &[&ids, &fences, &lease_ms])
             .await?
             .iter()
             .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
@@ -937,14 +943,15 @@ impl Store for PgStore {
             return Ok(());
         }
         let (ids, fences) = split_claims(claims);
-        let conn = self.pool.get().await?;
-        conn.execute(
-            "UPDATE payouts p SET owner = NULL, lease_until_ms = NULL
-             FROM unnest($1::bigint[], $2::bigint[]) AS c(id, fence)
-             WHERE p.id = c.id AND p.fence = c.fence",
-            &[&ids, &fences],
-        )
-        .await?;
+        let mut conn = self.pool.get().await?;
+        let statement = conn
+            .prepared(
+                "UPDATE payouts p SET owner = NULL, lease_until_ms = NULL
+                 FROM unnest($1::bigint[], $2::bigint[]) AS c(id, fence)
+                 WHERE p.id = c.id AND p.fence = c.fence",
+            )
+            .await?;
+        conn.execute(&statement, &[&ids, &fences]).await?;
         Ok(())
     }
 
@@ -952,83 +959,31 @@ impl Store for PgStore {
         if marks.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<i64> = marks.iter().map(|(c, _)| c.payout).collect();
-        let fences: Vec<i64> = marks.iter().map(|(c, _)| c.fence).collect();
-        let bodies: Vec<&[u8]> = marks.iter().map(|(_, b)| b.as_slice()).collect();
         let mut conn = self.pool.get().await?;
-        let tx = conn.transaction().await?;
-        // Lock the rows, check them, then write: a payout in a state that
-        // is not sent again is refused (nothing written), a lost claim is
-        // `false`.
-        let current: HashMap<i64, (i64, String)> = tx
-            .query(
-                "SELECT id, fence, state FROM payouts WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-                &[&ids],
-            )
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?))))
-            .collect::<Result<_, LedgerError>>()?;
-        let mut held = Vec::with_capacity(marks.len());
-        for (claim, _) in marks {
-            match current.get(&claim.payout) {
-                None => held.push(false),
-                Some((fence, _)) if *fence != claim.fence => held.push(false),
-                Some((_, state))
-                    if !matches!(
-                        state.as_str(),
-                        "planned" | "sending" | "unknown" | "not_paid"
-                    ) =>
-                {
-                    return Err(LedgerError::WrongState {
-                        payout: claim.payout,
-                        change: "marked sending",
-                    });
-                }
-                Some(_) => held.push(true),
-            }
-        }
-        let now = now_ms();
-        tx.execute(
-            "UPDATE payouts p SET body = COALESCE(p.body, c.body), state = 'sending', updated_ms = $4
-             FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) AS c(id, fence, body)
-             WHERE p.id = c.id AND p.fence = c.fence",
-            &[&ids, &fences, &bodies, &now],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(held)
+        record_and_mark(&mut conn, &[], marks).await?.1
     }
 
     async fn record(&self, attempts: &[AttemptRecord]) -> Result<Vec<bool>, LedgerError> {
         if attempts.is_empty() {
             return Ok(Vec::new());
         }
-        // Rounds: the k-th attempt of each payout in round k, so several
-        // attempts of one payout apply in order, as one after the other.
-        let mut rounds: Vec<Vec<&AttemptRecord>> = Vec::new();
-        let mut seen: HashMap<i64, usize> = HashMap::new();
-        for a in attempts {
-            let k = seen.entry(a.claim.payout).or_insert(0);
-            if rounds.len() <= *k {
-                rounds.push(Vec::new());
-            }
-            rounds[*k].push(a);
-            *k += 1;
+        let mut conn = self.pool.get().await?;
+        Ok(record_and_mark(&mut conn, attempts, &[]).await?.0)
+    }
+
+    /// One transaction, one commit, one round trip (see
+    /// [`record_and_mark`]).
+    async fn record_then_mark_sending(
+        &self,
+        attempts: &[AttemptRecord],
+        marks: &[(Claim, Vec<u8>)],
+    ) -> Result<(Vec<bool>, Vec<bool>), LedgerError> {
+        if attempts.is_empty() && marks.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
         }
         let mut conn = self.pool.get().await?;
-        let tx = conn.transaction().await?;
-        let mut recorded: HashSet<(i64, i64)> = HashSet::new();
-        for round in rounds {
-            for row in record_round(&tx, &round).await? {
-                recorded.insert(row);
-            }
-        }
-        tx.commit().await?;
-        Ok(attempts
-            .iter()
-            .map(|a| recorded.contains(&(a.claim.payout, a.claim.fence)))
-            .collect())
+        let (recorded, marked) = record_and_mark(&mut conn, attempts, marks).await?;
+        Ok((recorded, marked?))
     }
 
     async fn reissue(
@@ -1099,20 +1054,22 @@ impl Store for PgStore {
         interval_ms: i64,
         now_ms: i64,
     ) -> Result<i64, LedgerError> {
-        let conn = self.pool.get().await?;
+        let mut conn = self.pool.get().await?;
         let now_us = now_ms.saturating_mul(1000);
         let interval_us = interval_ms.saturating_mul(1000);
         // GCRA without burst: the slot is max(tat, now); tat moves one
         // interval past it. One statement, one row lock: atomic across
         // every process of the ledger.
-        let slot_us: i64 = conn
-            .query_one(
+        let statement = conn
+            .prepared(
                 "INSERT INTO rates(name, tat_us) VALUES ($1, $2::bigint + $3::bigint)
                  ON CONFLICT (name) DO UPDATE
                      SET tat_us = GREATEST(rates.tat_us, $2::bigint) + $3::bigint
                  RETURNING tat_us - $3::bigint",
-                &[&name, &now_us, &interval_us],
             )
+            .await?;
+        let slot_us: i64 = conn
+            .query_one(&statement, &[&name, &now_us, &interval_us])
             .await?
             .try_get(0)?;
         Ok(slot_us.div_euclid(1000) + i64::from(slot_us.rem_euclid(1000) != 0))
@@ -1315,8 +1272,9 @@ async fn read_binding<C: GenericClient + Sync>(client: &C) -> Result<Option<Bind
     })
 }
 
-/// Records attempts of distinct payouts in one statement, in the caller's
-/// transaction; returns the `(payout, fence)` of those whose claim held.
+/// Records attempts of distinct payouts in one statement (one round of
+/// [`record_and_mark`]); returns the `(payout, fence)` of those whose claim
+/// held.
 ///
 /// As in the SQLite backend: an attempt whose claim holds (fence
 /// unchanged; the row is locked first) is stored with the claim's owner,
@@ -1324,39 +1282,12 @@ async fn read_binding<C: GenericClient + Sync>(client: &C) -> Result<Option<Bind
 /// outcome only when it is about the payout's current bill number and the
 /// payout was not paid (a paid red packet may still go on to received or
 /// refunded). A paid payout never goes back to an unpaid state.
-async fn record_round<C: GenericClient + Sync>(
-    client: &C,
-    round: &[&AttemptRecord],
-) -> Result<Vec<(i64, i64)>, LedgerError> {
-    let mut ids = Vec::with_capacity(round.len());
-    let mut fences = Vec::with_capacity(round.len());
-    let mut bills = Vec::with_capacity(round.len());
-    let mut actions = Vec::with_capacity(round.len());
-    let mut outcomes = Vec::with_capacity(round.len());
-    let mut codes = Vec::with_capacity(round.len());
-    let mut wechat_ids = Vec::with_capacity(round.len());
-    let mut messages = Vec::with_capacity(round.len());
-    let mut started = Vec::with_capacity(round.len());
-    let mut finished = Vec::with_capacity(round.len());
-    let mut steps = Vec::with_capacity(round.len());
-    for a in round {
-        ids.push(a.claim.payout);
-        fences.push(a.claim.fence);
-        bills.push(a.bill.as_str());
-        actions.push(a.action.as_str());
-        outcomes.push(a.outcome.as_str());
-        codes.push(a.err_code.as_deref());
-        wechat_ids.push(a.wechat_id.as_deref());
-        messages.push(a.message.as_deref());
-        started.push(a.started_ms);
-        finished.push(a.finished_ms);
-        steps.push(a.next_step.map(NextStep::as_str));
-    }
+static RECORD_SQL: LazyLock<String> = LazyLock::new(|| {
     let applies = format!(
         "(p.bill = h.bill AND (p.state NOT IN {PAID_STATES} \
          OR (p.state = 'paid' AND h.outcome IN {PAID_STATES})))"
     );
-    let sql = format!(
+    format!(
         "WITH a AS (
              SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],
                  $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],
@@ -1393,28 +1324,249 @@ async fn record_round<C: GenericClient + Sync>(
          FROM h
          WHERE p.id = h.id AND p.fence = h.fence
          RETURNING p.id, p.fence"
-    );
-    client
-        .query(
-            &sql,
-            &[
-                &ids,
-                &fences,
-                &bills,
-                &actions,
-                &outcomes,
-                &codes,
-                &wechat_ids,
-                &messages,
-                &started,
-                &finished,
-                &steps,
-            ],
-        )
-        .await?
+    )
+});
+
+/// The states a payout may be marked `sending` from (as in [`MARK_SQL`]'s
+/// guard).
+const SENDABLE_STATES: [&str; 4] = ["planned", "sending", "unknown", "not_paid"];
+
+/// Locks the payouts to be marked, in id order (no deadlock between two
+/// markers), and reads their fence and state.
+const MARK_LOCK_SQL: &str =
+    "SELECT id, fence, state FROM payouts WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+
+/// Stores each held payout's body (unless one is stored) and sets it
+/// `sending`, all of them or, when one held payout is in a state that is
+/// not sent again (the check [`mark_outcome`] makes of [`MARK_LOCK_SQL`]'s
+/// rows, which are locked: nothing changes them in between), none.
+const MARK_SQL: &str = "UPDATE payouts p
+     SET body = COALESCE(p.body, c.body), state = 'sending', updated_ms = $4
+     FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) AS c(id, fence, body)
+     WHERE p.id = c.id AND p.fence = c.fence
+       AND NOT EXISTS (
+           SELECT 1 FROM payouts q JOIN unnest($1::bigint[], $2::bigint[]) AS d(id, fence)
+               ON q.id = d.id AND q.fence = d.fence
+           WHERE q.state NOT IN ('planned', 'sending', 'unknown', 'not_paid'))";
+
+/// The parameters of one [`RECORD_SQL`] round.
+struct RoundParams<'a> {
+    ids: Vec<i64>,
+    fences: Vec<i64>,
+    bills: Vec<&'a str>,
+    actions: Vec<&'a str>,
+    outcomes: Vec<&'a str>,
+    codes: Vec<Option<&'a str>>,
+    wechat_ids: Vec<Option<&'a str>>,
+    messages: Vec<Option<&'a str>>,
+    started: Vec<i64>,
+    finished: Vec<i64>,
+    steps: Vec<Option<&'a str>>,
+}
+
+impl<'a> RoundParams<'a> {
+    fn new(round: &[&'a AttemptRecord]) -> Self {
+        let mut p = RoundParams {
+            ids: Vec::with_capacity(round.len()),
+            fences: Vec::with_capacity(round.len()),
+            bills: Vec::with_capacity(round.len()),
+            actions: Vec::with_capacity(round.len()),
+            outcomes: Vec::with_capacity(round.len()),
+            codes: Vec::with_capacity(round.len()),
+            wechat_ids: Vec::with_capacity(round.len()),
+            messages: Vec::with_capacity(round.len()),
+            started: Vec::with_capacity(round.len()),
+            finished: Vec::with_capacity(round.len()),
+            steps: Vec::with_capacity(round.len()),
+        };
+        for a in round {
+            p.ids.push(a.claim.payout);
+            p.fences.push(a.claim.fence);
+            p.bills.push(a.bill.as_str());
+            p.actions.push(a.action.as_str());
+            p.outcomes.push(a.outcome.as_str());
+            p.codes.push(a.err_code.as_deref());
+            p.wechat_ids.push(a.wechat_id.as_deref());
+            p.messages.push(a.message.as_deref());
+            p.started.push(a.started_ms);
+            p.finished.push(a.finished_ms);
+            p.steps.push(a.next_step.map(NextStep::as_str));
+        }
+        p
+    }
+
+    fn refs(&self) -> [&(dyn ToSql + Sync); 11] {
+        [
+            &self.ids,
+            &self.fences,
+            &self.bills,
+            &self.actions,
+            &self.outcomes,
+            &self.codes,
+            &self.wechat_ids,
+            &self.messages,
+            &self.started,
+            &self.finished,
+            &self.steps,
+        ]
+    }
+}
+
+/// A request of a pipeline: its rows.
+type Request<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + Send + 'a>>;
+
+/// Runs `requests` on one connection as a pipeline: each is polled once
+/// in order first (tokio-postgres sends a request when first polled), so
+/// they leave in this order, back to back, and the server answers them
+/// one after the other: one round trip for all. Returns every result, in
+/// order.
+async fn pipeline(mut requests: Vec<Request<'_>>) -> Vec<Result<Vec<Row>, tokio_postgres::Error>> {
+    let mut results: Vec<Option<Result<Vec<Row>, tokio_postgres::Error>>> =
+        requests.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (request, result) in requests.iter_mut().zip(results.iter_mut()) {
+            if result.is_none() {
+                match request.as_mut().poll(cx) {
+                    Poll::Ready(done) => *result = Some(done),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    results.into_iter().flatten().collect()
+}
+
+/// What the locked rows say of the marks: `Ok(held)` per mark (`false`
+/// for a lost claim), or [`LedgerError::WrongState`] when a held payout
+/// may not be sent again (then [`MARK_SQL`] wrote nothing).
+fn mark_outcome(marks: &[(Claim, Vec<u8>)], rows: &[Row]) -> Result<Vec<bool>, LedgerError> {
+    let current: HashMap<i64, (i64, String)> = rows
         .iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-        .collect()
+        .map(|row| Ok((row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?))))
+        .collect::<Result<_, LedgerError>>()?;
+    let mut held = Vec::with_capacity(marks.len());
+    for (claim, _) in marks {
+        match current.get(&claim.payout) {
+            None => held.push(false),
+            Some((fence, _)) if *fence != claim.fence => held.push(false),
+            Some((_, state)) if !SENDABLE_STATES.contains(&state.as_str()) => {
+                return Err(LedgerError::WrongState {
+                    payout: claim.payout,
+                    change: "marked sending",
+                });
+            }
+            Some(_) => held.push(true),
+        }
+    }
+    Ok(held)
+}
+
+/// Records `attempts`, then marks `marks` sending, in one transaction sent
+/// as one pipeline (BEGIN, the record rounds, the locking read and the
+/// update of the marks, COMMIT: one round trip, one commit, statements
+/// prepared once per connection). Returns the records' results and the
+/// marks' (a refused mark, [`LedgerError::WrongState`], writes nothing, and
+/// the records are committed all the same). A database error commits
+/// nothing.
+async fn record_and_mark(
+    conn: &mut pool::Conn<'_>,
+    attempts: &[AttemptRecord],
+    marks: &[(Claim, Vec<u8>)],
+) -> Result<(Vec<bool>, Result<Vec<bool>, LedgerError>), LedgerError> {
+    // Rounds: the k-th attempt of each payout in round k, so several
+    // attempts of one payout apply in order, as one after the other.
+    let mut rounds: Vec<Vec<&AttemptRecord>> = Vec::new();
+    let mut seen: HashMap<i64, usize> = HashMap::new();
+    for a in attempts {
+        let k = seen.entry(a.claim.payout).or_insert(0);
+        if rounds.len() <= *k {
+            rounds.push(Vec::new());
+        }
+        rounds[*k].push(a);
+        *k += 1;
+    }
+    let record = if rounds.is_empty() {
+        None
+    } else {
+        Some(conn.prepared(&RECORD_SQL).await?)
+    };
+    let mark = if marks.is_empty() {
+        None
+    } else {
+        Some((
+            conn.prepared(MARK_LOCK_SQL).await?,
+            conn.prepared(MARK_SQL).await?,
+        ))
+    };
+    let round_params: Vec<RoundParams<'_>> = rounds.iter().map(|r| RoundParams::new(r)).collect();
+    let round_refs: Vec<[&(dyn ToSql + Sync); 11]> =
+        round_params.iter().map(RoundParams::refs).collect();
+    let ids: Vec<i64> = marks.iter().map(|(c, _)| c.payout).collect();
+    let fences: Vec<i64> = marks.iter().map(|(c, _)| c.fence).collect();
+    let bodies: Vec<&[u8]> = marks.iter().map(|(_, b)| b.as_slice()).collect();
+    let now = now_ms();
+    let mark_lock_params: [&(dyn ToSql + Sync); 1] = [&ids];
+    let mark_params: [&(dyn ToSql + Sync); 4] = [&ids, &fences, &bodies, &now];
+
+    // Until the transaction is over, a drop (the caller gave up) closes
+    // the connection, which rolls back whatever was not committed.
+    conn.discard();
+    let client: &tokio_postgres::Client = conn;
+    let mut requests: Vec<Request<'_>> = Vec::with_capacity(rounds.len() + 4);
+    requests.push(Box::pin(async move {
+        client.batch_execute("BEGIN").await.map(|()| Vec::new())
+    }));
+    if let Some(statement) = &record {
+        for refs in &round_refs {
+            requests.push(Box::pin(client.query(statement, refs)));
+        }
+    }
+    if let Some((lock, update)) = &mark {
+        requests.push(Box::pin(client.query(lock, &mark_lock_params)));
+        requests.push(Box::pin(client.query(update, &mark_params)));
+    }
+    requests.push(Box::pin(async move {
+        client.batch_execute("COMMIT").await.map(|()| Vec::new())
+    }));
+    let mut results = pipeline(requests).await.into_iter();
+    // The first error is the cause (the statements after it fail because
+    // the transaction is aborted; COMMIT then rolls it back).
+    let mut recorded: HashSet<(i64, i64)> = HashSet::new();
+    let mut next = || {
+        results
+            .next()
+            .unwrap_or_else(|| Ok(Vec::new()))
+            .map_err(LedgerError::from)
+    };
+    let _begun = next()?;
+    for _ in &round_refs {
+        for row in next()? {
+            recorded.insert((row.try_get(0)?, row.try_get(1)?));
+        }
+    }
+    let marked = if mark.is_some() {
+        let locked = next()?;
+        let _updated = next()?;
+        mark_outcome(marks, &locked)
+    } else {
+        Ok(Vec::new())
+    };
+    let _committed = next()?;
+    // Committed: the session is clean again.
+    conn.keep();
+    let recorded = attempts
+        .iter()
+        .map(|a| recorded.contains(&(a.claim.payout, a.claim.fence)))
+        .collect();
+    Ok((recorded, marked))
 }
 
 #[cfg(test)]

@@ -1,19 +1,28 @@
 //! A small connection pool: at most `size` connections, made on demand,
-//! kept while they work, dropped when the server closed them.
+//! kept while they work, dropped when the server closed them. Each
+//! connection keeps the statements prepared on it (one round trip and one
+//! parse saved each time a hot statement runs again).
 
 use super::tls::MakeRustls;
 use crate::LedgerError;
+use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_postgres::config::SslMode;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config, NoTls, Statement};
+
+/// A connection with the statements prepared on it, by SQL text.
+struct Pooled {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
 
 /// The pool.
 pub(crate) struct Pool {
     config: Config,
     tls: MakeRustls,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<Pooled>>,
     permits: Semaphore,
 }
 
@@ -46,21 +55,25 @@ impl Pool {
         let reused = {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
             let mut found = None;
-            while let Some(client) = idle.pop() {
-                if !client.is_closed() {
-                    found = Some(client);
+            while let Some(pooled) = idle.pop() {
+                if !pooled.client.is_closed() {
+                    found = Some(pooled);
                     break;
                 }
             }
             found
         };
-        let client = match reused {
-            Some(client) => client,
-            None => self.connect().await?,
+        let pooled = match reused {
+            Some(pooled) => pooled,
+            None => Pooled {
+                client: self.connect().await?,
+                statements: HashMap::new(),
+            },
         };
         Ok(Conn {
-            client: Some(client),
+            pooled: Some(pooled),
             pool: self,
+            discarded: false,
             _permit: permit,
         })
     }
@@ -79,11 +92,40 @@ impl Pool {
     }
 }
 
-/// A connection of the pool, given back on drop.
+/// A connection of the pool, given back on drop (unless
+/// [`Conn::discard`]ed).
 pub(crate) struct Conn<'a> {
-    client: Option<Client>,
+    pooled: Option<Pooled>,
     pool: &'a Pool,
+    discarded: bool,
     _permit: SemaphorePermit<'a>,
+}
+
+impl Conn<'_> {
+    /// The statement `sql`, prepared on this connection the first time
+    /// and kept with it.
+    pub(crate) async fn prepared(&mut self, sql: &str) -> Result<Statement, LedgerError> {
+        let pooled = self.pooled.as_mut().unwrap_or_else(|| unreachable!());
+        if let Some(statement) = pooled.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = pooled.client.prepare(sql).await?;
+        pooled.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    /// Closes the connection when it is dropped instead of giving it
+    /// back (its session may be in a state the next user must not
+    /// inherit, such as an open transaction). Closing it rolls back what
+    /// it did not commit.
+    pub(crate) fn discard(&mut self) {
+        self.discarded = true;
+    }
+
+    /// Undoes [`Conn::discard`]: the session is clean again.
+    pub(crate) fn keep(&mut self) {
+        self.discarded = false;
+    }
 }
 
 impl Deref for Conn<'_> {
@@ -91,24 +133,36 @@ impl Deref for Conn<'_> {
 
     fn deref(&self) -> &Client {
         // Always `Some` until drop.
-        self.client.as_ref().unwrap_or_else(|| unreachable!())
+        &self
+            .pooled
+            .as_ref()
+            .unwrap_or_else(|| unreachable!())
+            .client
     }
 }
 
 impl DerefMut for Conn<'_> {
     fn deref_mut(&mut self) -> &mut Client {
-        self.client.as_mut().unwrap_or_else(|| unreachable!())
+        &mut self
+            .pooled
+            .as_mut()
+            .unwrap_or_else(|| unreachable!())
+            .client
     }
 }
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take().filter(|c| !c.is_closed()) {
+        let kept = self
+            .pooled
+            .take()
+            .filter(|p| !self.discarded && !p.client.is_closed());
+        if let Some(pooled) = kept {
             self.pool
                 .idle
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .push(client);
+                .push(pooled);
         }
     }
 }
