@@ -15,8 +15,8 @@
 
 use crate::lock::LedgerLock;
 use crate::store::{
-    BillDraw, BillSource, SIMILAR_WINDOW_MS, Store, changed_row, is_same_payout, may_replace,
-    repeated_key, same_or_conflict, similar_condition,
+    BillDraw, BillSource, SIMILAR_WINDOW_MS, Store, changed_row, due_arms, is_same_payout,
+    may_replace, repeated_key, same_or_conflict, similar_condition,
 };
 use crate::{
     AttemptAction, AttemptRecord, BatchSpec, Binding, Claim, ClaimRequest, Claimed, Due,
@@ -620,42 +620,8 @@ fn finish(pair: (Payout, String)) -> Result<Payout, LedgerError> {
     Ok(payout)
 }
 
-/// The payouts a claim takes, as (state, further condition) pairs: one
-/// search of the `payouts_state (state, id)` index each.
-fn due_arms(due: Due) -> &'static [(&'static str, &'static str)] {
-    const NEXT_KEEPS_BILL: &str =
-        "AND (next_step IS NULL OR next_step IN ('retry_same_bill','resign_same_bill','query'))";
-    match due {
-        Due::Pay => &[
-            ("planned", ""),
-            ("sending", ""),
-            ("unknown", ""),
-            ("not_paid", NEXT_KEEPS_BILL),
-        ],
-        Due::Planned => &[("planned", "")],
-        Due::Renumber => &[("conflict", "AND generated = 1")],
-        Due::Reissue => &[("not_paid", "AND next_step = 'new_bill'"), ("conflict", "")],
-        Due::Refunded => &[("refunded", "")],
-        Due::Sent => &[
-            ("sending", ""),
-            ("unknown", ""),
-            ("paid", ""),
-            ("not_paid", ""),
-            ("conflict", ""),
-            ("received", ""),
-            ("refunded", ""),
-        ],
-        Due::Refresh => &[("paid", "")],
-    }
-}
-
 /// The claim statement: the first `?6` free payouts after id `?4` that are
-/// due. Each state is searched in the `(state, id)` index in id order and
-/// stops after `?6` rows, so a claim costs the same on a ledger of ten
-/// payouts or of millions, wherever the cursor is. (Written as one `OR`,
-/// SQLite collected every due payout after the cursor into a temporary
-/// tree to sort it: each page of a pass cost as much as the rest of the
-/// pass, quadratic in the batch's size.)
+/// due, one search of the `(state, id)` index per [`due_arms`] pair.
 fn claim_sql(due: Due, batch: bool) -> String {
     let batch_sql = if batch {
         "AND batch = ?5"

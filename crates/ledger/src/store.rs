@@ -16,7 +16,7 @@
 #![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 
 use crate::{
-    AttemptRecord, BatchSpec, Binding, ChangedRow, Claim, ClaimRequest, Claimed, ImportPlan,
+    AttemptRecord, BatchSpec, Binding, ChangedRow, Claim, ClaimRequest, Claimed, Due, ImportPlan,
     LedgerError, NewPayout, Payout, PayoutFilter, PayoutState, Submitted, Summary,
 };
 use async_trait::async_trait;
@@ -333,5 +333,39 @@ impl BillDraw {
         self.bill = bills.next_bill()?;
         self.request_json = crate::rebill(&self.request_json, &self.bill)?;
         Ok(None)
+    }
+}
+
+/// The payouts a claim takes, as (state, further SQL condition) pairs, the
+/// same on both backends: each backend searches its `payouts_state (state,
+/// id)` index once per pair, in id order, and stops after a page — a claim
+/// costs the same wherever the cursor is and however many payouts are
+/// done. (One `OR` of the states made SQLite sort every due payout after
+/// the cursor, and PostgreSQL walk the primary key past every payout
+/// already done, for each page: a pass was quadratic in its size.)
+pub(crate) fn due_arms(due: Due) -> &'static [(&'static str, &'static str)] {
+    const NEXT_KEEPS_BILL: &str =
+        "AND (next_step IS NULL OR next_step IN ('retry_same_bill','resign_same_bill','query'))";
+    match due {
+        Due::Pay => &[
+            ("planned", ""),
+            ("sending", ""),
+            ("unknown", ""),
+            ("not_paid", NEXT_KEEPS_BILL),
+        ],
+        Due::Planned => &[("planned", "")],
+        Due::Renumber => &[("conflict", "AND generated = TRUE")],
+        Due::Reissue => &[("not_paid", "AND next_step = 'new_bill'"), ("conflict", "")],
+        Due::Refunded => &[("refunded", "")],
+        Due::Sent => &[
+            ("sending", ""),
+            ("unknown", ""),
+            ("paid", ""),
+            ("not_paid", ""),
+            ("conflict", ""),
+            ("received", ""),
+            ("refunded", ""),
+        ],
+        Due::Refresh => &[("paid", "")],
     }
 }
