@@ -12,19 +12,17 @@
 #![allow(clippy::unwrap_used)]
 
 #[cfg(feature = "postgres")]
+mod common;
+
+#[cfg(feature = "postgres")]
 #[tokio::main]
 async fn main() {
     use hongbao_ledger::postgres::PgStore;
-    use hongbao_ledger::{
-        AttemptAction, AttemptRecord, BatchSpec, BillFactory, Claim, ClaimRequest, Due, NewPayout,
-        PayoutState, Store,
-    };
-    use hongbao_proto::{Amount, AnyRequest, BillNo, Endpoint, NextStep, OpenId, RedPacket};
+    use hongbao_ledger::{AttemptRecord, Claim, ClaimRequest, Due, NewPayout, Store};
     use std::time::Instant;
 
-    let mut args = std::env::args().skip(1);
-    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
-    let workers: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(4);
+    let n = common::number(0, 20_000);
+    let workers = common::number(1, 4);
     let Ok(base) = std::env::var("HONGBAO_TEST_PG_URL") else {
         eprintln!("set HONGBAO_TEST_PG_URL (cargo xtask pg -- …)");
         std::process::exit(2);
@@ -42,29 +40,9 @@ async fn main() {
     let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
 
     let store = PgStore::open(&url).await.unwrap();
-    let bills = BillFactory::new("10000098", "", Endpoint::SendRedPacket);
-    let rows: Vec<NewPayout> = (0..n)
-        .map(|i| {
-            let bill = bills.generate().unwrap();
-            let request: AnyRequest = RedPacket::builder(
-                BillNo::new(&bill).unwrap(),
-                OpenId::new(format!("oBench{i:08}")).unwrap(),
-                Amount::from_fen(100 + (i as u64 % 900)),
-            )
-            .send_name("bench")
-            .wishing("bench")
-            .act_name("bench")
-            .remark("bench")
-            .client_ip("203.0.113.10")
-            .build()
-            .unwrap()
-            .into();
-            NewPayout::new(format!("bench/{i}"), &request, true)
-                .unwrap()
-                .in_batch("bench", i as u64 + 2)
-        })
-        .collect();
-    let spec = BatchSpec::new("bench", "bench.csv", "00", "red-packet");
+    let bills = common::bills();
+    let rows: Vec<NewPayout> = (0..n).map(|i| common::payout(&bills, i)).collect();
+    let spec = common::spec();
     let started = Instant::now();
     for chunk in rows.chunks(1000) {
         store
@@ -100,31 +78,13 @@ async fn main() {
                     }
                     return done;
                 }
-                let marks: Vec<(Claim, Vec<u8>)> = claimed
-                    .iter()
-                    .map(|c| (c.claim, c.payout.request_json.clone().into_bytes()))
-                    .collect();
+                let marks: Vec<(Claim, Vec<u8>)> = common::marks(&claimed);
                 let (recorded, marked) = store
                     .record_then_mark_sending(&pending, &marks)
                     .await
                     .unwrap();
                 assert!(recorded.iter().chain(&marked).all(|held| *held));
-                let now = hongbao_ledger::now_ms();
-                pending = claimed
-                    .iter()
-                    .map(|c| {
-                        AttemptRecord::new(
-                            c.claim,
-                            c.payout.bill.clone(),
-                            AttemptAction::Send,
-                            PayoutState::Paid,
-                            now,
-                            now,
-                        )
-                        .with_wechat_id(Some(format!("W{}", c.payout.id)))
-                        .with_next_step(Some(NextStep::Done))
-                    })
-                    .collect();
+                pending = common::paid(&claimed, |id| format!("W{id}"));
                 done += claimed.len();
             }
         }));
@@ -139,10 +99,10 @@ async fn main() {
         "pg store: {n} payouts imported in {:.2} s ({:.0}/s); claim+record_then_mark_sending by {workers} \
          workers in {:.2} s: {:.0} payouts/s, {:.0} µs of ledger time per payout per worker",
         import.as_secs_f64(),
-        n as f64 / import.as_secs_f64(),
+        common::per_second(n, import),
         work.as_secs_f64(),
-        n as f64 / work.as_secs_f64(),
-        work.as_secs_f64() * 1e6 * workers as f64 / n as f64
+        common::per_second(n, work),
+        common::micros_per_payout(n, work, workers)
     );
     client
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))

@@ -11,40 +11,22 @@
 //! (N payouts, G payouts per group: the worker's concurrency / 2.)
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use hongbao_ledger::sqlite::{SqliteOptions, SqliteStore};
-use hongbao_ledger::{
-    AttemptAction, AttemptRecord, BatchSpec, BillFactory, Binding, Claim, ClaimRequest, Claimed,
-    Due, NewPayout, PayoutState, ServerId, Store,
-};
-use hongbao_proto::{Amount, AnyRequest, BillNo, Endpoint, NextStep, OpenId, RedPacket};
+use hongbao_ledger::{Binding, Claim, ClaimRequest, Claimed, Due, PayoutState, ServerId, Store};
 use std::time::Instant;
 
-fn paid(group: &[Claimed]) -> Vec<AttemptRecord> {
-    let now = hongbao_ledger::now_ms();
-    group
-        .iter()
-        .map(|c| {
-            AttemptRecord::new(
-                c.claim,
-                c.payout.bill.clone(),
-                AttemptAction::Send,
-                PayoutState::Paid,
-                now,
-                now,
-            )
-            .with_wechat_id(Some(format!("1000009820260101{:012}", c.payout.id)))
-            .with_next_step(Some(NextStep::Done))
-        })
-        .collect()
+/// The records of `group` paid, with WeChat-shaped ids.
+fn paid(group: &[Claimed]) -> Vec<hongbao_ledger::AttemptRecord> {
+    common::paid(group, |id| format!("1000009820260101{id:012}"))
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let all: Vec<String> = std::env::args().skip(1).collect();
-    let separate = all.iter().any(|a| a == "--separate");
-    let mut args = all.iter().filter(|a| !a.starts_with("--"));
-    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
-    let group_size: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(32);
+    let separate = std::env::args().skip(1).any(|a| a == "--separate");
+    let n = common::number(0, 20_000);
+    let group_size = common::number(1, 32);
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.db");
@@ -60,30 +42,12 @@ async fn main() {
             .with_lock(true),
     )
     .unwrap();
-    let bills = BillFactory::new("10000098", "", Endpoint::SendRedPacket);
-    let spec = BatchSpec::new("bench", "bench.csv", "00", "red-packet");
+    let bills = common::bills();
+    let spec = common::spec();
     let started = Instant::now();
     let mut chunk = Vec::with_capacity(1000);
     for i in 0..n {
-        let bill = bills.generate().unwrap();
-        let request: AnyRequest = RedPacket::builder(
-            BillNo::new(&bill).unwrap(),
-            OpenId::new(format!("oBench{i:08}")).unwrap(),
-            Amount::from_fen(100 + (i as u64 % 900)),
-        )
-        .send_name("bench")
-        .wishing("bench")
-        .act_name("bench")
-        .remark("bench")
-        .client_ip("203.0.113.10")
-        .build()
-        .unwrap()
-        .into();
-        chunk.push(
-            NewPayout::new(format!("bench/{i}"), &request, true)
-                .unwrap()
-                .in_batch("bench", i as u64 + 2),
-        );
+        chunk.push(common::payout(&bills, i));
         if chunk.len() == 1000 || i + 1 == n {
             store
                 .import(&spec, &chunk, &bills, false, hongbao_ledger::now_ms())
@@ -117,10 +81,7 @@ async fn main() {
                 break;
             }
             // The body to store: as large as a signed request.
-            let marks: Vec<(Claim, Vec<u8>)> = group
-                .iter()
-                .map(|c| (c.claim, c.payout.request_json.clone().into_bytes()))
-                .collect();
+            let marks: Vec<(Claim, Vec<u8>)> = common::marks(&group);
             let records = paid(&flying);
             if separate {
                 if !records.is_empty() {
@@ -154,14 +115,14 @@ async fn main() {
          in groups of {group_size} ({}, {transactions} commits) in {:.2} s: {:.0} payouts/s, \
          {:.0} µs of ledger time per payout",
         import.as_secs_f64(),
-        n as f64 / import.as_secs_f64(),
+        common::per_second(n, import),
         if separate {
             "separate transactions"
         } else {
             "record and mark in one transaction"
         },
         work.as_secs_f64(),
-        n as f64 / work.as_secs_f64(),
-        work.as_secs_f64() * 1e6 / n as f64
+        common::per_second(n, work),
+        common::micros_per_payout(n, work, 1)
     );
 }

@@ -12,7 +12,7 @@ use common::*;
 use hongbao_cli::batch::{self, NoProgress, PlanResult};
 use hongbao_cli::payout::Kind;
 use hongbao_cli::report;
-use hongbao_ledger::{AttemptAction, LedgerError, LedgerOptions, PayoutState as RowState};
+use hongbao_ledger::{LedgerError, LedgerOptions, PayoutState as RowState};
 use hongbao_sandbox::{FaultConfig, FaultKind};
 use std::time::Duration;
 
@@ -285,92 +285,4 @@ async fn reconcile_settles_unknown_rows_and_reports() {
         .unwrap();
     let id = value["rows"][0]["wechat_id"].as_str().unwrap();
     assert!(id == payment.wechat_id || id == payment.detail_id, "{id}");
-}
-/// The requests the sandbox received since `before`, per endpoint.
-fn requests_since(
-    handle: &hongbao_sandbox::SandboxHandle,
-    before: &std::collections::BTreeMap<String, u64>,
-) -> std::collections::BTreeMap<String, u64> {
-    handle
-        .requests()
-        .into_iter()
-        .map(|(name, n)| {
-            let earlier = before.get(&name).copied().unwrap_or(0);
-            (name, n - earlier)
-        })
-        .filter(|(_, n)| *n > 0)
-        .collect()
-}
-
-/// Issue 13: a batch stops by itself on a merchant-wide refusal
-/// (NOTENOUGH); the rerun after a top-up sends every remaining row exactly
-/// once and queries nothing. A row refused with NOTENOUGH by its only
-/// attempt was definitely not paid, so it is sent again under its bill
-/// without a query; the rows never sent are simply sent.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rerun_after_a_top_up_sends_each_remaining_row_once_and_queries_nothing() {
-    let handle = sandbox(FaultConfig::none(), 26, None).await;
-    let client = client(&handle, Duration::from_secs(5));
-    let dir = tempfile::tempdir().unwrap();
-    // 300 red packets of 1.00 yuan; the balance pays 100 of them.
-    let mut text = String::from("openid,amount\n");
-    for i in 0..300 {
-        text.push_str(&format!("oTopUp{i:06}abcdefghijklmnop,1.00\n"));
-    }
-    let csv = write(dir.path(), "p.csv", &text);
-    let journal = open_ledger(&dir.path().join("j.db"), &handle).await;
-    handle.set_balance_fen(100 * 100);
-    plan(&journal, &csv, Kind::RedPacket).await.unwrap();
-    let mut one_at_a_time = options(&csv);
-    one_at_a_time.concurrency = 1;
-    let before = handle.requests();
-    let first = run(&journal, &client, &one_at_a_time).await;
-    let halted = first.halted.clone().expect("the run stops by itself");
-    assert!(halted.contains("NOTENOUGH"), "{halted}");
-    let halt_after = u64::from(hongbao_ledger::HALT_AFTER);
-    assert_eq!(first.summary.get(RowState::Paid).0, 100, "{first:?}");
-    assert_eq!(first.summary.get(RowState::NotPaid).0, halt_after);
-    assert_eq!(first.summary.get(RowState::Planned).0, 200 - halt_after);
-    let sent = requests_since(&handle, &before);
-    assert_eq!(
-        sent,
-        [("sendredpack".to_owned(), 100 + halt_after)].into(),
-        "one request per row sent, no query"
-    );
-    let refused = payouts(&journal, &[RowState::NotPaid]).await;
-    assert!(
-        refused
-            .iter()
-            .all(|r| matches!(r.next_step, Some(hongbao::NextStep::RetrySameBill { .. }))),
-        "{refused:?}"
-    );
-
-    // Top up and rerun the same command.
-    handle.set_balance_fen(10_000_000);
-    let before = handle.requests();
-    let again = plan_and_run(&journal, &csv, Kind::RedPacket, &client).await;
-    assert_eq!(again.summary.get(RowState::Paid).0, 300, "{again:?}");
-    assert_eq!(
-        requests_since(&handle, &before),
-        [("sendredpack".to_owned(), 200)].into(),
-        "exactly one send per remaining row and no query"
-    );
-    for row in &refused {
-        let attempts = journal.store().attempts(row.id).await.unwrap();
-        let actions: Vec<AttemptAction> = attempts.iter().map(|a| a.action).collect();
-        assert_eq!(
-            actions,
-            [AttemptAction::Send, AttemptAction::Resend],
-            "{attempts:?}"
-        );
-        assert_eq!(payout(&journal, row.id).await.bill, row.bill, "same bill");
-    }
-    for row in payouts(&journal, &[]).await {
-        let attempts = journal.store().attempts(row.id).await.unwrap();
-        assert!(
-            attempts.iter().all(|a| a.action != AttemptAction::Resume),
-            "{attempts:?}"
-        );
-    }
-    assert_ledger_matches(&handle, &journal).await;
 }

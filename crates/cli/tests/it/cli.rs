@@ -585,6 +585,41 @@ async fn defect5_send_advice_follows_the_typed_decision() {
     assert_eq!(handle.ledger().payments.len(), 1);
 }
 
+/// Issue 13, what the CLI adds: a batch that stops by itself on a
+/// merchant-wide refusal (NOTENOUGH) says so, with the reason, and exits
+/// "not paid" (1), the rows never sent left for the rerun. (That the
+/// engine halts, and that the rerun after a top-up sends each remaining
+/// row once and queries nothing, is hongbao-ledger's test
+/// `a_rerun_after_a_top_up_sends_each_remaining_row_once_and_queries_nothing`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_stopped_by_notenough_says_why_and_exits_not_paid() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = sandbox(FaultConfig::none(), 27, Some(&dir.path().join("certs"))).await;
+    let config = write_config(dir.path(), &handle, "");
+    let with_config = [std::ffi::OsStr::new("--config"), config.as_os_str()];
+    // 10 red packets of 1.00 yuan; the balance pays 2 of them.
+    let mut rows = String::from("openid,amount\n");
+    for i in 0..10 {
+        rows.push_str(&format!("oTopUp{i:06}abcdefghijklmnop,1.00\n"));
+    }
+    let csv = write(dir.path(), "p.csv", &rows);
+    handle.set_balance_fen(2 * 100);
+    let run = batch_run(
+        &with_config,
+        &csv,
+        &dir.path().join("p.db"),
+        &["--concurrency", "1"],
+    );
+    let (stdout, stderr, code) = text(&output(run).await);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let halted = stderr
+        .lines()
+        .find(|line| line.contains("stopped early: "))
+        .unwrap_or_else(|| panic!("no stop reason: {stderr}"));
+    assert!(halted.contains("NOTENOUGH"), "{halted}");
+    assert!(stdout.contains("planned"), "{stdout}");
+}
+
 /// `hongbao batch run CSV --kind red-packet --journal J` plus `global` flags
 /// (before the command) and `extra` (after it).
 fn batch_run(global: &[&std::ffi::OsStr], csv: &Path, journal: &Path, extra: &[&str]) -> Command {

@@ -4,23 +4,21 @@
 //! and the money-safety defects of the issue. (They were CLI tests going
 //! through CSV files; what is left there checks the CLI's own work.)
 
-use hongbao::{Client, ClientIdentity, NextStep, RateLimits, RetryPolicy, Timeouts};
+use hongbao::{Client, NextStep, Timeouts};
 use hongbao_ledger::{
-    AttemptAction, BatchSpec, Binding, ClaimRequest, Due, HALT_AFTER, ImportPlan, Ledger,
-    LedgerOptions, Payout, PayoutFilter, PayoutState, RunReport, ServerId, StopHandle,
-    stored_request,
+    AttemptAction, BatchSpec, ClaimRequest, Due, HALT_AFTER, ImportPlan, Ledger, LedgerOptions,
+    PayoutState, RunReport, StopHandle, stored_request,
 };
 use hongbao_proto::{
     Amount, AnyRequest, BillNo, CheckName, MsgType, OpenId, PayEmployee, RedPacket, TradeNo,
     Transfer,
 };
-use hongbao_sandbox::{FaultConfig, FaultKind, Progression, Sandbox, SandboxHandle};
-use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use hongbao_sandbox::{FaultConfig, FaultKind, SandboxHandle};
+use hongbao_testkit::{
+    FAILING_OPENID as FAILING, assert_ledger_matches, client, client_builder, fast_retry,
+    open_ledger, payout, payouts, requests_received, requests_since, sandbox,
+};
 use std::time::Duration;
-
-/// The payee the sandbox always refuses (a definite failure).
-const FAILING: &str = "oFailing000000000000000001";
 
 /// The kinds of payout the tests pay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,32 +38,6 @@ impl Kind {
     }
 }
 
-async fn sandbox(faults: FaultConfig, seed: u64) -> SandboxHandle {
-    sandbox_with(faults, seed, 1).await
-}
-
-async fn sandbox_with(faults: FaultConfig, seed: u64, processing_secs: u64) -> SandboxHandle {
-    Sandbox::builder()
-        .seed(seed)
-        .faults(faults)
-        .progression(Progression {
-            processing_secs,
-            ..Progression::default()
-        })
-        .failing_openid(FAILING)
-        .start()
-        .await
-        .unwrap()
-}
-
-fn fast_retry() -> RetryPolicy {
-    RetryPolicy::default()
-        .with_max_resends(2)
-        .with_max_elapsed(Duration::from_secs(4))
-        .with_queries(1)
-        .with_jitter(0.0)
-}
-
 /// A client of the sandbox with API key `api_key` and WeCom secret
 /// `workwx` (none: pay to employee cannot be signed).
 fn client_with(
@@ -74,48 +46,14 @@ fn client_with(
     workwx: Option<&str>,
     timeout: Duration,
 ) -> Client {
-    let mut builder = Client::builder()
-        .mch_id(handle.mch_id())
-        .appid(handle.appid())
+    let mut builder = client_builder(handle)
         .api_key(hongbao::ApiKey::new(api_key).unwrap())
-        .identity(
-            ClientIdentity::from_pem(
-                handle.client_cert_pem().as_bytes(),
-                handle.client_key_pem().as_bytes(),
-            )
-            .unwrap(),
-        )
-        .extra_ca_pem(handle.ca_cert_pem().as_bytes().to_vec())
-        .base_url(handle.url())
         .timeouts(Timeouts::default().with_request(timeout))
-        .retry(fast_retry())
-        .rate_limits(RateLimits::unlimited());
+        .retry(fast_retry());
     if let Some(secret) = workwx {
         builder = builder.workwx_secret(hongbao::WorkwxSecret::new(secret).unwrap());
     }
     builder.build().unwrap()
-}
-
-/// The sandbox's client, with its WeCom secret.
-fn client(handle: &SandboxHandle, timeout: Duration) -> Client {
-    client_with(
-        handle,
-        handle.api_key().expose(),
-        Some(hongbao_sandbox::DEFAULT_WORKWX_SECRET),
-        timeout,
-    )
-}
-
-/// Opens (or creates) the ledger file at `path` for `handle`.
-async fn open_ledger(path: &Path, handle: &SandboxHandle, options: LedgerOptions) -> Ledger {
-    let binding = Binding::new(
-        handle.mch_id(),
-        handle.appid(),
-        ServerId::configured(handle.url()),
-    );
-    Ledger::open(&path.display().to_string(), binding, options)
-        .await
-        .unwrap()
 }
 
 /// A request of `kind` paying `fen` to `openid` under `bill`.
@@ -223,19 +161,6 @@ async fn import_and_run(
     run(ledger, client, batch, false).await
 }
 
-/// The payouts in `states` (all: empty), in id order.
-async fn payouts(ledger: &Ledger, states: &[PayoutState]) -> Vec<Payout> {
-    ledger
-        .store()
-        .payouts(&PayoutFilter::default().with_states(states.to_vec()))
-        .await
-        .unwrap()
-}
-
-async fn payout(ledger: &Ledger, id: i64) -> Payout {
-    ledger.store().payout(id).await.unwrap()
-}
-
 /// Simulates a process that claimed every planned payout, stored their
 /// signed bodies and marked them `sending`, then died (its lease expires
 /// at once). Returns `(id, prepared)` per payout.
@@ -266,88 +191,6 @@ async fn pay_directly(client: &Client, kind: Kind, bill: &str, openid: &str, fen
         .prepare_any(&request(kind, bill, openid, fen))
         .unwrap();
     assert!(client.execute(&prepared).await.unwrap().is_paid());
-}
-
-/// How many requests the sandbox has received for its payments, resends included.
-fn requests_received(handle: &SandboxHandle) -> u32 {
-    handle
-        .ledger()
-        .payments
-        .iter()
-        .map(|p| p.times_requested)
-        .sum()
-}
-
-/// Every payout of the ledger is in the sandbox's ledger exactly once
-/// under its bill, the sandbox holds nothing else, nobody got more
-/// payments than payouts name them, and states and WeChat ids agree.
-async fn assert_ledger_matches(handle: &SandboxHandle, ledger: &Ledger) {
-    let rows = payouts(ledger, &[]).await;
-    let sandbox = handle.ledger();
-    let mut by_bill: HashMap<&str, usize> = HashMap::new();
-    for payment in &sandbox.payments {
-        *by_bill.entry(payment.bill.as_str()).or_default() += 1;
-    }
-    assert!(
-        by_bill.values().all(|n| *n == 1),
-        "a bill appears twice in the sandbox"
-    );
-    let mut per_openid_rows: HashMap<&str, usize> = HashMap::new();
-    for row in &rows {
-        *per_openid_rows.entry(row.openid.as_str()).or_default() += 1;
-    }
-    let mut per_openid_paid: HashMap<&str, usize> = HashMap::new();
-    for payment in sandbox.payments.iter().filter(|p| p.status != "FAILED") {
-        *per_openid_paid.entry(payment.openid.as_str()).or_default() += 1;
-    }
-    for (openid, paid) in &per_openid_paid {
-        let expected = per_openid_rows.get(openid).copied().unwrap_or(0);
-        assert!(
-            *paid <= expected,
-            "{openid} paid {paid} times for {expected} payout(s)"
-        );
-    }
-    for row in &rows {
-        let payment = sandbox.payments.iter().find(|p| p.bill == row.bill);
-        match row.state {
-            PayoutState::Paid | PayoutState::Received | PayoutState::Refunded => {
-                let payment =
-                    payment.unwrap_or_else(|| panic!("paid payout {} not in sandbox", row.bill));
-                assert_ne!(
-                    payment.status, "FAILED",
-                    "{} paid, sandbox failed",
-                    row.bill
-                );
-                assert_eq!(payment.amount_fen, row.amount_fen);
-                assert_eq!(payment.openid, row.openid);
-                let id = row.wechat_id.as_deref().unwrap_or_default();
-                assert!(
-                    id == payment.wechat_id || id == payment.detail_id,
-                    "wechat id of {}: ledger {id}, sandbox {} / {}",
-                    row.bill,
-                    payment.wechat_id,
-                    payment.detail_id
-                );
-            }
-            PayoutState::NotPaid => {
-                if let Some(payment) = payment {
-                    assert_eq!(payment.status, "FAILED", "{} not paid", row.bill);
-                }
-            }
-            PayoutState::Planned => {
-                assert!(payment.is_none(), "planned {} was sent", row.bill);
-            }
-            _ => {}
-        }
-    }
-    let bills: HashSet<&str> = rows.iter().map(|r| r.bill.as_str()).collect();
-    for payment in &sandbox.payments {
-        assert!(
-            bills.contains(payment.bill.as_str()),
-            "sandbox bill {} not in the ledger",
-            payment.bill
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -741,4 +584,76 @@ async fn defect10_a_pay_employee_row_confirmed_failed_is_reissued() {
     let again = run(&ledger, &client, "p", true).await;
     assert_eq!(again.reissued, 1, "{again:?}");
     assert_ne!(payout(&ledger, failed.id).await.bill, failed.bill);
+}
+
+/// Issue 13: a batch stops by itself on a merchant-wide refusal
+/// (NOTENOUGH); the rerun after a top-up sends every remaining payout
+/// exactly once and queries nothing. A payout refused with NOTENOUGH by
+/// its only attempt was definitely not paid, so it is sent again under its
+/// bill without a query; the payouts never sent are simply sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_after_a_top_up_sends_each_remaining_row_once_and_queries_nothing() {
+    let handle = sandbox(FaultConfig::none(), 26).await;
+    let client = client(&handle, Duration::from_secs(5));
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open_ledger(&dir.path().join("j.db"), &handle, LedgerOptions::default()).await;
+    // 300 red packets of 1.00 yuan; the balance pays 100 of them.
+    let rows: Vec<Row> = (0..300)
+        .map(|i| row(&format!("oTopUp{i:06}abcdefghijklmnop"), 100))
+        .collect();
+    handle.set_balance_fen(100 * 100);
+    import(&ledger, "p", Kind::RedPacket, &rows).await;
+    let before = handle.requests();
+    let first = run_with(&ledger, &client, "p", false, 1).await;
+    let halted = first.halted.clone().expect("the run stops by itself");
+    assert!(halted.contains("NOTENOUGH"), "{halted}");
+    let halt_after = u64::from(HALT_AFTER);
+    assert_eq!(first.summary.get(PayoutState::Paid).0, 100, "{first:?}");
+    assert_eq!(first.summary.get(PayoutState::NotPaid).0, halt_after);
+    assert_eq!(first.summary.get(PayoutState::Planned).0, 200 - halt_after);
+    assert_eq!(
+        requests_since(&handle, &before),
+        [("sendredpack".to_owned(), 100 + halt_after)].into(),
+        "one request per payout sent, no query"
+    );
+    let refused = payouts(&ledger, &[PayoutState::NotPaid]).await;
+    assert!(
+        refused
+            .iter()
+            .all(|r| matches!(r.next_step, Some(NextStep::RetrySameBill { .. }))),
+        "{refused:?}"
+    );
+
+    // Top up and rerun the same batch.
+    handle.set_balance_fen(10_000_000);
+    let before = handle.requests();
+    let again = import_and_run(&ledger, "p", Kind::RedPacket, &rows, &client).await;
+    assert_eq!(again.summary.get(PayoutState::Paid).0, 300, "{again:?}");
+    assert_eq!(
+        requests_since(&handle, &before),
+        [("sendredpack".to_owned(), 200)].into(),
+        "exactly one send per remaining payout and no query"
+    );
+    for payout_refused in &refused {
+        let attempts = ledger.store().attempts(payout_refused.id).await.unwrap();
+        let actions: Vec<AttemptAction> = attempts.iter().map(|a| a.action).collect();
+        assert_eq!(
+            actions,
+            [AttemptAction::Send, AttemptAction::Resend],
+            "{attempts:?}"
+        );
+        assert_eq!(
+            payout(&ledger, payout_refused.id).await.bill,
+            payout_refused.bill,
+            "same bill"
+        );
+    }
+    for p in payouts(&ledger, &[]).await {
+        let attempts = ledger.store().attempts(p.id).await.unwrap();
+        assert!(
+            attempts.iter().all(|a| a.action != AttemptAction::Resume),
+            "{attempts:?}"
+        );
+    }
+    assert_ledger_matches(&handle, &ledger).await;
 }

@@ -3,14 +3,15 @@
 //! takes over a dead worker's payouts, and the shared quota.
 
 use crate::conformance::bills;
-use hongbao::{Client, ClientIdentity, RateLimits, RetryPolicy};
+use hongbao::{Client, RetryPolicy};
 use hongbao_ledger::sqlite::SqliteStore;
 use hongbao_ledger::{
-    BatchSpec, Binding, ClaimRequest, Due, Ledger, LedgerOptions, PayoutFilter, PayoutState, Quota,
-    ServerId, Store, stored_request,
+    BatchSpec, ClaimRequest, Due, Ledger, LedgerOptions, PayoutFilter, PayoutState, Quota, Store,
+    stored_request,
 };
 use hongbao_proto::{Amount, AnyRequest, BillNo, OpenId, RedPacket};
 use hongbao_sandbox::{FaultConfig, FaultKind, Progression, Sandbox, SandboxHandle};
+use hongbao_testkit::{binding, client_builder};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,28 +24,16 @@ async fn sandbox(progression: Progression) -> SandboxHandle {
         .unwrap()
 }
 
+/// The sandbox's client, without retries.
 fn client(handle: &SandboxHandle) -> Client {
-    Client::builder()
-        .mch_id(handle.mch_id())
-        .appid(handle.appid())
-        .api_key(handle.api_key().clone())
-        .identity(
-            ClientIdentity::from_pem(
-                handle.client_cert_pem().as_bytes(),
-                handle.client_key_pem().as_bytes(),
-            )
-            .unwrap(),
-        )
-        .extra_ca_pem(handle.ca_cert_pem().as_bytes().to_vec())
-        .base_url(handle.url())
+    client_builder(handle)
         .retry(RetryPolicy::none())
-        .rate_limits(RateLimits::unlimited())
         .build()
         .unwrap()
 }
 
 async fn ledger(handle: &SandboxHandle, options: LedgerOptions) -> Ledger {
-    let binding = binding_of(handle);
+    let binding = binding(handle);
     let store = Arc::new(SqliteStore::in_memory(&binding).unwrap());
     Ledger::from_store(store, binding, options).await.unwrap()
 }
@@ -256,15 +245,6 @@ pub(crate) async fn slow_sandbox() -> SandboxHandle {
         .unwrap()
 }
 
-/// The sandbox's binding.
-pub(crate) fn binding_of(handle: &SandboxHandle) -> Binding {
-    Binding::new(
-        handle.mch_id(),
-        handle.appid(),
-        ServerId::configured(handle.url()),
-    )
-}
-
 /// A worker renews the leases of the payouts it holds, queued or in
 /// flight: with replies slower than the lease, nobody else can claim them
 /// meanwhile, and each is paid once, by one request (run on every backend
@@ -273,7 +253,7 @@ pub(crate) async fn leases_are_renewed_while_paying(handle: &SandboxHandle, stor
     let client = client(handle);
     let ledger = Ledger::from_store(
         store,
-        binding_of(handle),
+        binding(handle),
         LedgerOptions::default().lease_ms(300),
     )
     .await

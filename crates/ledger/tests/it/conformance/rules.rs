@@ -1351,6 +1351,6 @@ pub(crate) async fn summary_and_listing_count_every_state(backend: Backend) {
 /// slow request is in flight (another worker would send it again).
 pub(crate) async fn a_lease_is_renewed_while_its_request_is_in_flight(backend: Backend) {
     let handle = crate::worker::slow_sandbox().await;
-    let f = backend.open(&crate::worker::binding_of(&handle)).await;
+    let f = backend.open(&hongbao_testkit::binding(&handle)).await;
     crate::worker::leases_are_renewed_while_paying(&handle, f.store).await;
 }
