@@ -1470,6 +1470,15 @@ fn group_count_fen(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, u64, u6
 mod tests {
     use super::*;
 
+    fn memory_store() -> SqliteStore {
+        let binding = Binding::new(
+            "10000098",
+            "wx8888888888888888",
+            ServerId::new("sandbox:x", true),
+        );
+        SqliteStore::in_memory(&binding).expect("store")
+    }
+
     /// Every claim is one index search per due state, in id order, each
     /// stopping after the page: never a scan of the table, never the whole
     /// remaining pass sorted to take one page (what a single `OR` made
@@ -1477,12 +1486,7 @@ mod tests {
     /// claiming).
     #[test]
     fn claims_search_each_due_state_in_id_order_without_sorting_the_ledger() {
-        let binding = Binding::new(
-            "10000098",
-            "wx8888888888888888",
-            ServerId::new("sandbox:x", true),
-        );
-        let store = SqliteStore::in_memory(&binding).expect("store");
+        let store = memory_store();
         let conn = store.conn();
         let all = [
             Due::Pay,
@@ -1534,12 +1538,7 @@ mod tests {
     /// `synchronous=FULL` after each of them, also after a failure.
     #[test]
     fn claims_commit_unflushed_and_leave_the_connection_flushing() {
-        let binding = Binding::new(
-            "10000098",
-            "wx8888888888888888",
-            ServerId::new("sandbox:x", true),
-        );
-        let store = SqliteStore::in_memory(&binding).expect("store");
+        let store = memory_store();
         let synchronous = |store: &SqliteStore| -> i64 {
             store
                 .conn()
@@ -1580,12 +1579,7 @@ mod tests {
     /// re-preparations in 2,000 rows, most of an import's time).
     #[test]
     fn an_imports_statements_are_not_prepared_again_for_each_row() {
-        let binding = Binding::new(
-            "10000098",
-            "wx8888888888888888",
-            ServerId::new("sandbox:x", true),
-        );
-        let store = SqliteStore::in_memory(&binding).expect("store");
+        let store = memory_store();
         let mut conn = store.conn();
         conn.execute(
             "INSERT INTO batches(name, file_name, file_digest, kind, created_ms)

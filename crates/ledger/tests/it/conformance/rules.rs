@@ -405,19 +405,7 @@ pub(crate) async fn import_plans_new_unchanged_replaced_refused_and_similar(back
         .await
         .unwrap();
     assert!(plan_b.committed, "a warning does not refuse");
-    let similar: Vec<(u64, &str, Option<&str>, &str)> = plan_b
-        .similar
-        .iter()
-        .map(|s| {
-            assert_eq!(s.amount_fen, 100);
-            (
-                s.line,
-                s.openid.as_str(),
-                s.other_batch.as_deref(),
-                s.other_key.as_str(),
-            )
-        })
-        .collect();
+    let similar = similar_of(&plan_b);
     assert_eq!(
         similar,
         vec![
@@ -559,19 +547,7 @@ pub(crate) async fn similar_payouts_warn_only_within_thirty_days(backend: Backen
         .import(&spec("new"), &new, &bills, true, NOW)
         .await
         .unwrap();
-    let warned: Vec<(u64, &str, Option<&str>, &str)> = plan
-        .similar
-        .iter()
-        .map(|s| {
-            assert_eq!(s.amount_fen, 100, "{s:?}");
-            (
-                s.line,
-                s.openid.as_str(),
-                s.other_batch.as_deref(),
-                s.other_key.as_str(),
-            )
-        })
-        .collect();
+    let warned = similar_of(&plan);
     assert_eq!(
         warned,
         vec![
@@ -1353,4 +1329,21 @@ pub(crate) async fn a_lease_is_renewed_while_its_request_is_in_flight(backend: B
     let handle = crate::worker::slow_sandbox().await;
     let f = backend.open(&hongbao_testkit::binding(&handle)).await;
     crate::worker::leases_are_renewed_while_paying(&handle, f.store).await;
+}
+
+/// The similar payouts a plan warns about, as (line, openid, other batch,
+/// other key); every one of them for 100 fen in these rules.
+fn similar_of(plan: &hongbao_ledger::ImportPlan) -> Vec<(u64, &str, Option<&str>, &str)> {
+    plan.similar
+        .iter()
+        .map(|s| {
+            assert_eq!(s.amount_fen, 100, "{s:?}");
+            (
+                s.line,
+                s.openid.as_str(),
+                s.other_batch.as_deref(),
+                s.other_key.as_str(),
+            )
+        })
+        .collect()
 }
