@@ -365,9 +365,17 @@ fn batch_from_row(row: &Row) -> Result<BatchSpec, LedgerError> {
 }
 
 /// The claim statement: the first `$5` free payouts after id `$4` that are
-/// due, one search of the `(state, id)` index per [`due_arms`] pair; the
-/// rows are locked (`SKIP LOCKED`) and checked again under the lock.
-fn claim_sql(due: Due) -> String {
+/// due, locked (`SKIP LOCKED`) and checked again under the lock.
+///
+/// `searched`: the candidates are the first `$5` of each due state, one
+/// search of the `(state, id)` index per [`due_arms`] pair, so the claim
+/// reads the page it takes, not every payout already done after the
+/// cursor. Candidates that another worker's claim has locked at that
+/// moment are skipped, so a searched claim may take fewer than it could;
+/// `!searched`: the walk in id order from the cursor that skips them and
+/// goes on (its cost grows with the payouts done after the cursor), for
+/// what a searched claim left short.
+fn claim_sql(due: Due, searched: bool) -> String {
     let free =
         format!("(owner IS NULL OR lease_until_ms IS NULL OR lease_until_ms <= {DB_NOW_MS})");
     let arms = due_arms(due);
@@ -390,13 +398,16 @@ fn claim_sql(due: Due) -> String {
         "UPDATE payouts SET owner = $1, lease_until_ms = {DB_NOW_MS} + $2, fence = fence + 1
          WHERE id IN (
              SELECT id FROM payouts
-             WHERE id IN ({searches})
-               AND ({due}) AND ($3::text IS NULL OR batch = $3) AND id > $4 AND {free}
+             WHERE {candidates} ({due}) AND ($3::text IS NULL OR batch = $3) AND id > $4 AND {free}
              ORDER BY id
              LIMIT $5
              FOR UPDATE SKIP LOCKED)
          RETURNING {PAYOUT_COLUMNS}",
-        searches = searches.join(" UNION ALL "),
+        candidates = if searched {
+            format!("id IN ({}) AND", searches.join(" UNION ALL "))
+        } else {
+            String::new()
+        },
         due = due_sql.join(" OR "),
     )
 }
@@ -892,32 +903,40 @@ impl Store for PgStore {
             return Ok(Vec::new());
         }
         let mut conn = self.pool.get().await?;
-        let sql = claim_sql(request.due);
-        let statement = conn.prepared(&sql).await?;
-        let rows = conn
-            .query(
-                &statement,
-                &[
-                    &request.owner,
-                    &request.lease_ms,
-                    &request.batch,
-                    &request.after_id,
-                    &limit,
-                ],
-            )
-            .await?;
-        let mut claimed = rows
-            .iter()
-            .map(|row| {
-                payout_from_row(row).map(|payout| Claimed {
+        let mut claimed: Vec<Claimed> = Vec::new();
+        // Searched first; whatever it left short (candidates locked by
+        // another claim, or the end of what is due), by the walk.
+        for searched in [true, false] {
+            let taken = i64::try_from(claimed.len()).unwrap_or(i64::MAX);
+            if taken >= limit {
+                break;
+            }
+            let statement = conn.prepared(&claim_sql(request.due, searched)).await?;
+            let rows = conn
+                .query(
+                    &statement,
+                    &[
+                        &request.owner,
+                        &request.lease_ms,
+                        &request.batch,
+                        // From the same cursor: the payouts just claimed
+                        // are no longer free.
+                        &request.after_id,
+                        &(limit - taken),
+                    ],
+                )
+                .await?;
+            for row in &rows {
+                let payout = payout_from_row(row)?;
+                claimed.push(Claimed {
                     claim: Claim {
                         payout: payout.id,
                         fence: payout.fence,
                     },
                     payout,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+                });
+            }
+        }
         claimed.sort_by_key(|c| c.claim.payout);
         Ok(claimed)
     }
@@ -1670,7 +1689,7 @@ mod tests {
             .expect("fill");
         for batch in [None, Some("b")] {
             // The simple protocol (text): the parameters as literals.
-            let sql = claim_sql(Due::Pay)
+            let sql = claim_sql(Due::Pay, true)
                 .replace("$1", "'w'")
                 .replace("$2", "60000")
                 .replace("$3", batch.map_or("NULL", |_| "'b'"))
