@@ -972,7 +972,7 @@ impl Store for PgStore {
     }
 
     /// One transaction, one commit, one round trip (see
-    /// [`record_and_mark`]).
+    /// `record_and_mark`).
     async fn record_then_mark_sending(
         &self,
         attempts: &[AttemptRecord],
