@@ -28,7 +28,7 @@ mod schema;
 mod tls;
 
 use crate::store::{
-    BillDraw, SIMILAR_WINDOW_MS, changed_row, is_same_payout, may_replace, repeated_key,
+    BillDraw, SIMILAR_WINDOW_MS, changed_row, due_arms, is_same_payout, may_replace, repeated_key,
     same_or_conflict, similar_condition,
 };
 use crate::{
@@ -364,20 +364,14 @@ fn batch_from_row(row: &Row) -> Result<BatchSpec, LedgerError> {
     })
 }
 
-/// The SQL condition of the payouts a [`Due`] claims.
-fn due_condition(due: Due) -> &'static str {
-    match due {
-        Due::Pay => {
-            "(state IN ('planned', 'sending', 'unknown') OR (state = 'not_paid' AND \
-             (next_step IS NULL OR next_step IN ('retry_same_bill', 'resign_same_bill', 'query'))))"
-        }
-        Due::Renumber => "(state = 'conflict' AND generated)",
-        Due::Reissue => "((state = 'not_paid' AND next_step = 'new_bill') OR state = 'conflict')",
-        Due::Refunded => "(state = 'refunded')",
-        Due::Sent => "(state <> 'planned')",
-        Due::Refresh => "(state = 'paid')",
-        Due::Planned => "(state = 'planned')",
-    }
+/// The SQL condition of the payouts a [`Due`] claims: the due states of
+/// [`due_arms`] (written once for both backends), joined by `OR`.
+fn due_condition(due: Due) -> String {
+    let arms: Vec<String> = due_arms(due)
+        .iter()
+        .map(|(state, extra)| format!("(state = '{state}' {extra})"))
+        .collect();
+    format!("({})", arms.join(" OR "))
 }
 
 /// Whether a database error is a unique violation.

@@ -341,8 +341,9 @@ impl BillDraw {
 /// pair, in id order, and stops after a page: a claim costs the same
 /// wherever the cursor is and however many payouts are done. (One `OR` of
 /// the states made SQLite sort every due payout after the cursor for each
-/// page: a pass was quadratic in its size.) The PostgreSQL store still
-/// walks its primary key from the cursor (see the README).
+/// page: a pass was quadratic in its size.) The PostgreSQL store joins the
+/// pairs with `OR` and still walks its primary key from the cursor (see
+/// the README).
 pub(crate) fn due_arms(due: Due) -> &'static [(&'static str, &'static str)] {
     const NEXT_KEEPS_BILL: &str =
         "AND (next_step IS NULL OR next_step IN ('retry_same_bill','resign_same_bill','query'))";
