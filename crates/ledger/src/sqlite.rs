@@ -7,11 +7,13 @@
 //! per group of requests), so this costs less than handing each call to a
 //! blocking thread pool; the fsync of a commit is the longest part.
 //!
-//! Schema version 3. Journals of the CLI (versions 1 and 2: one batch per
+//! Schema version 4. Journals of the CLI (versions 1 and 2: one batch per
 //! file) are migrated in place when opened: the batch is named after the
 //! file's stem, each row becomes a payout keyed
 //! `<batch>/<openid>/<n-th occurrence>` (the key a re-import of the same
 //! file computes), states, bill numbers, bodies and attempts are kept.
+//! Ledgers of schema 3 are migrated in place too (the signed bodies move
+//! to a table of their own, see [`MIGRATE_3_TO_4`]).
 
 use crate::lock::LedgerLock;
 use crate::store::{
@@ -31,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 const APPLICATION_ID: i64 = 0x4842_4a31; // "HBJ1", as the CLI's journals
 
 macro_rules! payouts_columns {
@@ -162,7 +164,24 @@ UPDATE meta SET value = '3' WHERE key = 'schema_version';
 "
 );
 
-const PAYOUT_COLUMNS: &str = "id, key, batch, line, openid, amount_fen, params, bill, state, request_json, body, wechat_id, err_code, message, attempts, updated_ms, next_step, generated, received_ms, refunded_ms, fence";
+/// Schema 3 to 4: the signed bodies in a table of their own. A payout's
+/// row was rewritten with its body (about 800 bytes, more than the rest of
+/// the row) when marked sending, and again, body and all, by its claim and
+/// its record: the pages of `payouts` split as the bodies came in and every
+/// commit wrote a third as many rows per page. Now a body is written once,
+/// appended in payout order, and the row keeps its size.
+const MIGRATE_3_TO_4: &str = "
+CREATE TABLE bodies (
+    payout_id INTEGER PRIMARY KEY,
+    body      BLOB NOT NULL
+);
+INSERT INTO bodies(payout_id, body) SELECT id, body FROM payouts WHERE body IS NOT NULL;
+ALTER TABLE payouts DROP COLUMN body;
+UPDATE meta SET value = '4' WHERE key = 'schema_version';
+";
+
+/// The columns [`payout_from_sql`] reads, from `payouts` (not aliased).
+const PAYOUT_COLUMNS: &str = "id, key, batch, line, openid, amount_fen, params, bill, state, request_json, (SELECT body FROM bodies WHERE payout_id = payouts.id), wechat_id, err_code, message, attempts, updated_ms, next_step, generated, received_ms, refunded_ms, fence";
 
 /// How to open a SQLite ledger.
 #[derive(Debug, Clone, Default)]
@@ -377,11 +396,11 @@ impl SqliteStore {
             tx.execute_batch(TABLES_V3).map_err(c)?;
             tx.pragma_update(None, "application_id", APPLICATION_ID)
                 .map_err(c)?;
-            tx.execute(
-                "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)",
-                [SCHEMA_VERSION.to_string()],
-            )
-            .map_err(c)?;
+            // Created as schema 3 and migrated: a new ledger and a migrated
+            // one are the same by construction.
+            tx.execute_batch("INSERT INTO meta(key, value) VALUES ('schema_version', '3')")
+                .map_err(c)?;
+            tx.execute_batch(MIGRATE_3_TO_4).map_err(c)?;
             write_binding(&tx, binding).map_err(c)?;
             tx.commit().map_err(c)?;
             checkpoint(&conn, &path)?;
@@ -432,7 +451,8 @@ impl SqliteStore {
             .optional()
     }
 
-    /// Migrates a CLI journal (schema 1 or 2) to schema 3.
+    /// Migrates a CLI journal (schema 1 or 2) or a ledger of schema 3 to
+    /// the current schema, in one transaction.
     fn upgrade(&self, read_only: bool) -> Result<(), LedgerError> {
         let conn = self.conn();
         let c = |e| classify(&self.path, e);
@@ -454,65 +474,40 @@ impl SqliteStore {
                 supported: SCHEMA_VERSION,
             });
         }
-        let file_name = Self::meta(&conn, "file_name").map_err(c)?;
-        let Some(file_name) = file_name else {
+        // A journal of the CLI (schema 1 or 2) is named after its file;
+        // a ledger of schema 3 is bound like a current one.
+        let journal = number < 3;
+        let batch = if journal {
+            Self::meta(&conn, "file_name")
+                .map_err(c)?
+                .map(|file_name| batch_name_of(&file_name))
+        } else {
+            Self::meta(&conn, "mch_id").map_err(c)?
+        };
+        let Some(batch) = batch else {
             return Err(LedgerError::NoBatch {
                 path: self.path.clone(),
             });
         };
         if read_only {
+            let what = if journal {
+                "a journal of an older hongbao: `batch run` on it migrates it"
+            } else {
+                "a ledger of an older hongbao: opening it for writing migrates it"
+            };
             return Err(LedgerError::Schema {
-                path: format!(
-                    "{} (a journal of an older hongbao: `batch run` on it migrates it)",
-                    self.path
-                ),
+                path: format!("{} ({what})", self.path),
                 found: version,
                 supported: SCHEMA_VERSION,
             });
         }
-        let batch = batch_name_of(&file_name);
         conn.pragma_update(None, "foreign_keys", "OFF").map_err(c)?;
         let result = (|| -> Result<(), LedgerError> {
             conn.execute_batch("BEGIN IMMEDIATE;").map_err(c)?;
-            if number == 1 {
-                conn.execute_batch(MIGRATE_1_TO_2).map_err(c)?;
+            if journal {
+                self.migrate_journal(&conn, number, &batch)?;
             }
-            conn.execute_batch(TABLES_V3).map_err(c)?;
-            let mut statements = MIGRATE_2_TO_3.split(";\n").filter(|s| !s.trim().is_empty());
-            for sql in statements.by_ref() {
-                let mut stmt = conn.prepare(sql).map_err(c)?;
-                let mut named: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();
-                let now = now_ms();
-                if stmt.parameter_index(":batch").map_err(c)?.is_some() {
-                    named.push((":batch", &batch));
-                }
-                if stmt.parameter_index(":now").map_err(c)?.is_some() {
-                    named.push((":now", &now));
-                }
-                stmt.execute(named.as_slice()).map_err(c)?;
-            }
-            // The parameters of each payout, from its stored request.
-            let rows: Vec<(i64, String)> = {
-                let mut stmt = conn
-                    .prepare("SELECT id, request_json FROM payouts")
-                    .map_err(c)?;
-                let rows = stmt
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .map_err(c)?;
-                rows.collect::<Result<_, _>>().map_err(c)?
-            };
-            let mut update = conn
-                .prepare("UPDATE payouts SET params = ?2 WHERE id = ?1")
-                .map_err(c)?;
-            for (id, json) in rows {
-                let request: hongbao_proto::AnyRequest =
-                    serde_json::from_str(&json).map_err(|e| {
-                        LedgerError::Corrupt(format!("payout {id}: stored request: {e}"))
-                    })?;
-                update
-                    .execute(params![id, crate::params_of(&request)])
-                    .map_err(c)?;
-            }
+            conn.execute_batch(MIGRATE_3_TO_4).map_err(c)?;
             conn.execute_batch("COMMIT;").map_err(c)?;
             Ok(())
         })();
@@ -522,6 +517,54 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON").map_err(c)?;
         result?;
         checkpoint(&conn, &self.path)
+    }
+
+    /// A CLI journal (schema 1 or 2, one batch: `batch`) to schema 3, in
+    /// the caller's transaction.
+    fn migrate_journal(
+        &self,
+        conn: &Connection,
+        number: u32,
+        batch: &str,
+    ) -> Result<(), LedgerError> {
+        let c = |e| classify(&self.path, e);
+        if number == 1 {
+            conn.execute_batch(MIGRATE_1_TO_2).map_err(c)?;
+        }
+        conn.execute_batch(TABLES_V3).map_err(c)?;
+        for sql in MIGRATE_2_TO_3.split(";\n").filter(|s| !s.trim().is_empty()) {
+            let mut stmt = conn.prepare(sql).map_err(c)?;
+            let mut named: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();
+            let now = now_ms();
+            if stmt.parameter_index(":batch").map_err(c)?.is_some() {
+                named.push((":batch", &batch));
+            }
+            if stmt.parameter_index(":now").map_err(c)?.is_some() {
+                named.push((":now", &now));
+            }
+            stmt.execute(named.as_slice()).map_err(c)?;
+        }
+        // The parameters of each payout, from its stored request.
+        let rows: Vec<(i64, String)> = {
+            let mut stmt = conn
+                .prepare("SELECT id, request_json FROM payouts")
+                .map_err(c)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(c)?;
+            rows.collect::<Result<_, _>>().map_err(c)?
+        };
+        let mut update = conn
+            .prepare("UPDATE payouts SET params = ?2 WHERE id = ?1")
+            .map_err(c)?;
+        for (id, json) in rows {
+            let request: hongbao_proto::AnyRequest = serde_json::from_str(&json)
+                .map_err(|e| LedgerError::Corrupt(format!("payout {id}: stored request: {e}")))?;
+            update
+                .execute(params![id, crate::params_of(&request)])
+                .map_err(c)?;
+        }
+        Ok(())
     }
 }
 
@@ -751,11 +794,16 @@ fn mark_sending_in(tx: &Connection, marks: &[(Claim, Vec<u8>)]) -> Result<Vec<bo
     let mut marked = Vec::with_capacity(marks.len());
     {
         let mut stmt = tx.prepare_cached(
-                "UPDATE payouts SET body = COALESCE(body, ?3), state = 'sending', updated_ms = ?4
+                "UPDATE payouts SET state = 'sending', updated_ms = ?3
                  WHERE id = ?1 AND fence = ?2 AND state IN ('planned', 'sending', 'unknown', 'not_paid')",
             )?;
+        // A stored body is never replaced: it is what may have been sent.
+        let mut store_body = tx.prepare_cached(
+            "INSERT INTO bodies(payout_id, body) VALUES (?1, ?2) ON CONFLICT (payout_id) DO NOTHING",
+        )?;
         for (claim, body) in marks {
-            if stmt.execute(params![claim.payout, claim.fence, body, now])? == 1 {
+            if stmt.execute(params![claim.payout, claim.fence, now])? == 1 {
+                store_body.execute(params![claim.payout, body])?;
                 marked.push(true);
             } else if fence_of(tx, claim.payout)? == Some(claim.fence) {
                 return Err(LedgerError::WrongState {
@@ -1102,7 +1150,7 @@ impl Store for SqliteStore {
                             .execute(params![bill, old.id])?;
                         tx.prepare_cached(
                             "UPDATE payouts SET line = ?2, openid = ?3, amount_fen = ?4, params = ?5, bill = ?6,
-                                    request_json = ?7, generated = ?8, state = 'planned', body = NULL,
+                                    request_json = ?7, generated = ?8, state = 'planned',
                                     err_code = NULL, message = NULL, wechat_id = NULL, next_step = NULL,
                                     owner = NULL, lease_until_ms = NULL, fence = fence + 1, updated_ms = ?9
                              WHERE id = ?1",
@@ -1118,6 +1166,9 @@ impl Store for SqliteStore {
                             row.generated,
                             now
                         ])?;
+                        // The body signed for the old parameters goes with them.
+                        tx.prepare_cached("DELETE FROM bodies WHERE payout_id = ?1")?
+                            .execute([old.id])?;
                     }
                     plan.replaced.push(changed);
                 }
@@ -1290,7 +1341,7 @@ impl Store for SqliteStore {
             });
         }
         let changed = tx.execute(
-            "UPDATE payouts SET bill = ?3, request_json = ?4, body = NULL, state = 'planned',
+            "UPDATE payouts SET bill = ?3, request_json = ?4, state = 'planned',
                     err_code = NULL, message = NULL, wechat_id = NULL, next_step = NULL,
                     generated = 1, updated_ms = ?5, owner = NULL, lease_until_ms = NULL,
                     received_ms = NULL, refunded_ms = NULL
@@ -1309,6 +1360,8 @@ impl Store for SqliteStore {
                 change: "given a new bill number",
             });
         }
+        // The body signed under the old bill number goes with it.
+        tx.execute("DELETE FROM bodies WHERE payout_id = ?1", [claim.payout])?;
         tx.execute(
             "INSERT INTO bills(bill, payout_id) VALUES (?1, ?2)",
             params![new_bill, claim.payout],

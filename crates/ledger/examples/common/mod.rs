@@ -92,3 +92,21 @@ pub(crate) fn per_second(n: usize, elapsed: Duration) -> f64 {
 pub(crate) fn micros_per_payout(n: usize, elapsed: Duration, workers: usize) -> f64 {
     elapsed.as_secs_f64() * 1e6 * workers as f64 / n as f64
 }
+
+/// The CPU time (user and system) this process has used, in seconds, from
+/// `/proc/self/stat` (Linux; 0 elsewhere). Unlike the wall time, it does
+/// not move when other work shares the machine.
+#[allow(dead_code)] // `pg_store_bench` measures the server's time too: wall time.
+pub(crate) fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The fields after the command name (which may hold spaces).
+            let rest = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let user: f64 = fields.get(11)?.parse().ok()?;
+            let system: f64 = fields.get(12)?.parse().ok()?;
+            Some((user + system) / 100.0)
+        })
+        .unwrap_or(0.0)
+}

@@ -4,7 +4,7 @@
 
 use crate::conformance::{bills, binding, packet, payout, spec};
 use hongbao_ledger::sqlite::{SqliteOptions, SqliteStore};
-use hongbao_ledger::{LedgerError, PayoutState, ServerId, Store};
+use hongbao_ledger::{ClaimRequest, Due, LedgerError, PayoutState, ServerId, Store};
 
 fn open(path: &std::path::Path) -> SqliteStore {
     SqliteStore::open(
@@ -127,7 +127,134 @@ async fn cli_journals_are_migrated_in_place() {
         .unwrap();
     assert_eq!(plan.unchanged, vec![2], "{plan:?}");
     drop(store);
-    // Reopened: schema 3 now.
+    // Reopened: migrated to the current schema.
     let store = SqliteStore::open(&path, SqliteOptions::new()).unwrap();
     assert_eq!(store.summary(None).await.unwrap().payouts(), 2);
+}
+
+/// A ledger of schema 3 (signed bodies in the payouts' rows) is migrated
+/// in place when opened for writing: each body moves to the `bodies`
+/// table and is the same payout's body afterwards, never replaced by a
+/// later mark; opened for reading only, it is refused with a message that
+/// says how to migrate it (the CLI does so under the lock).
+#[tokio::test]
+async fn ledgers_of_schema_3_are_migrated_with_their_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let a = "oxTWIuGaIt6gTKsQRLau2M0yL16E";
+    let bill1 = bills().generate().unwrap();
+    let bill2 = bills().generate().unwrap();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        // Schema 3 as hongbao 0.1 wrote it.
+        conn.execute_batch(
+            "PRAGMA application_id = 1212303921;
+             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE attempts (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                payout_id INTEGER NOT NULL REFERENCES payouts(id), fence INTEGER NOT NULL DEFAULT 0,
+                bill TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL, err_code TEXT,
+                wechat_id TEXT, message TEXT, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL,
+                next_step TEXT);
+             CREATE INDEX attempts_payout ON attempts(payout_id, id);
+             CREATE TABLE batches (name TEXT PRIMARY KEY, file_name TEXT NOT NULL,
+                file_digest TEXT NOT NULL, kind TEXT NOT NULL, created_ms INTEGER NOT NULL);
+             CREATE TABLE payouts (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,
+                batch TEXT REFERENCES batches(name), line INTEGER NOT NULL DEFAULT 0,
+                openid TEXT NOT NULL, amount_fen INTEGER NOT NULL, params TEXT NOT NULL,
+                bill TEXT NOT NULL UNIQUE,
+                state TEXT NOT NULL CHECK (state IN ('planned','sending','unknown','paid','not_paid','conflict','received','refunded')),
+                request_json TEXT NOT NULL, body BLOB, wechat_id TEXT, err_code TEXT, message TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,
+                updated_ms INTEGER NOT NULL, next_step TEXT, generated INTEGER NOT NULL DEFAULT 0,
+                owner TEXT, lease_until_ms INTEGER, fence INTEGER NOT NULL DEFAULT 0,
+                received_ms INTEGER, refunded_ms INTEGER);
+             CREATE INDEX payouts_state ON payouts(state, id);
+             CREATE INDEX payouts_batch ON payouts(batch, id);
+             CREATE INDEX payouts_payee ON payouts(openid, amount_fen);
+             CREATE TABLE bills (bill TEXT PRIMARY KEY, payout_id INTEGER NOT NULL);
+             CREATE TABLE quota (name TEXT PRIMARY KEY, tat_ms INTEGER NOT NULL);
+             INSERT INTO meta VALUES ('schema_version', '3'), ('mch_id', '10000098'),
+                ('appid', 'wx8888888888888888'), ('server', 'https://127.0.0.1:8443'), ('sandbox', 'false');
+             INSERT INTO batches VALUES ('june', 'june.csv', '00', 'red-packet', 1);",
+        )
+        .unwrap();
+        // Payout 1 was marked sending with its body; payout 2 is planned.
+        for (id, bill, state, body) in [
+            (1, &bill1, "sending", Some(&b"{\"sent\":1}"[..])),
+            (2, &bill2, "planned", None),
+        ] {
+            let json = serde_json::to_string(&packet(bill, a, 100 * id)).unwrap();
+            conn.execute(
+                "INSERT INTO payouts(id, key, batch, line, openid, amount_fen, params, bill, state,
+                                     request_json, body, created_ms, updated_ms, generated)
+                 VALUES (?1, 'june/' || ?1, 'june', ?1 + 1, ?2, 100 * ?1, '', ?3, ?4, ?5, ?6, 1, 1, 1)",
+                rusqlite::params![id, a, bill, state, json, body],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO bills(bill, payout_id) VALUES (?1, ?2)",
+                rusqlite::params![bill, id],
+            )
+            .unwrap();
+        }
+    }
+    // For reading only: refused, saying how to migrate it.
+    let err = SqliteStore::open(&path, SqliteOptions::new()).unwrap_err();
+    match &err {
+        LedgerError::Schema { found, path, .. } => {
+            assert_eq!(found, "3");
+            assert!(path.contains("opening it for writing migrates it"), "{err}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let store = SqliteStore::open(&path, SqliteOptions::new().with_lock(true)).unwrap();
+    store.bind(&binding(), false).await.unwrap();
+    assert_eq!(
+        store.payout(1).await.unwrap().body.as_deref(),
+        Some(&b"{\"sent\":1}"[..])
+    );
+    assert_eq!(store.payout(2).await.unwrap().body, None);
+    // Both are due; the claim brings the body that may have been sent.
+    let claimed = store
+        .claim(&ClaimRequest::new("w", Due::Pay, 10, 60_000))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(
+        claimed[0].payout.body.as_deref(),
+        Some(&b"{\"sent\":1}"[..])
+    );
+    // Marked sending again, the stored body stays; the planned payout's
+    // body is stored.
+    let marks = vec![
+        (claimed[0].claim, b"{\"other\":1}".to_vec()),
+        (claimed[1].claim, b"{\"new\":2}".to_vec()),
+    ];
+    assert_eq!(store.mark_sending(&marks).await.unwrap(), vec![true, true]);
+    assert_eq!(
+        store.payout(1).await.unwrap().body.as_deref(),
+        Some(&b"{\"sent\":1}"[..])
+    );
+    assert_eq!(
+        store.payout(2).await.unwrap().body.as_deref(),
+        Some(&b"{\"new\":2}"[..])
+    );
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: String = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(version, hongbao_ledger::sqlite::SCHEMA_VERSION.to_string());
+    let body_columns: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('payouts') WHERE name = 'body'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(body_columns, 0, "the bodies left the payouts' rows");
 }
