@@ -226,9 +226,6 @@ async fn main() -> Result<(), BoxError> {
 
     let started = Instant::now();
     let cpu_before = cpu_seconds("self");
-    // The worker's window (claims, commits, signing) runs in `main`'s
-    // future, on this thread; the requests run on the runtime's threads.
-    let window_cpu_before = cpu_seconds("thread-self");
     let sandbox_cpu_before = remote.as_ref().map_or(0.0, SandboxProcess::cpu_seconds);
     let report = ledger
         .worker(client)
@@ -237,7 +234,6 @@ async fn main() -> Result<(), BoxError> {
         .await?;
     let paid_in = started.elapsed();
     let cpu = cpu_seconds("self") - cpu_before;
-    let window_cpu = cpu_seconds("thread-self") - window_cpu_before;
     let sandbox_cpu = remote.as_ref().map_or(0.0, SandboxProcess::cpu_seconds) - sandbox_cpu_before;
     let load = load_average();
     let paid = report.summary.get(PayoutState::Paid).0;
@@ -249,13 +245,11 @@ async fn main() -> Result<(), BoxError> {
     };
     println!(
         "paid {paid} of {n} payouts in {:.2} s: {:.0} payouts/s (concurrency {concurrency}); \
-         this process ({whose}): peak RSS {:.1} MiB, CPU {:.0} µs/payout \
-         ({:.0} µs in the worker's window: claims, commits, signing); load average {load}",
+         this process ({whose}): peak RSS {:.1} MiB, CPU {:.0} µs/payout; load average {load}",
         paid_in.as_secs_f64(),
         paid as f64 / paid_in.as_secs_f64(),
         status_mib("self", "VmHWM:"),
         cpu * 1e6 / paid.max(1) as f64,
-        window_cpu * 1e6 / paid.max(1) as f64,
     );
     if let Some(remote) = &remote {
         println!(

@@ -13,7 +13,7 @@
 //! `<batch>/<openid>/<n-th occurrence>` (the key a re-import of the same
 //! file computes), states, bill numbers, bodies and attempts are kept.
 //! Ledgers of schema 3 are migrated in place too (the signed bodies move
-//! to a table of their own, see [`MIGRATE_3_TO_4`]).
+//! to a table of their own, so that claims and records rewrite small rows).
 
 use crate::lock::LedgerLock;
 use crate::store::{

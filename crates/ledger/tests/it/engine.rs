@@ -657,3 +657,40 @@ async fn a_rerun_after_a_top_up_sends_each_remaining_row_once_and_queries_nothin
     }
     assert_ledger_matches(&handle, &ledger).await;
 }
+
+/// A pass runs as a task of the runtime, but it is still the caller's:
+/// dropping its future (here by a timeout) stops it where it awaits, and
+/// nothing more is sent; once its claims lapse the next pass resolves what
+/// was in flight and pays the rest, each payout once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_pass_stops_it_and_the_next_pass_pays_the_rest_once() {
+    let handle = sandbox(FaultConfig::none(), 41).await;
+    let client = client(&handle, Duration::from_secs(5));
+    let dir = tempfile::tempdir().unwrap();
+    // Leases of a second: the claims the dropped pass held lapse quickly.
+    let options = LedgerOptions::default().lease_ms(1_000);
+    let ledger = open_ledger(&dir.path().join("j.db"), &handle, options).await;
+    let rows = rows(400);
+    import(&ledger, "p", Kind::RedPacket, &rows).await;
+    let worker = ledger
+        .worker(client.clone())
+        .concurrency(1)
+        .batch(Some("p".to_owned()));
+    let cut = tokio::time::timeout(Duration::from_millis(300), worker.run_pass()).await;
+    assert!(cut.is_err(), "the pass was cut short: {cut:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after_drop = requests_received(&handle);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        requests_received(&handle),
+        after_drop,
+        "nothing is sent once the pass's future is gone"
+    );
+    assert!(after_drop > 0 && after_drop < 400, "{after_drop}");
+    // The dropped pass's claims (queued and in flight) lapse.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let report = run(&ledger, &client, "p", false).await;
+    assert_eq!(report.summary.get(PayoutState::Paid).0, 400, "{report:?}");
+    assert_eq!(handle.ledger().payments.len(), 400);
+    assert_ledger_matches(&handle, &ledger).await;
+}
