@@ -179,13 +179,7 @@ impl PgStore {
         let row = tx
             .query_one(
                 &format!("EXPLAIN (ANALYZE, FORMAT JSON) {}", claim_sql(request.due)),
-                &[
-                    &request.owner,
-                    &request.lease_ms,
-                    &request.batch,
-                    &request.after_id,
-                    &limit,
-                ],
+                &claim_params(request, &limit),
             )
             .await?;
         let PlanText(plan) = row.try_get(0)?;
@@ -468,6 +462,17 @@ fn claim_sql(due: Due) -> String {
         searches = searches.join(",\n              "),
         union = union.join(" UNION ALL "),
     )
+}
+
+/// The parameters of [`claim_sql`] for `request`, `limit` its page size.
+fn claim_params<'a>(request: &'a ClaimRequest, limit: &'a i64) -> [&'a (dyn ToSql + Sync); 5] {
+    [
+        &request.owner,
+        &request.lease_ms,
+        &request.batch,
+        &request.after_id,
+        limit,
+    ]
 }
 
 /// Whether a database error is a unique violation.
@@ -974,16 +979,7 @@ impl Store for PgStore {
         let sql = claim_sql(request.due);
         let statement = conn.prepared(&sql).await?;
         let rows = conn
-            .query(
-                &statement,
-                &[
-                    &request.owner,
-                    &request.lease_ms,
-                    &request.batch,
-                    &request.after_id,
-                    &limit,
-                ],
-            )
+            .query(&statement, &claim_params(request, &limit))
             .await?;
         let mut claimed = rows
             .iter()
