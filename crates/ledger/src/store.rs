@@ -341,9 +341,11 @@ impl BillDraw {
 /// pair, in id order, and stops after a page: a claim costs the same
 /// wherever the cursor is and however many payouts are done. (One `OR` of
 /// the states made SQLite sort every due payout after the cursor for each
-/// page: a pass was quadratic in its size.) The PostgreSQL store joins the
-/// pairs with `OR` and still walks its primary key from the cursor (see
-/// the README).
+/// page: a pass was quadratic in its size.) The PostgreSQL store searches
+/// the same index once per pair too, each search locking as it goes
+/// (`FOR UPDATE SKIP LOCKED`), and takes the smallest ids of them all; one
+/// `OR` made it walk its primary key from the cursor past every payout
+/// already done (see the README).
 pub(crate) fn due_arms(due: Due) -> &'static [(&'static str, &'static str)] {
     const NEXT_KEEPS_BILL: &str =
         "AND (next_step IS NULL OR next_step IN ('retry_same_bill','resign_same_bill','query'))";

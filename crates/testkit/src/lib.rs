@@ -3,11 +3,15 @@
 //! [`hongbao_sandbox`] with seeded faults, a [`Client`] of it, the
 //! [`Binding`] of a ledger paying through it, its request counters, and
 //! [`assert_ledger_matches`], the check that the hongbao ledger agrees with
-//! the sandbox row by row.
+//! the sandbox row by row. With the `postgres` feature, [`pg`]: a fresh
+//! schema of the test PostgreSQL server per test.
 //!
 //! Every helper panics when something it sets up fails (a test failure),
 //! and the `assert_*` helpers panic when the check fails.
 #![forbid(unsafe_code)]
+
+#[cfg(feature = "postgres")]
+pub mod pg;
 
 use hongbao::{Client, ClientBuilder, ClientIdentity, RateLimits, RetryPolicy, Timeouts};
 use hongbao_ledger::{Binding, Ledger, LedgerOptions, Payout, PayoutFilter, PayoutState, ServerId};

@@ -16,51 +16,13 @@ use hongbao_cli::payout::Kind;
 use hongbao_ledger::postgres::PgStore;
 use hongbao_ledger::{Ledger, LedgerOptions, PayoutState, Store};
 use hongbao_sandbox::{FaultConfig, Limits, Progression, Sandbox, SandboxHandle};
+use hongbao_testkit::pg::fresh_schema;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-const URL_VAR: &str = "HONGBAO_TEST_PG_URL";
-
-/// A fresh schema of the test server for one test (its URL), or `None`
-/// outside CI when there is no server.
-async fn fresh_schema(test: &str) -> Option<String> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let base = match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ => {
-            let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-            assert!(
-                !in_ci,
-                "{URL_VAR} is not set and CI=true: the PostgreSQL tests need a server; run them \
-                 under `cargo xtask pg -- cargo test …` (cargo xtask ci does)"
-            );
-            eprintln!("SKIPPED {test}: no PostgreSQL server ({URL_VAR} is not set)");
-            return None;
-        }
-    };
-    let schema = format!(
-        "cli_{test}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {base}: {e}"));
-    let task = tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .unwrap();
-    drop(client);
-    let _ = task.await;
-    let separator = if base.contains('?') { '&' } else { '?' };
-    Some(format!("{base}{separator}options=-csearch_path%3D{schema}"))
-}
 
 async fn sandbox(faults: FaultConfig, limits: Limits, seed: u64, dir: &Path) -> SandboxHandle {
     Sandbox::builder()

@@ -4,65 +4,9 @@
 //! the tests say so and pass, except under `CI=true`, where they fail: CI
 //! always has a server (`cargo xtask ci` runs the tests under the pg helper).
 //!
-//! Each test works in a schema of its own, so they run in parallel.
+//! Each test works in a schema of its own ([`fresh_schema`], shared with
+//! hongbao-cli's tests in `hongbao-testkit`), so they run in parallel.
 
 mod store;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// The variable with the server's URL.
-pub(crate) const URL_VAR: &str = "HONGBAO_TEST_PG_URL";
-
-/// The server's URL, or `None` (with a note) when there is none outside CI.
-///
-/// # Panics
-/// When the URL is missing and `CI=true`.
-pub(crate) fn server_url(test: &str) -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-            assert!(
-                !in_ci,
-                "{URL_VAR} is not set and CI=true: the PostgreSQL tests need a server. Run them \
-                 under `cargo xtask pg -- cargo test -p hongbao-ledger --features postgres` \
-                 (cargo xtask ci does); they never skip in CI"
-            );
-            eprintln!(
-                "SKIPPED {test}: no PostgreSQL server ({URL_VAR} is not set); run \
-                 `cargo xtask pg -- cargo test -p hongbao-ledger --features postgres`"
-            );
-            None
-        }
-    }
-}
-
-/// A fresh, empty schema for one test: its URL (the server's URL with
-/// `search_path` set to it), or `None` when there is no server (outside CI).
-pub(crate) async fn fresh_schema(test: &str) -> Option<String> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let base = server_url(test)?;
-    let schema = format!(
-        "t_{}_{}_{}",
-        // PostgreSQL cuts names at 63 bytes: the tail must survive.
-        test.chars()
-            .take(30)
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect::<String>(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-    .to_lowercase();
-    let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {base}: {e}"));
-    let task = tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .unwrap_or_else(|e| panic!("CREATE SCHEMA {schema}: {e}"));
-    drop(client);
-    let _ = task.await;
-    let separator = if base.contains('?') { '&' } else { '?' };
-    Some(format!("{base}{separator}options=-csearch_path%3D{schema}"))
-}
+pub(crate) use hongbao_testkit::pg::fresh_schema;
