@@ -12,6 +12,12 @@
 //! so the memory and CPU printed for the ledger are the ledger's own
 //! (ledger, client, SQLite); `--in-process` runs it inside, as before.
 
+// The store benchmarks' helpers (written for benchmarks: they unwrap);
+// this one takes the CPU time only.
+#[allow(dead_code, clippy::unwrap_used)]
+mod common;
+
+use common::cpu_seconds;
 use hongbao::{ApiKey, Client, ClientIdentity, RateLimits, RetryPolicy};
 use hongbao_ledger::{BatchSpec, Binding, Ledger, LedgerOptions, PayoutState, ServerId};
 use hongbao_proto::{Amount, AnyRequest, BillNo, OpenId, RedPacket};
@@ -60,23 +66,6 @@ fn status_mib(pid: &str, field: &str) -> f64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// CPU time (user + system) process `pid` (or `self`) used so far, in
-/// seconds (Linux; 0 elsewhere), from `/proc/<pid>/stat` (clock ticks of
-/// 10 ms).
-fn cpu_seconds(pid: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            // The fields after the command name (which may hold spaces).
-            let rest = s.rsplit_once(')')?.1;
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let user: f64 = fields.get(11)?.parse().ok()?;
-            let system: f64 = fields.get(12)?.parse().ok()?;
-            Some((user + system) / 100.0)
-        })
-        .unwrap_or(0.0)
 }
 
 fn load_average() -> String {

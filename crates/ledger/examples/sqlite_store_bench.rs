@@ -60,7 +60,7 @@ async fn main() {
     let import = started.elapsed();
 
     let started = Instant::now();
-    let cpu_before = common::cpu_seconds();
+    let cpu_before = common::cpu_seconds("self");
     let mut cursor = 0;
     let mut flying: Vec<Claimed> = Vec::new();
     let mut transactions = 0u64;
@@ -106,7 +106,7 @@ async fn main() {
     transactions += 1;
     done += flying.len();
     let work = started.elapsed();
-    let cpu = common::cpu_seconds() - cpu_before;
+    let cpu = common::cpu_seconds("self") - cpu_before;
     assert_eq!(done, n);
     assert_eq!(
         store.summary(None).await.unwrap().get(PayoutState::Paid).0,

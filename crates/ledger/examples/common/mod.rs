@@ -93,12 +93,12 @@ pub(crate) fn micros_per_payout(n: usize, elapsed: Duration, workers: usize) -> 
     elapsed.as_secs_f64() * 1e6 * workers as f64 / n as f64
 }
 
-/// The CPU time (user and system) this process has used, in seconds, from
-/// `/proc/self/stat` (Linux; 0 elsewhere). Unlike the wall time, it does
-/// not move when other work shares the machine.
+/// The CPU time (user and system) process `pid` (or `self`) has used, in
+/// seconds, from `/proc/<pid>/stat` (Linux; 0 elsewhere). Unlike the wall
+/// time, it hardly moves when other work shares the machine.
 #[allow(dead_code)] // `pg_store_bench` measures the server's time too: wall time.
-pub(crate) fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
+pub(crate) fn cpu_seconds(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| {
             // The fields after the command name (which may hold spaces).

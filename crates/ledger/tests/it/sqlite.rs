@@ -50,18 +50,42 @@ async fn the_lock_names_its_holder_and_an_empty_file_is_refused() {
     assert!(matches!(err, LedgerError::NoBatch { .. }), "{err}");
 }
 
+/// A ledger file written by an older hongbao: `schema` (SQL) run on a new
+/// file named `name`; with the payee and two bill numbers for its rows.
+struct OldFile {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    conn: rusqlite::Connection,
+    openid: &'static str,
+    bills: [String; 2],
+}
+
+fn old_file(name: &str, schema: &str) -> OldFile {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(schema).unwrap();
+    OldFile {
+        _dir: dir,
+        path,
+        conn,
+        openid: "oxTWIuGaIt6gTKsQRLau2M0yL16E",
+        bills: [bills().generate().unwrap(), bills().generate().unwrap()],
+    }
+}
+
 /// A schema-2 journal of the CLI (one batch per file) is migrated in place:
 /// batch named after the file's stem, keys `<batch>/<openid>/<n>`.
 #[tokio::test]
 async fn cli_journals_are_migrated_in_place() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("journal.db");
-    let a = "oxTWIuGaIt6gTKsQRLau2M0yL16E";
-    let bill1 = bills().generate().unwrap();
-    let bill2 = bills().generate().unwrap();
-    {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
+    let OldFile {
+        _dir,
+        path,
+        conn,
+        openid: a,
+        bills: [bill1, bill2],
+    } = old_file(
+        "journal.db",
             "PRAGMA application_id = 1212303921;
              CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
              CREATE TABLE rows (id INTEGER PRIMARY KEY, line INTEGER NOT NULL, openid TEXT NOT NULL,
@@ -75,8 +99,8 @@ async fn cli_journals_are_migrated_in_place() {
              INSERT INTO meta VALUES ('schema_version', '2'), ('file_digest', 'ab'), ('file_name', 'pay/june.csv'),
                 ('kind', 'red-packet'), ('mch_id', '10000098'), ('appid', 'wx8888888888888888'),
                 ('server', 'sandbox:embedded'), ('sandbox', 'true');",
-        )
-        .unwrap();
+    );
+    {
         for (id, bill, state) in [(1, &bill1, "paid"), (2, &bill2, "unknown")] {
             let json = serde_json::to_string(&packet(bill, a, 100)).unwrap();
             conn.execute(
@@ -93,6 +117,7 @@ async fn cli_journals_are_migrated_in_place() {
             .unwrap();
         }
     }
+    drop(conn);
     let store = SqliteStore::open(&path, SqliteOptions::new().with_lock(true)).unwrap();
     // The journal paid through the embedded sandbox.
     let mut sandbox = binding();
@@ -139,15 +164,15 @@ async fn cli_journals_are_migrated_in_place() {
 /// says how to migrate it (the CLI does so under the lock).
 #[tokio::test]
 async fn ledgers_of_schema_3_are_migrated_with_their_bodies() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ledger.db");
-    let a = "oxTWIuGaIt6gTKsQRLau2M0yL16E";
-    let bill1 = bills().generate().unwrap();
-    let bill2 = bills().generate().unwrap();
-    {
-        let conn = rusqlite::Connection::open(&path).unwrap();
+    let OldFile {
+        _dir,
+        path,
+        conn,
+        openid: a,
+        bills: [bill1, bill2],
+    } = old_file(
+        "ledger.db",
         // Schema 3 as hongbao 0.1 wrote it.
-        conn.execute_batch(
             "PRAGMA application_id = 1212303921;
              CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
              CREATE TABLE attempts (id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -176,8 +201,8 @@ async fn ledgers_of_schema_3_are_migrated_with_their_bodies() {
              INSERT INTO meta VALUES ('schema_version', '3'), ('mch_id', '10000098'),
                 ('appid', 'wx8888888888888888'), ('server', 'https://127.0.0.1:8443'), ('sandbox', 'false');
              INSERT INTO batches VALUES ('june', 'june.csv', '00', 'red-packet', 1);",
-        )
-        .unwrap();
+    );
+    {
         // Payout 1 was marked sending with its body; payout 2 is planned.
         for (id, bill, state, body) in [
             (1, &bill1, "sending", Some(&b"{\"sent\":1}"[..])),
@@ -198,6 +223,7 @@ async fn ledgers_of_schema_3_are_migrated_with_their_bodies() {
             .unwrap();
         }
     }
+    drop(conn);
     // For reading only: refused, saying how to migrate it.
     let err = SqliteStore::open(&path, SqliteOptions::new()).unwrap_err();
     match &err {
