@@ -83,4 +83,10 @@ for W in 1 2 4; do
             "payouts/s=$rate wall=$(echo "$end - $start" | bc)s (import included)" \
             "load=$(cut -d' ' -f1-3 /proc/loadavg)"
     }
+    # Who paid what, and from when (ms after the first send): `batch run`
+    # pays only once its import is done, and a worker that starts after the
+    # others have everything claimed pays nothing.
+    "$PSQL" -qtA "$URL" -c "SELECT string_agg(n || ' from +' || first_ms || ' ms', ', ' ORDER BY first_ms)
+        FROM (SELECT count(*) AS n, min(started_ms) - (SELECT min(started_ms) FROM attempts) AS first_ms
+              FROM attempts GROUP BY owner) per_owner" | sed 's/^/  per process: /'
 done
