@@ -86,6 +86,15 @@ macro_rules! attempts_columns {
     };
 }
 
+macro_rules! payout_indexes {
+    () => {
+        "
+CREATE INDEX payouts_state ON payouts(state, id);
+CREATE INDEX payouts_batch ON payouts(batch, id);
+CREATE INDEX payouts_payee ON payouts(openid, amount_fen);"
+    };
+}
+
 /// Tables of schema 3 other than `meta` (shared by creation and migration).
 const TABLES_V3: &str = concat!(
     "
@@ -99,9 +108,9 @@ CREATE TABLE batches (
 CREATE TABLE payouts ",
     payouts_columns!(),
     "
-CREATE INDEX payouts_state ON payouts(state, id);
-CREATE INDEX payouts_batch ON payouts(batch, id);
-CREATE INDEX payouts_payee ON payouts(openid, amount_fen);
+",
+    payout_indexes!(),
+    "
 CREATE TABLE bills (
     bill      TEXT PRIMARY KEY,
     payout_id INTEGER NOT NULL
@@ -170,15 +179,42 @@ UPDATE meta SET value = '3' WHERE key = 'schema_version';
 /// its record: the pages of `payouts` split as the bodies came in and every
 /// commit wrote a third as many rows per page. Now a body is written once,
 /// appended in payout order, and the row keeps its size.
-const MIGRATE_3_TO_4: &str = "
-CREATE TABLE bodies (
+///
+/// The table is also rebuilt with its `CHECK` on the state written as
+/// comparisons: written `state IN (…8 states…)`, it made SQLite build a
+/// temporary table of the eight states in every statement that sets a
+/// state (SQLite does so for an `IN` list of more than two constants), that
+/// is twice per payout.
+fn migrate_3_to_4() -> String {
+    const STATES_IN: &str = "CHECK (state IN ('planned','sending','unknown','paid','not_paid','conflict','received','refunded'))";
+    let states_compared = format!(
+        "CHECK ({})",
+        crate::PayoutState::ALL
+            .iter()
+            .map(|state| format!("state = '{}'", state.as_str()))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    );
+    let columns = payouts_columns!()
+        .replace("    body           BLOB,\n", "")
+        .replace(STATES_IN, &states_compared);
+    format!(
+        "CREATE TABLE bodies (
     payout_id INTEGER PRIMARY KEY,
     body      BLOB NOT NULL
 );
 INSERT INTO bodies(payout_id, body) SELECT id, body FROM payouts WHERE body IS NOT NULL;
 ALTER TABLE payouts DROP COLUMN body;
+CREATE TABLE payouts_v4 {columns}
+INSERT INTO payouts_v4 SELECT * FROM payouts;
+DROP TABLE payouts;
+ALTER TABLE payouts_v4 RENAME TO payouts;
+{indexes}
 UPDATE meta SET value = '4' WHERE key = 'schema_version';
-";
+",
+        indexes = payout_indexes!()
+    )
+}
 
 /// The columns [`payout_from_sql`] reads, from `payouts` (not aliased).
 const PAYOUT_COLUMNS: &str = "id, key, batch, line, openid, amount_fen, params, bill, state, request_json, (SELECT body FROM bodies WHERE payout_id = payouts.id), wechat_id, err_code, message, attempts, updated_ms, next_step, generated, received_ms, refunded_ms, fence";
@@ -400,7 +436,7 @@ impl SqliteStore {
             // one are the same by construction.
             tx.execute_batch("INSERT INTO meta(key, value) VALUES ('schema_version', '3')")
                 .map_err(c)?;
-            tx.execute_batch(MIGRATE_3_TO_4).map_err(c)?;
+            tx.execute_batch(&migrate_3_to_4()).map_err(c)?;
             write_binding(&tx, binding).map_err(c)?;
             tx.commit().map_err(c)?;
             checkpoint(&conn, &path)?;
@@ -507,7 +543,7 @@ impl SqliteStore {
             if journal {
                 self.migrate_journal(&conn, number, &batch)?;
             }
-            conn.execute_batch(MIGRATE_3_TO_4).map_err(c)?;
+            conn.execute_batch(&migrate_3_to_4()).map_err(c)?;
             conn.execute_batch("COMMIT;").map_err(c)?;
             Ok(())
         })();
@@ -788,15 +824,34 @@ fn fence_of(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
         .optional()
 }
 
+/// Marks a claimed payout sending (`?1` id, `?2` fence, `?3` now), if its
+/// state may be sent. The states are compared one by one: an `IN` list of
+/// more than two constants makes SQLite build a temporary table each time
+/// the statement runs (test
+/// `statements_run_per_payout_build_no_temporary_table`).
+const MARK_SQL: &str = "UPDATE payouts SET state = 'sending', updated_ms = ?3
+     WHERE id = ?1 AND fence = ?2
+       AND (state = 'planned' OR state = 'sending' OR state = 'unknown' OR state = 'not_paid')";
+
+/// Records an answer on the payout (`?1` id, `?2` fence, `?9` bill): a
+/// payout that was paid never goes back to an unpaid state; a sent red
+/// packet may go on to received or refunded. (States compared one by one,
+/// as in [`MARK_SQL`].)
+const RECORD_SQL: &str = "UPDATE payouts SET state = ?3, err_code = ?4, message = ?5,
+            wechat_id = COALESCE(?6, wechat_id), attempts = attempts + 1, updated_ms = ?7,
+            next_step = ?8, owner = NULL, lease_until_ms = NULL,
+            received_ms = CASE WHEN ?3 = 'received' THEN COALESCE(received_ms, ?7) ELSE received_ms END,
+            refunded_ms = CASE WHEN ?3 = 'refunded' THEN COALESCE(refunded_ms, ?7) ELSE refunded_ms END
+     WHERE id = ?1 AND fence = ?2 AND bill = ?9
+       AND ((state <> 'paid' AND state <> 'received' AND state <> 'refunded')
+            OR (state = 'paid' AND (?3 = 'paid' OR ?3 = 'received' OR ?3 = 'refunded')))";
+
 /// `mark_sending` in the caller's transaction.
 fn mark_sending_in(tx: &Connection, marks: &[(Claim, Vec<u8>)]) -> Result<Vec<bool>, LedgerError> {
     let now = now_ms();
     let mut marked = Vec::with_capacity(marks.len());
     {
-        let mut stmt = tx.prepare_cached(
-                "UPDATE payouts SET state = 'sending', updated_ms = ?3
-                 WHERE id = ?1 AND fence = ?2 AND state IN ('planned', 'sending', 'unknown', 'not_paid')",
-            )?;
+        let mut stmt = tx.prepare_cached(MARK_SQL)?;
         // A stored body is never replaced: it is what may have been sent.
         let mut store_body = tx.prepare_cached(
             "INSERT INTO bodies(payout_id, body) VALUES (?1, ?2) ON CONFLICT (payout_id) DO NOTHING",
@@ -826,18 +881,7 @@ fn record_in(tx: &Connection, attempts: &[AttemptRecord]) -> Result<Vec<bool>, L
                 "INSERT INTO attempts(payout_id, fence, bill, action, outcome, err_code, wechat_id, message, started_ms, finished_ms, next_step)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
-        // A payout that was paid never goes back to an unpaid state;
-        // a sent red packet may go on to received or refunded.
-        let mut update = tx.prepare_cached(
-                "UPDATE payouts SET state = ?3, err_code = ?4, message = ?5,
-                        wechat_id = COALESCE(?6, wechat_id), attempts = attempts + 1, updated_ms = ?7,
-                        next_step = ?8, owner = NULL, lease_until_ms = NULL,
-                        received_ms = CASE WHEN ?3 = 'received' THEN COALESCE(received_ms, ?7) ELSE received_ms END,
-                        refunded_ms = CASE WHEN ?3 = 'refunded' THEN COALESCE(refunded_ms, ?7) ELSE refunded_ms END
-                 WHERE id = ?1 AND fence = ?2 AND bill = ?9
-                   AND (state NOT IN ('paid', 'received', 'refunded')
-                        OR (state = 'paid' AND ?3 IN ('paid', 'received', 'refunded')))",
-            )?;
+        let mut update = tx.prepare_cached(RECORD_SQL)?;
         let mut bump = tx.prepare_cached(
             "UPDATE payouts SET attempts = attempts + 1, wechat_id = COALESCE(wechat_id, ?3),
                         owner = NULL, lease_until_ms = NULL
@@ -1589,6 +1633,30 @@ mod tests {
     /// every other commit (the bodies marked sending before their requests
     /// leave, the records) must still be flushed: the connection is back to
     /// `synchronous=FULL` after each of them, also after a failure.
+    /// The statements run for every payout (mark sending, store the body,
+    /// record the answer) build no temporary table: SQLite builds one for an
+    /// `IN` list of more than two constants, in a `WHERE` or in the table's
+    /// `CHECK` on the state, each time such a statement runs.
+    #[test]
+    fn statements_run_per_payout_build_no_temporary_table() {
+        let store = memory_store();
+        let conn = store.conn();
+        let store_body = "INSERT INTO bodies(payout_id, body) VALUES (?1, ?2) ON CONFLICT (payout_id) DO NOTHING";
+        for sql in [MARK_SQL, RECORD_SQL, store_body] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN {sql}")).expect("explain");
+            // Unbound: EXPLAIN only compiles the statement.
+            let mut rows = stmt.raw_query();
+            let mut opcodes: Vec<String> = Vec::new();
+            while let Some(row) = rows.next().expect("explain") {
+                opcodes.push(row.get(1).expect("opcode"));
+            }
+            assert!(
+                !opcodes.iter().any(|op| op == "OpenEphemeral"),
+                "{sql}: {opcodes:?}"
+            );
+        }
+    }
+
     #[test]
     fn claims_commit_unflushed_and_leave_the_connection_flushing() {
         let store = memory_store();

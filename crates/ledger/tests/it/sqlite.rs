@@ -283,4 +283,28 @@ async fn ledgers_of_schema_3_are_migrated_with_their_bodies() {
         )
         .unwrap();
     assert_eq!(body_columns, 0, "the bodies left the payouts' rows");
+    // The same schema as a ledger created now.
+    let fresh = dir_of(&path).join("fresh.db");
+    drop(open(&fresh));
+    assert_eq!(schema_of(&path), schema_of(&fresh));
+}
+
+fn dir_of(path: &std::path::Path) -> &std::path::Path {
+    path.parent().expect("in a directory")
+}
+
+/// Every table and index of a ledger file, as `CREATE` statements without
+/// their white space (the schema 3 above is written more compactly).
+fn schema_of(path: &std::path::Path) -> Vec<(String, String)> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT name, coalesce(sql, '') FROM sqlite_master ORDER BY name")
+        .unwrap();
+    stmt.query_map([], |r| {
+        let sql: String = r.get(1)?;
+        Ok((r.get(0)?, sql.split_whitespace().collect()))
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
 }
