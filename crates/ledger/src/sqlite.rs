@@ -1634,7 +1634,8 @@ mod tests {
     /// leave, the records) must still be flushed: the connection is back to
     /// `synchronous=FULL` after each of them, also after a failure.
     /// The statements run for every payout (mark sending, store the body,
-    /// record the answer) build no temporary table: SQLite builds one for an
+    /// record the answer; an import's search for similar payouts) build no
+    /// temporary table: SQLite builds one for an
     /// `IN` list of more than two constants, in a `WHERE` or in the table's
     /// `CHECK` on the state, each time such a statement runs.
     #[test]
@@ -1642,7 +1643,8 @@ mod tests {
         let store = memory_store();
         let conn = store.conn();
         let store_body = "INSERT INTO bodies(payout_id, body) VALUES (?1, ?2) ON CONFLICT (payout_id) DO NOTHING";
-        for sql in [MARK_SQL, RECORD_SQL, store_body] {
+        let similar = similar_sql();
+        for sql in [MARK_SQL, RECORD_SQL, store_body, similar.as_str()] {
             let mut stmt = conn.prepare(&format!("EXPLAIN {sql}")).expect("explain");
             // Unbound: EXPLAIN only compiles the statement.
             let mut rows = stmt.raw_query();

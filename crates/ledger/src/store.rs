@@ -244,12 +244,17 @@ pub(crate) const SIMILAR_WINDOW_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 /// - not settled (`planned`, `sending`, `unknown`): always — it may still
 ///   be paid, from now on, on top of the new row.
 /// - definitely not paid (`not_paid`, `conflict`): never.
+///
+/// States are compared one by one: SQLite builds a temporary table for an
+/// `IN` list of more than two constants each time the statement runs (for
+/// every row of an import, here).
 pub(crate) fn similar_condition(since: &str) -> String {
     format!(
-        "(p.state IN ('planned', 'sending', 'unknown')
-          OR (p.state IN ('paid', 'received', 'refunded')
+        "(p.state = 'planned' OR p.state = 'sending' OR p.state = 'unknown'
+          OR ((p.state = 'paid' OR p.state = 'received' OR p.state = 'refunded')
               AND COALESCE((SELECT min(a.finished_ms) FROM attempts a
-                            WHERE a.payout_id = p.id AND a.outcome IN ('paid', 'received', 'refunded')),
+                            WHERE a.payout_id = p.id
+                              AND (a.outcome = 'paid' OR a.outcome = 'received' OR a.outcome = 'refunded')),
                            p.updated_ms) >= {since}))"
     )
 }
@@ -347,8 +352,7 @@ impl BillDraw {
 /// `OR` made it walk its primary key from the cursor past every payout
 /// already done (see the README).
 pub(crate) fn due_arms(due: Due) -> &'static [(&'static str, &'static str)] {
-    const NEXT_KEEPS_BILL: &str =
-        "AND (next_step IS NULL OR next_step IN ('retry_same_bill','resign_same_bill','query'))";
+    const NEXT_KEEPS_BILL: &str = "AND (next_step IS NULL OR next_step = 'retry_same_bill' OR next_step = 'resign_same_bill' OR next_step = 'query')";
     match due {
         Due::Pay => &[
             ("planned", ""),
