@@ -510,17 +510,11 @@ impl SqliteStore {
                 supported: SCHEMA_VERSION,
             });
         }
-        // A journal of the CLI (schema 1 or 2) is named after its file;
-        // a ledger of schema 3 is bound like a current one.
+        // A journal of the CLI (schema 1 or 2) becomes the batch named
+        // after its file; a ledger of schema 3 is bound like a current one.
         let journal = number < 3;
-        let batch = if journal {
-            Self::meta(&conn, "file_name")
-                .map_err(c)?
-                .map(|file_name| batch_name_of(&file_name))
-        } else {
-            Self::meta(&conn, "mch_id").map_err(c)?
-        };
-        let Some(batch) = batch else {
+        let known = if journal { "file_name" } else { "mch_id" };
+        let Some(known) = Self::meta(&conn, known).map_err(c)? else {
             return Err(LedgerError::NoBatch {
                 path: self.path.clone(),
             });
@@ -541,7 +535,7 @@ impl SqliteStore {
         let result = (|| -> Result<(), LedgerError> {
             conn.execute_batch("BEGIN IMMEDIATE;").map_err(c)?;
             if journal {
-                self.migrate_journal(&conn, number, &batch)?;
+                self.migrate_journal(&conn, number, &batch_name_of(&known))?;
             }
             conn.execute_batch(&migrate_3_to_4()).map_err(c)?;
             conn.execute_batch("COMMIT;").map_err(c)?;
